@@ -1,0 +1,79 @@
+// Exact equivariance checks (docs/metrics.md, section 1): for every element g of the group, compare
+// f(g.x) with g.f(x) under the module's input and output field types.
+#pragma once
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "eqnn/field.h"
+#include "eqnn/nn/equivariant_module.h"
+
+namespace eqnn {
+
+/// Tolerances of docs/conventions.md on the normalised error max|f(gx) - g f(x)| / max(1, max|f(x)|):
+/// float64 1e-10; float32 1e-5 for a single layer and 1e-4 for a network; float16/bfloat16 1e-2.
+double default_tolerance(torch::ScalarType dtype, bool single_layer);
+
+struct ElementError {
+  int64_t element = 0;  ///< index in the group
+  std::string name;     ///< e.g. "MR^2"
+  double max_abs_error = 0;
+  double error = 0;  ///< max_abs_error / max(1, output_scale): what is compared to the tolerance
+  double rms_error = 0;  ///< sqrt(mean (f(gx) - g f(x))^2)
+};
+
+struct EquivarianceReport {
+  Group group;
+  FieldType in_type;
+  FieldType out_type;
+  torch::ScalarType dtype = torch::kFloat;
+  double output_scale = 0;  ///< max |f(x)|
+  double tolerance = 0;
+  std::vector<ElementError> elements;  ///< one per group element, identity first
+
+  const ElementError& worst() const;
+  double max_error() const { return worst().error; }
+  const std::string& worst_element() const { return worst().name; }
+  bool passed() const { return max_error() <= tolerance; }
+  /// A one-line verdict followed by one line per element.
+  std::string str() const;
+};
+
+/// The core check: runs fn on input and on every transformed input (no gradients), in the module's
+/// current mode. tolerance <= 0 picks default_tolerance(input dtype, single_layer).
+EquivarianceReport check_equivariance(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                                      const FieldType& in_type, const FieldType& out_type,
+                                      const torch::Tensor& input, double tolerance = 0,
+                                      bool single_layer = false);
+
+/// Input and output field types of a Sequential of eqnn modules and type-preserving torch modules
+/// (pointwise activations, Flatten; Linear and Softmax on invariant features). Throws, naming the
+/// child, when a child's action cannot be inferred.
+std::pair<FieldType, FieldType> infer_field_types(const torch::nn::SequentialImpl& sequential);
+
+/// A whole Sequential, with the types from infer_field_types and the network tolerance.
+EquivarianceReport check_equivariance(const torch::nn::Sequential& sequential,
+                                      const torch::Tensor& input, double tolerance = 0);
+
+/// A single eqnn layer (any module holder whose module implements EquivariantModule), with the
+/// single-layer tolerance.
+template <typename ModuleType,
+          typename = std::enable_if_t<std::is_base_of<EquivariantModule, ModuleType>::value>>
+EquivarianceReport check_equivariance(const torch::nn::ModuleHolder<ModuleType>& module,
+                                      const torch::Tensor& input, double tolerance = 0) {
+  std::shared_ptr<ModuleType> impl = module.ptr();
+  return check_equivariance([impl](const torch::Tensor& x) { return impl->forward(x); },
+                            impl->in_type(), impl->out_type(), input, tolerance,
+                            /*single_layer=*/true);
+}
+
+}  // namespace eqnn

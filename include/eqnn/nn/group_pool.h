@@ -1,0 +1,37 @@
+// Pooling over the group axis: each regular field becomes one invariant (trivial) channel.
+#pragma once
+
+#include <torch/nn/cloneable.h>
+#include <torch/nn/pimpl.h>
+
+#include "eqnn/nn/equivariant_module.h"
+
+namespace eqnn {
+
+struct GroupPoolOptions {
+  /* implicit */ GroupPoolOptions(Group group) : group_(std::move(group)) {}
+
+  TORCH_ARG(Group, group);
+  TORCH_ARG(PoolMode, mode) = PoolMode::Max;
+  /// Pin the number of input fields (checked in forward); kAnyFields accepts any.
+  TORCH_ARG(int64_t, num_fields) = FieldType::kAnyFields;
+};
+
+/// y[:, f] = max_t x[:, f*|G| + t] (or the mean): (B, F*|G|, H, W) -> (B, F, H, W).
+class GroupPoolImpl : public torch::nn::Cloneable<GroupPoolImpl>, public EquivariantModule {
+ public:
+  explicit GroupPoolImpl(GroupPoolOptions options);
+
+  void reset() override;
+  void pretty_print(std::ostream& stream) const override;
+  torch::Tensor forward(const torch::Tensor& input);
+
+  FieldType in_type() const override;
+  FieldType out_type() const override;
+
+  GroupPoolOptions options;
+};
+
+TORCH_MODULE(GroupPool);
+
+}  // namespace eqnn

@@ -1,0 +1,152 @@
+#include "eqnn/check.h"
+
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/linear.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+namespace eqnn {
+
+double default_tolerance(torch::ScalarType dtype, bool single_layer) {
+  switch (dtype) {
+    case torch::kDouble: return 1e-10;
+    case torch::kFloat: return single_layer ? 1e-5 : 1e-4;
+    default: return 1e-2;
+  }
+}
+
+const ElementError& EquivarianceReport::worst() const {
+  TORCH_CHECK(!elements.empty(), "eqnn::EquivarianceReport: the report is empty");
+  return *std::max_element(elements.begin(), elements.end(),
+                           [](const ElementError& a, const ElementError& b) { return a.error < b.error; });
+}
+
+std::string EquivarianceReport::str() const {
+  std::ostringstream os;
+  os << std::scientific << std::setprecision(2);
+  os << (passed() ? "PASS" : "FAIL") << ": " << group << ", " << elements.size() << " elements, "
+     << c10::toString(dtype) << ", " << in_type << " -> " << out_type << "; worst element "
+     << worst_element() << ", error " << max_error() << (passed() ? " <= " : " > ") << "tolerance "
+     << tolerance << " (output scale " << output_scale << ")\n";
+  for (const ElementError& e : elements) {
+    os << "  " << std::setw(5) << e.name << "  max abs " << e.max_abs_error << "  error " << e.error
+       << "  rms " << e.rms_error << "\n";
+  }
+  return os.str();
+}
+
+EquivarianceReport check_equivariance(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                                      const FieldType& in_type, const FieldType& out_type,
+                                      const torch::Tensor& input, double tolerance,
+                                      bool single_layer) {
+  TORCH_CHECK(in_type.group == out_type.group, "eqnn::check_equivariance: input type ", in_type,
+              " and output type ", out_type, " are over different groups");
+  TORCH_CHECK(input.defined() && input.is_floating_point(),
+              "eqnn::check_equivariance: expected a floating-point input tensor");
+  torch::NoGradGuard no_grad;
+  const Group& group = in_type.group;
+  EquivarianceReport report;
+  report.group = group;
+  report.in_type = in_type;
+  report.out_type = out_type;
+  report.dtype = input.scalar_type();
+  report.tolerance = tolerance > 0 ? tolerance : default_tolerance(input.scalar_type(), single_layer);
+
+  const torch::Tensor y = fn(input);
+  report.output_scale = y.abs().max().item<double>();
+  const double denominator = std::max(1.0, report.output_scale);
+  for (int64_t g = 0; g < group.order(); ++g) {
+    const torch::Tensor y_of_gx = fn(in_type.act(input, g));
+    const torch::Tensor g_of_y = out_type.act(y, g);
+    TORCH_CHECK(y_of_gx.sizes() == g_of_y.sizes(), "eqnn::check_equivariance: f(g.x) has shape ",
+                y_of_gx.sizes(), " but g.f(x) has shape ", g_of_y.sizes(), " for element ",
+                group.element_name(g));
+    const torch::Tensor diff = (y_of_gx.to(torch::kDouble) - g_of_y.to(torch::kDouble));
+    ElementError e;
+    e.element = g;
+    e.name = group.element_name(g);
+    e.max_abs_error = diff.numel() ? diff.abs().max().item<double>() : 0.0;
+    e.rms_error = diff.numel() ? std::sqrt(diff.square().mean().item<double>()) : 0.0;
+    e.error = e.max_abs_error / denominator;
+    report.elements.push_back(std::move(e));
+  }
+  return report;
+}
+
+namespace {
+
+bool is_pointwise(const std::string& name) {
+  static const std::set<std::string> kPointwise = {
+      "torch::nn::ReLU",      "torch::nn::ReLU6",    "torch::nn::LeakyReLU", "torch::nn::PReLU",
+      "torch::nn::ELU",       "torch::nn::SELU",     "torch::nn::CELU",      "torch::nn::GELU",
+      "torch::nn::SiLU",      "torch::nn::Mish",     "torch::nn::Sigmoid",   "torch::nn::Tanh",
+      "torch::nn::Softplus",  "torch::nn::Hardtanh", "torch::nn::Identity",  "torch::nn::Tanhshrink",
+      "torch::nn::Softsign",  "torch::nn::Hardshrink", "torch::nn::Softshrink", "torch::nn::LogSigmoid"};
+  return kPointwise.count(name) > 0;
+}
+
+}  // namespace
+
+std::pair<FieldType, FieldType> infer_field_types(const torch::nn::SequentialImpl& sequential) {
+  TORCH_CHECK(!sequential.is_empty(), "eqnn::infer_field_types: the Sequential is empty");
+  c10::optional<FieldType> first, current;
+  size_t index = 0;
+  for (const auto& child : sequential.children()) {
+    const std::string name = child->name();
+    const std::string where = "child " + std::to_string(index++) + " (" + name + ")";
+    if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.get())) {
+      const FieldType in = eq->in_type();
+      if (!current) {
+        first = in;
+        current = in;
+      }
+      TORCH_CHECK(in.group == current->group && in.kind == current->kind &&
+                      (in.any_fields() || current->any_fields() || in.num_fields == current->num_fields),
+                  "eqnn::infer_field_types: ", where, " expects ", in, " but receives ", *current);
+      FieldType out = eq->out_type();
+      if (out.any_fields() && !current->any_fields() && in.any_fields()) out.num_fields = current->num_fields;
+      current = out;
+      continue;
+    }
+    TORCH_CHECK(current.has_value(), "eqnn::infer_field_types: the first child must be an eqnn layer ",
+                "(its input type fixes the group action), got ", where);
+    if (is_pointwise(name) || name == "torch::nn::Flatten") continue;
+    if (name == "torch::nn::Dropout" || name == "torch::nn::Dropout2d") {
+      TORCH_CHECK(!child->is_training(), "eqnn::infer_field_types: ", where,
+                  " drops channels at random in training mode and is not equivariant there; ",
+                  "call eval() first");
+      continue;
+    }
+    const bool invariant = current->kind == FieldKind::Trivial;
+    if (name == "torch::nn::Linear") {
+      TORCH_CHECK(invariant, "eqnn::infer_field_types: ", where, " mixes channels, which is only ",
+                  "equivariant on invariant (trivial) features, but it receives ", *current);
+      const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(child.get());
+      current = FieldType::trivial(current->group, linear->options.out_features());
+      continue;
+    }
+    if (name == "torch::nn::Softmax" || name == "torch::nn::LogSoftmax") {
+      TORCH_CHECK(invariant, "eqnn::infer_field_types: ", where,
+                  " is only supported on invariant (trivial) features, but it receives ", *current);
+      continue;
+    }
+    TORCH_CHECK(false, "eqnn::infer_field_types: cannot tell how the group acts after ", where,
+                "; use check_equivariance(fn, in_type, out_type, input) with explicit field types");
+  }
+  TORCH_CHECK(first.has_value(), "eqnn::infer_field_types: the Sequential has no eqnn layer");
+  return {*first, *current};
+}
+
+EquivarianceReport check_equivariance(const torch::nn::Sequential& sequential,
+                                      const torch::Tensor& input, double tolerance) {
+  const auto types = infer_field_types(*sequential);
+  auto impl = sequential.ptr();
+  return check_equivariance([impl](const torch::Tensor& x) { return impl->forward(x); },
+                            types.first, types.second, input, tolerance, /*single_layer=*/false);
+}
+
+}  // namespace eqnn

@@ -1,0 +1,39 @@
+// The forward pass shared by LiftingConv2d and GroupConv2d once the filter bank is expanded.
+// Internal header.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+#include "eqnn/field.h"
+#include "eqnn/nn/equivariant_module.h"
+
+namespace eqnn {
+namespace detail {
+
+struct Conv2dGeometry {
+  int64_t kernel_size;
+  int64_t stride;
+  int64_t padding;
+  int64_t dilation;
+  PaddingMode padding_mode;
+  bool strict;
+};
+
+/// Validates the options of a conv layer (positive sizes, a reflect padding smaller than the input...).
+void check_conv_options(const std::string& who, int64_t in_count, int64_t out_fields,
+                        const Conv2dGeometry& geometry);
+
+/// Checks input against in_type and the exactness guards, then runs conv2d with the expanded filter
+/// bank (and expanded bias, if defined).
+torch::Tensor equivariant_conv2d(const std::string& who, const FieldType& in_type,
+                                 const torch::Tensor& input, const torch::Tensor& weight,
+                                 const torch::Tensor& expanded_weight,
+                                 const torch::Tensor& expanded_bias, const Conv2dGeometry& geometry);
+
+/// He (Kaiming) normal initialisation for a filter bank whose expanded fan-in is fan_in.
+void he_init(torch::Tensor& weight, torch::Tensor& bias, int64_t fan_in);
+
+}  // namespace detail
+}  // namespace eqnn

@@ -1,0 +1,56 @@
+#include "eqnn/nn/spatial_pool.h"
+
+#include "exactness.h"
+
+namespace eqnn {
+namespace {
+constexpr const char* kPoolWho = "eqnn::SpatialPool2d";
+constexpr const char* kGlobalWho = "eqnn::GlobalAvgPool2d";
+}  // namespace
+
+SpatialPool2dImpl::SpatialPool2dImpl(SpatialPool2dOptions options_) : options(std::move(options_)) {
+  reset();
+}
+
+void SpatialPool2dImpl::reset() {
+  TORCH_CHECK(options.kernel_size() > 0, kPoolWho, ": kernel_size must be positive, got ",
+              options.kernel_size());
+  TORCH_CHECK(options.stride() >= 0, kPoolWho, ": stride must be positive (or 0 for kernel_size), got ",
+              options.stride());
+  TORCH_CHECK(options.padding() >= 0 && 2 * options.padding() <= options.kernel_size(), kPoolWho,
+              ": padding must be between 0 and kernel_size / 2, got ", options.padding(),
+              " for kernel_size ", options.kernel_size());
+  if (options.stride() == 0) options.stride(options.kernel_size());
+}
+
+void SpatialPool2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "eqnn::SpatialPool2d(" << to_string(options.mode()) << ", kernel_size=" << options.kernel_size()
+         << ", stride=" << options.stride() << ", padding=" << options.padding() << ", "
+         << options.type() << ")";
+}
+
+torch::Tensor SpatialPool2dImpl::forward(const torch::Tensor& input) {
+  options.type().check_input(input, kPoolWho);
+  if (options.strict()) {
+    detail::check_exact_window(options.type().group, input, kPoolWho, options.kernel_size(),
+                               options.stride(), options.padding());
+  }
+  const int64_t k = options.kernel_size(), s = options.stride(), p = options.padding();
+  return options.mode() == PoolMode::Max ? torch::max_pool2d(input, k, s, p)
+                                         : torch::avg_pool2d(input, k, s, p);
+}
+
+GlobalAvgPool2dImpl::GlobalAvgPool2dImpl(GlobalAvgPool2dOptions options_)
+    : options(std::move(options_)) {}
+
+void GlobalAvgPool2dImpl::pretty_print(std::ostream& stream) const {
+  stream << "eqnn::GlobalAvgPool2d(" << options.type() << (options.flatten() ? ", flatten" : "")
+         << ")";
+}
+
+torch::Tensor GlobalAvgPool2dImpl::forward(const torch::Tensor& input) {
+  options.type().check_input(input, kGlobalWho);
+  return input.mean({2, 3}, /*keepdim=*/!options.flatten());
+}
+
+}  // namespace eqnn
