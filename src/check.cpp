@@ -39,45 +39,64 @@ std::string EquivarianceReport::str() const {
   return os.str();
 }
 
-EquivarianceReport check_equivariance(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
-                                      const FieldType& in_type, const FieldType& out_type,
-                                      const torch::Tensor& input, double tolerance,
-                                      bool single_layer) {
+namespace {
+
+EquivarianceReport empty_report(const FieldType& in_type, const FieldType& out_type,
+                                const torch::Tensor& input, double tolerance, bool single_layer) {
   TORCH_CHECK(in_type.group == out_type.group, "eqnn::check_equivariance: input type ", in_type,
               " and output type ", out_type, " are over different groups");
   TORCH_CHECK(input.defined() && input.is_floating_point(),
               "eqnn::check_equivariance: expected a floating-point input tensor");
-  torch::NoGradGuard no_grad;
-  const Group& group = in_type.group;
   EquivarianceReport report;
-  report.group = group;
+  report.group = in_type.group;
   report.in_type = in_type;
   report.out_type = out_type;
   report.dtype = input.scalar_type();
   report.tolerance = tolerance > 0 ? tolerance : default_tolerance(input.scalar_type(), single_layer);
+  return report;
+}
 
+/// Appends the error of element g: f(g.x) against g.f(x).
+void add_element(EquivarianceReport& report, int64_t g, const torch::Tensor& y,
+                 const torch::Tensor& y_of_gx) {
+  if (report.elements.empty()) report.output_scale = y.abs().max().item<double>();
+  const torch::Tensor g_of_y = report.out_type.act(y, g);
+  TORCH_CHECK(y_of_gx.sizes() == g_of_y.sizes(), "eqnn::check_equivariance: f(g.x) has shape ",
+              y_of_gx.sizes(), " but g.f(x) has shape ", g_of_y.sizes(), " for element ",
+              report.group.element_name(g));
+  const torch::Tensor diff = y_of_gx.to(torch::kDouble) - g_of_y.to(torch::kDouble);
+  ElementError e;
+  e.element = g;
+  e.name = report.group.element_name(g);
+  e.max_abs_error = diff.numel() ? diff.abs().max().item<double>() : 0.0;
+  e.rms_error = diff.numel() ? std::sqrt(diff.square().mean().item<double>()) : 0.0;
+  e.error = e.max_abs_error / std::max(1.0, report.output_scale);
+  report.elements.push_back(std::move(e));
+}
+
+}  // namespace
+
+EquivarianceReport check_equivariance(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
+                                      const FieldType& in_type, const FieldType& out_type,
+                                      const torch::Tensor& input, double tolerance,
+                                      bool single_layer) {
+  EquivarianceReport report = empty_report(in_type, out_type, input, tolerance, single_layer);
+  torch::NoGradGuard no_grad;
   const torch::Tensor y = fn(input);
-  report.output_scale = y.abs().max().item<double>();
-  const double denominator = std::max(1.0, report.output_scale);
-  for (int64_t g = 0; g < group.order(); ++g) {
-    const torch::Tensor y_of_gx = fn(in_type.act(input, g));
-    const torch::Tensor g_of_y = out_type.act(y, g);
-    TORCH_CHECK(y_of_gx.sizes() == g_of_y.sizes(), "eqnn::check_equivariance: f(g.x) has shape ",
-                y_of_gx.sizes(), " but g.f(x) has shape ", g_of_y.sizes(), " for element ",
-                group.element_name(g));
-    const torch::Tensor diff = (y_of_gx.to(torch::kDouble) - g_of_y.to(torch::kDouble));
-    ElementError e;
-    e.element = g;
-    e.name = group.element_name(g);
-    e.max_abs_error = diff.numel() ? diff.abs().max().item<double>() : 0.0;
-    e.rms_error = diff.numel() ? std::sqrt(diff.square().mean().item<double>()) : 0.0;
-    e.error = e.max_abs_error / denominator;
-    report.elements.push_back(std::move(e));
-  }
+  for (int64_t g = 0; g < in_type.group.order(); ++g) add_element(report, g, y, fn(in_type.act(input, g)));
   return report;
 }
 
 namespace {
+
+/// "torch::nn::ReLUImpl" -> "torch::nn::ReLU".
+std::string module_name(const torch::nn::Module& module) {
+  std::string name = module.name();
+  const std::string suffix = "Impl";
+  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    name.resize(name.size() - suffix.size());
+  return name;
+}
 
 bool is_pointwise(const std::string& name) {
   static const std::set<std::string> kPointwise = {
@@ -91,12 +110,13 @@ bool is_pointwise(const std::string& name) {
 
 }  // namespace
 
-std::pair<FieldType, FieldType> infer_field_types(const torch::nn::SequentialImpl& sequential) {
+SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential) {
   TORCH_CHECK(!sequential.is_empty(), "eqnn::infer_field_types: the Sequential is empty");
   c10::optional<FieldType> first, current;
+  std::vector<FieldType> outputs;
   size_t index = 0;
   for (const auto& child : sequential.children()) {
-    const std::string name = child->name();
+    const std::string name = module_name(*child);
     const std::string where = "child " + std::to_string(index++) + " (" + name + ")";
     if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.get())) {
       const FieldType in = eq->in_type();
@@ -110,15 +130,20 @@ std::pair<FieldType, FieldType> infer_field_types(const torch::nn::SequentialImp
       FieldType out = eq->out_type();
       if (out.any_fields() && !current->any_fields() && in.any_fields()) out.num_fields = current->num_fields;
       current = out;
+      outputs.push_back(*current);
       continue;
     }
     TORCH_CHECK(current.has_value(), "eqnn::infer_field_types: the first child must be an eqnn layer ",
                 "(its input type fixes the group action), got ", where);
-    if (is_pointwise(name) || name == "torch::nn::Flatten") continue;
+    if (is_pointwise(name) || name == "torch::nn::Flatten") {
+      outputs.push_back(*current);
+      continue;
+    }
     if (name == "torch::nn::Dropout" || name == "torch::nn::Dropout2d") {
       TORCH_CHECK(!child->is_training(), "eqnn::infer_field_types: ", where,
                   " drops channels at random in training mode and is not equivariant there; ",
                   "call eval() first");
+      outputs.push_back(*current);
       continue;
     }
     const bool invariant = current->kind == FieldKind::Trivial;
@@ -127,26 +152,63 @@ std::pair<FieldType, FieldType> infer_field_types(const torch::nn::SequentialImp
                   "equivariant on invariant (trivial) features, but it receives ", *current);
       const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(child.get());
       current = FieldType::trivial(current->group, linear->options.out_features());
+      outputs.push_back(*current);
       continue;
     }
     if (name == "torch::nn::Softmax" || name == "torch::nn::LogSoftmax") {
       TORCH_CHECK(invariant, "eqnn::infer_field_types: ", where,
                   " is only supported on invariant (trivial) features, but it receives ", *current);
+      outputs.push_back(*current);
       continue;
     }
     TORCH_CHECK(false, "eqnn::infer_field_types: cannot tell how the group acts after ", where,
                 "; use check_equivariance(fn, in_type, out_type, input) with explicit field types");
   }
   TORCH_CHECK(first.has_value(), "eqnn::infer_field_types: the Sequential has no eqnn layer");
-  return {*first, *current};
+  return {*first, std::move(outputs)};
 }
 
 EquivarianceReport check_equivariance(const torch::nn::Sequential& sequential,
                                       const torch::Tensor& input, double tolerance) {
-  const auto types = infer_field_types(*sequential);
+  const SequentialTypes types = infer_field_types(*sequential);
   auto impl = sequential.ptr();
   return check_equivariance([impl](const torch::Tensor& x) { return impl->forward(x); },
-                            types.first, types.second, input, tolerance, /*single_layer=*/false);
+                            types.input, types.outputs.back(), input, tolerance,
+                            /*single_layer=*/false);
+}
+
+namespace {
+/// Runs the children one by one, keeping every intermediate output.
+std::vector<torch::Tensor> forward_stages(torch::nn::SequentialImpl& sequential, torch::Tensor x) {
+  std::vector<torch::Tensor> stages;
+  for (auto& child : sequential) {
+    x = child.forward<torch::Tensor>(x);
+    stages.push_back(x);
+  }
+  return stages;
+}
+}  // namespace
+
+std::vector<StageReport> check_equivariance_per_stage(const torch::nn::Sequential& sequential,
+                                                      const torch::Tensor& input,
+                                                      double tolerance) {
+  const SequentialTypes types = infer_field_types(*sequential);
+  torch::NoGradGuard no_grad;
+  std::vector<StageReport> stages;
+  size_t index = 0;
+  for (const auto& child : sequential->children()) {
+    // Every stage gets the network tolerance: errors accumulate along the network.
+    stages.push_back({std::to_string(index) + ": " + module_name(*child),
+                      empty_report(types.input, types.outputs[index], input, tolerance,
+                                   /*single_layer=*/false)});
+    ++index;
+  }
+  const std::vector<torch::Tensor> y = forward_stages(*sequential.ptr(), input);
+  for (int64_t g = 0; g < types.input.group.order(); ++g) {
+    const std::vector<torch::Tensor> y_of_gx = forward_stages(*sequential.ptr(), types.input.act(input, g));
+    for (size_t i = 0; i < stages.size(); ++i) add_element(stages[i].report, g, y[i], y_of_gx[i]);
+  }
+  return stages;
 }
 
 }  // namespace eqnn

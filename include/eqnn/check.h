@@ -55,14 +55,31 @@ EquivarianceReport check_equivariance(const std::function<torch::Tensor(const to
                                       const torch::Tensor& input, double tolerance = 0,
                                       bool single_layer = false);
 
-/// Input and output field types of a Sequential of eqnn modules and type-preserving torch modules
-/// (pointwise activations, Flatten; Linear and Softmax on invariant features). Throws, naming the
-/// child, when a child's action cannot be inferred.
-std::pair<FieldType, FieldType> infer_field_types(const torch::nn::SequentialImpl& sequential);
+/// Field types through a Sequential: its input, and the output of each child.
+struct SequentialTypes {
+  FieldType input;
+  std::vector<FieldType> outputs;  ///< one per child
+};
+
+/// Field types through a Sequential of eqnn modules and type-preserving torch modules (pointwise
+/// activations, Flatten, Dropout in eval mode; Linear and Softmax on invariant features). Throws,
+/// naming the child, when a child's action cannot be inferred.
+SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential);
 
 /// A whole Sequential, with the types from infer_field_types and the network tolerance.
 EquivarianceReport check_equivariance(const torch::nn::Sequential& sequential,
                                       const torch::Tensor& input, double tolerance = 0);
+
+struct StageReport {
+  std::string name;  ///< "3: eqnn::GroupConv2d"
+  EquivarianceReport report;
+};
+
+/// The output of every child of the Sequential checked against its inferred type (one pass of the
+/// network per group element). The last entry is the whole network.
+std::vector<StageReport> check_equivariance_per_stage(const torch::nn::Sequential& sequential,
+                                                      const torch::Tensor& input,
+                                                      double tolerance = 0);
 
 /// A single eqnn layer (any module holder whose module implements EquivariantModule), with the
 /// single-layer tolerance.

@@ -4,6 +4,7 @@
 #include "eqnn/check.h"
 #include "eqnn/field.h"
 #include "eqnn/group.h"
+#include "eqnn/models.h"
 #include "eqnn/nn/equivariant_module.h"
 #include "eqnn/nn/group_batch_norm.h"
 #include "eqnn/nn/group_conv.h"

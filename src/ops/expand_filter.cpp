@@ -117,6 +117,7 @@ struct ExpandFilterFunction : public torch::autograd::Function<ExpandFilterFunct
     ctx->saved_data["in_fields"] = p.in_fields;
     ctx->saved_data["in_order"] = p.in_order;
     ctx->saved_data["kernel_size"] = k;
+    ctx->saved_data["weight_shape"] = weight.sizes().vec();
     ctx->saved_data["group"] = group.name();
     const torch::Tensor expanded = gather_forward(weight.contiguous(), p);
     return expanded.view({p.out_fields * group.order(), p.in_fields * in_order, k, k});
@@ -129,10 +130,7 @@ struct ExpandFilterFunction : public torch::autograd::Function<ExpandFilterFunct
         group, ctx->saved_data["out_fields"].toInt(), ctx->saved_data["in_fields"].toInt(),
         ctx->saved_data["in_order"].toInt(), ctx->saved_data["kernel_size"].toInt());
     torch::Tensor grad_base = gather_backward(grads[0].contiguous(), p);
-    std::vector<int64_t> shape = {p.out_fields, p.in_fields};
-    if (p.in_order > 1) shape.push_back(p.in_order);
-    shape.push_back(p.kernel_size);
-    shape.push_back(p.kernel_size);
+    const auto shape = ctx->saved_data["weight_shape"].toIntVector();
     return {grad_base.view(shape), torch::Tensor(), torch::Tensor()};
   }
 };

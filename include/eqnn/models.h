@@ -1,0 +1,32 @@
+// Example networks composed from eqnn layers (used by the tests, the command-line program and the
+// docs as a starting point).
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/nn/modules/container/sequential.h>
+
+#include "eqnn/group.h"
+
+namespace eqnn {
+namespace models {
+
+struct SmallGCNNOptions {
+  SmallGCNNOptions(Group group, int64_t input_size) : group_(std::move(group)), input_size_(input_size) {}
+
+  TORCH_ARG(Group, group);
+  /// Height = width of the input; picks a spatial pooling whose sampling grid is exact
+  /// (3x3 windows with stride 2 and padding 1 for odd sizes, 2x2 with stride 2 for even ones).
+  TORCH_ARG(int64_t, input_size);
+  TORCH_ARG(int64_t, in_channels) = 1;
+  TORCH_ARG(int64_t, fields1) = 4;
+  TORCH_ARG(int64_t, fields2) = 8;
+  TORCH_ARG(int64_t, classes) = 10;
+  TORCH_ARG(int64_t, kernel_size) = 3;
+};
+
+/// lift (3x3) -> GroupBatchNorm -> ReLU -> GroupConv (3x3) -> SpatialPool (max) -> GroupConv (3x3)
+/// -> GroupPool (max) -> GlobalAvgPool (flatten) -> Linear. Invariant end to end.
+torch::nn::Sequential small_gcnn(const SmallGCNNOptions& options);
+
+}  // namespace models
+}  // namespace eqnn

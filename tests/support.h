@@ -1,0 +1,54 @@
+// Test support: an independent model of the groups (2x2 integer matrices built from
+// docs/conventions.md, not the library's tables) and a direct evaluation of the convolutions'
+// defining sums, used as oracles.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include "eqnn/eqnn.h"
+
+namespace eqnn_test {
+
+/// Integer 2x2 matrix acting on (row, column) offsets from the centre.
+struct Mat2 {
+  int a, b, c, d;  // [[a, b], [c, d]]
+  Mat2 operator*(const Mat2& o) const {
+    return {a * o.a + b * o.c, a * o.b + b * o.d, c * o.a + d * o.c, c * o.b + d * o.d};
+  }
+  bool operator==(const Mat2& o) const { return a == o.a && b == o.b && c == o.c && d == o.d; }
+  /// Orthogonal matrices: the inverse is the transpose.
+  Mat2 inverse() const { return {a, c, b, d}; }
+};
+
+/// The elements of `group` as matrices M^m R^r, in the order of conventions.md (hard-coded lists).
+std::vector<Mat2> element_matrices(const eqnn::Group& group);
+/// Position of m in elements, or throws.
+int index_of(const std::vector<Mat2>& elements, const Mat2& m);
+
+/// (L_g f)(p) = f(g^-1 p) on the last two dims, by explicit coordinates (square planes for quarter
+/// turns), independent of the library.
+torch::Tensor act_on_plane_by_coordinates(const torch::Tensor& x, const Mat2& g);
+
+/// The defining sum of the lifting (weight rank 4) or group (weight rank 5) convolution, in float64,
+/// evaluated pixel by pixel: y[b, o*|G| + t](p) = bias[o] +
+///   sum_{i, s, q} x_pad[b, i*|Hin| + s](stride p + dilation q) w[o, i, idx(h_t^-1 h_s)](h_t^-1 q).
+torch::Tensor direct_conv(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, const eqnn::Group& group, int64_t stride,
+                          int64_t padding, int64_t dilation, eqnn::PaddingMode mode);
+
+/// The ATen composition the filter-expansion kernel replaces (rot90/flip + group-axis gather),
+/// kept as the kernel's oracle.
+torch::Tensor expand_filter_aten(const torch::Tensor& weight, const eqnn::Group& group);
+
+torch::Tensor randn(std::vector<int64_t> shape, torch::ScalarType dtype, uint64_t seed);
+
+/// max |a - b| in float64.
+double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
+
+inline std::vector<torch::ScalarType> float_types() { return {torch::kFloat, torch::kDouble}; }
+
+}  // namespace eqnn_test
