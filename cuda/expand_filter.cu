@@ -18,7 +18,8 @@ namespace {
 constexpr int kThreads = 256;
 
 template <typename scalar_t>
-__global__ void expand_filter_forward_kernel(ExpandFilterParams p, const scalar_t* __restrict__ base,
+__global__ void expand_filter_forward_kernel(ExpandFilterParams p,
+                                             const scalar_t* __restrict__ base,
                                              scalar_t* __restrict__ expanded) {
   expand_filter_forward_thread<scalar_t>(p, base, expanded, blockIdx.x, blockDim.x, threadIdx.x,
                                          gridDim.x);
@@ -61,14 +62,22 @@ void launch_backward(const ExpandFilterParams& p, const void* grad_expanded, voi
 
 }  // namespace
 
-const char* expand_filter_forward(const ExpandFilterParams& params, ScalarKind kind, const void* base,
-                                  void* expanded, void* stream) {
+const char* expand_filter_forward(const ExpandFilterParams& params, ScalarKind kind,
+                                  const void* base, void* expanded, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (kind) {
-    case ScalarKind::Float32: launch_forward<float>(params, base, expanded, s); break;
-    case ScalarKind::Float64: launch_forward<double>(params, base, expanded, s); break;
-    case ScalarKind::Float16: launch_forward<__half>(params, base, expanded, s); break;
-    case ScalarKind::BFloat16: launch_forward<__nv_bfloat16>(params, base, expanded, s); break;
+    case ScalarKind::Float32:
+      launch_forward<float>(params, base, expanded, s);
+      break;
+    case ScalarKind::Float64:
+      launch_forward<double>(params, base, expanded, s);
+      break;
+    case ScalarKind::Float16:
+      launch_forward<__half>(params, base, expanded, s);
+      break;
+    case ScalarKind::BFloat16:
+      launch_forward<__nv_bfloat16>(params, base, expanded, s);
+      break;
   }
   return status();
 }
@@ -77,9 +86,15 @@ const char* expand_filter_backward(const ExpandFilterParams& params, ScalarKind 
                                    const void* grad_expanded, void* grad_base, void* stream) {
   auto s = static_cast<cudaStream_t>(stream);
   switch (kind) {
-    case ScalarKind::Float32: launch_backward<float, float>(params, grad_expanded, grad_base, s); break;
-    case ScalarKind::Float64: launch_backward<double, double>(params, grad_expanded, grad_base, s); break;
-    case ScalarKind::Float16: launch_backward<__half, float>(params, grad_expanded, grad_base, s); break;
+    case ScalarKind::Float32:
+      launch_backward<float, float>(params, grad_expanded, grad_base, s);
+      break;
+    case ScalarKind::Float64:
+      launch_backward<double, double>(params, grad_expanded, grad_base, s);
+      break;
+    case ScalarKind::Float16:
+      launch_backward<__half, float>(params, grad_expanded, grad_base, s);
+      break;
     case ScalarKind::BFloat16:
       launch_backward<__nv_bfloat16, float>(params, grad_expanded, grad_base, s);
       break;

@@ -13,16 +13,20 @@ namespace eqnn {
 
 double default_tolerance(torch::ScalarType dtype, bool single_layer) {
   switch (dtype) {
-    case torch::kDouble: return 1e-10;
-    case torch::kFloat: return single_layer ? 1e-5 : 1e-4;
-    default: return 1e-2;
+    case torch::kDouble:
+      return 1e-10;
+    case torch::kFloat:
+      return single_layer ? 1e-5 : 1e-4;
+    default:
+      return 1e-2;
   }
 }
 
 const ElementError& EquivarianceReport::worst() const {
   TORCH_CHECK(!elements.empty(), "eqnn::EquivarianceReport: the report is empty");
-  return *std::max_element(elements.begin(), elements.end(),
-                           [](const ElementError& a, const ElementError& b) { return a.error < b.error; });
+  return *std::max_element(
+      elements.begin(), elements.end(),
+      [](const ElementError& a, const ElementError& b) { return a.error < b.error; });
 }
 
 std::string EquivarianceReport::str() const {
@@ -52,7 +56,8 @@ EquivarianceReport empty_report(const FieldType& in_type, const FieldType& out_t
   report.in_type = in_type;
   report.out_type = out_type;
   report.dtype = input.scalar_type();
-  report.tolerance = tolerance > 0 ? tolerance : default_tolerance(input.scalar_type(), single_layer);
+  report.tolerance =
+      tolerance > 0 ? tolerance : default_tolerance(input.scalar_type(), single_layer);
   return report;
 }
 
@@ -83,7 +88,8 @@ EquivarianceReport check_equivariance(const std::function<torch::Tensor(const to
   EquivarianceReport report = empty_report(in_type, out_type, input, tolerance, single_layer);
   torch::NoGradGuard no_grad;
   const torch::Tensor y = fn(input);
-  for (int64_t g = 0; g < in_type.group.order(); ++g) add_element(report, g, y, fn(in_type.act(input, g)));
+  for (int64_t g = 0; g < in_type.group.order(); ++g)
+    add_element(report, g, y, fn(in_type.act(input, g)));
   return report;
 }
 
@@ -93,18 +99,21 @@ namespace {
 std::string module_name(const torch::nn::Module& module) {
   std::string name = module.name();
   const std::string suffix = "Impl";
-  if (name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
     name.resize(name.size() - suffix.size());
   return name;
 }
 
 bool is_pointwise(const std::string& name) {
   static const std::set<std::string> kPointwise = {
-      "torch::nn::ReLU",      "torch::nn::ReLU6",    "torch::nn::LeakyReLU", "torch::nn::PReLU",
-      "torch::nn::ELU",       "torch::nn::SELU",     "torch::nn::CELU",      "torch::nn::GELU",
-      "torch::nn::SiLU",      "torch::nn::Mish",     "torch::nn::Sigmoid",   "torch::nn::Tanh",
-      "torch::nn::Softplus",  "torch::nn::Hardtanh", "torch::nn::Identity",  "torch::nn::Tanhshrink",
-      "torch::nn::Softsign",  "torch::nn::Hardshrink", "torch::nn::Softshrink", "torch::nn::LogSigmoid"};
+      "torch::nn::ReLU",       "torch::nn::ReLU6",     "torch::nn::LeakyReLU",
+      "torch::nn::PReLU",      "torch::nn::ELU",       "torch::nn::SELU",
+      "torch::nn::CELU",       "torch::nn::GELU",      "torch::nn::SiLU",
+      "torch::nn::Mish",       "torch::nn::Sigmoid",   "torch::nn::Tanh",
+      "torch::nn::Softplus",   "torch::nn::Hardtanh",  "torch::nn::Identity",
+      "torch::nn::Tanhshrink", "torch::nn::Softsign",  "torch::nn::Hardshrink",
+      "torch::nn::Softshrink", "torch::nn::LogSigmoid"};
   return kPointwise.count(name) > 0;
 }
 
@@ -124,16 +133,19 @@ SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential) {
         first = in;
         current = in;
       }
-      TORCH_CHECK(in.group == current->group && in.kind == current->kind &&
-                      (in.any_fields() || current->any_fields() || in.num_fields == current->num_fields),
-                  "eqnn::infer_field_types: ", where, " expects ", in, " but receives ", *current);
+      TORCH_CHECK(
+          in.group == current->group && in.kind == current->kind &&
+              (in.any_fields() || current->any_fields() || in.num_fields == current->num_fields),
+          "eqnn::infer_field_types: ", where, " expects ", in, " but receives ", *current);
       FieldType out = eq->out_type();
-      if (out.any_fields() && !current->any_fields() && in.any_fields()) out.num_fields = current->num_fields;
+      if (out.any_fields() && !current->any_fields() && in.any_fields())
+        out.num_fields = current->num_fields;
       current = out;
       outputs.push_back(*current);
       continue;
     }
-    TORCH_CHECK(current.has_value(), "eqnn::infer_field_types: the first child must be an eqnn layer ",
+    TORCH_CHECK(current.has_value(),
+                "eqnn::infer_field_types: the first child must be an eqnn layer ",
                 "(its input type fixes the group action), got ", where);
     if (is_pointwise(name) || name == "torch::nn::Flatten") {
       outputs.push_back(*current);
@@ -205,8 +217,10 @@ std::vector<StageReport> check_equivariance_per_stage(const torch::nn::Sequentia
   }
   const std::vector<torch::Tensor> y = forward_stages(*sequential.ptr(), input);
   for (int64_t g = 0; g < types.input.group.order(); ++g) {
-    const std::vector<torch::Tensor> y_of_gx = forward_stages(*sequential.ptr(), types.input.act(input, g));
-    for (size_t i = 0; i < stages.size(); ++i) add_element(stages[i].report, g, y[i], y_of_gx[i]);
+    const std::vector<torch::Tensor> y_of_gx =
+        forward_stages(*sequential.ptr(), types.input.act(input, g));
+    for (size_t i = 0; i < stages.size(); ++i)
+      add_element(stages[i].report, g, y[i], y_of_gx[i]);
   }
   return stages;
 }

@@ -26,14 +26,28 @@ Group::Group(std::string name, std::vector<int> d4_elements) : name_(std::move(n
   }
 }
 
-Group Group::c1() { return Group("C1", {0}); }
-Group Group::c2() { return Group("C2", {0, 2}); }
-Group Group::c4() { return Group("C4", {0, 1, 2, 3}); }
-Group Group::d1() { return Group("D1", {0, 4}); }
-Group Group::d2() { return Group("D2", {0, 2, 4, 6}); }
-Group Group::d4() { return Group("D4", {0, 1, 2, 3, 4, 5, 6, 7}); }
+Group Group::c1() {
+  return Group("C1", {0});
+}
+Group Group::c2() {
+  return Group("C2", {0, 2});
+}
+Group Group::c4() {
+  return Group("C4", {0, 1, 2, 3});
+}
+Group Group::d1() {
+  return Group("D1", {0, 4});
+}
+Group Group::d2() {
+  return Group("D2", {0, 2, 4, 6});
+}
+Group Group::d4() {
+  return Group("D4", {0, 1, 2, 3, 4, 5, 6, 7});
+}
 
-std::vector<Group> Group::all() { return {c1(), c2(), c4(), d1(), d2(), d4()}; }
+std::vector<Group> Group::all() {
+  return {c1(), c2(), c4(), d1(), d2(), d4()};
+}
 
 Group Group::from_name(const std::string& name) {
   std::string key = name;
@@ -79,7 +93,8 @@ int64_t Group::inverse(int64_t a) const {
 std::vector<std::vector<int64_t>> Group::cayley_table() const {
   std::vector<std::vector<int64_t>> table(order(), std::vector<int64_t>(order()));
   for (int64_t a = 0; a < order(); ++a)
-    for (int64_t b = 0; b < order(); ++b) table[a][b] = tables_.cayley[a][b];
+    for (int64_t b = 0; b < order(); ++b)
+      table[a][b] = tables_.cayley[a][b];
   return table;
 }
 
@@ -102,8 +117,8 @@ torch::Tensor Group::act_on_plane(const torch::Tensor& x, int64_t element) const
   const int g = tables_.d4_index[element];
   const int r = detail::d4_rotation(g);
   TORCH_CHECK(r % 2 == 0 || x.size(-1) == x.size(-2), "eqnn::Group::act_on_plane: element ",
-              element_name(element), " of ", name_, " rotates by 90 degrees and needs a square plane, got ",
-              x.size(-2), "x", x.size(-1));
+              element_name(element), " of ", name_,
+              " rotates by 90 degrees and needs a square plane, got ", x.size(-2), "x", x.size(-1));
   // L_{M^m R^r} = L_M^m L_R^r: rotate first, then mirror the rows.
   torch::Tensor y = r == 0 ? x : at::rot90(x, r, {-2, -1});
   if (detail::d4_mirror(g)) y = at::flip(y, {-2});
@@ -114,14 +129,16 @@ torch::Tensor Group::regular_permutation(int64_t element) const {
   check_element(element, "regular_permutation");
   std::vector<int64_t> perm(order());
   const int inv = tables_.inverse[element];
-  for (int t = 0; t < order(); ++t) perm[t] = tables_.cayley[inv][t];
+  for (int t = 0; t < order(); ++t)
+    perm[t] = tables_.cayley[inv][t];
   return torch::tensor(perm, torch::kLong);
 }
 
 torch::Tensor Group::act_on_regular(const torch::Tensor& x, int64_t element) const {
   check_element(element, "act_on_regular");
   const bool has_plane = x.dim() == 4;
-  TORCH_CHECK(x.dim() == 4 || x.dim() == 2, "eqnn::Group::act_on_regular: expected (B, C, H, W) or ",
+  TORCH_CHECK(x.dim() == 4 || x.dim() == 2,
+              "eqnn::Group::act_on_regular: expected (B, C, H, W) or ",
               "(B, C), got a tensor of rank ", x.dim());
   const int64_t channels = x.size(1);
   TORCH_CHECK(channels % order() == 0, "eqnn::Group::act_on_regular: ", channels,
@@ -132,15 +149,15 @@ torch::Tensor Group::act_on_regular(const torch::Tensor& x, int64_t element) con
     grouped.push_back(x.size(2));
     grouped.push_back(x.size(3));
   }
-  torch::Tensor y =
-      x.reshape(grouped).index_select(2, regular_permutation(element).to(x.device()));
+  torch::Tensor y = x.reshape(grouped).index_select(2, regular_permutation(element).to(x.device()));
   if (has_plane) y = act_on_plane(y, element);
   return y.reshape(x.sizes());
 }
 
 torch::Tensor Group::act_on_trivial(const torch::Tensor& x, int64_t element) const {
   check_element(element, "act_on_trivial");
-  TORCH_CHECK(x.dim() == 4 || x.dim() == 2, "eqnn::Group::act_on_trivial: expected (B, C, H, W) or ",
+  TORCH_CHECK(x.dim() == 4 || x.dim() == 2,
+              "eqnn::Group::act_on_trivial: expected (B, C, H, W) or ",
               "(B, C), got a tensor of rank ", x.dim());
   return x.dim() == 4 ? act_on_plane(x, element) : x;
 }

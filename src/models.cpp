@@ -18,7 +18,8 @@ torch::nn::Sequential small_gcnn(const SmallGCNNOptions& o) {
   const Group& g = o.group();
   const int64_t k = o.kernel_size(), pad = k / 2;
   const bool odd = o.input_size() % 2 == 1;
-  TORCH_CHECK(k % 2 == 1, "eqnn::models::small_gcnn: kernel_size must be odd (same padding), got ", k);
+  TORCH_CHECK(k % 2 == 1, "eqnn::models::small_gcnn: kernel_size must be odd (same padding), got ",
+              k);
   return torch::nn::Sequential(
       LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), k).padding(pad)),
       GroupBatchNorm2d(g, o.fields1()), torch::nn::ReLU(),

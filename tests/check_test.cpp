@@ -22,7 +22,8 @@ TEST_CASE("reports measure errors per element, against a hand-made counterexampl
     return y;
   };
   const torch::Tensor x = torch::zeros({1, 1, 3, 3}, torch::kDouble);
-  const auto report = eqnn::check_equivariance(f, FieldType::trivial(g, 1), FieldType::trivial(g, 1), x);
+  const auto report =
+      eqnn::check_equivariance(f, FieldType::trivial(g, 1), FieldType::trivial(g, 1), x);
   REQUIRE(report.elements.size() == 2);
   CHECK(report.elements[0].max_abs_error == 0);
   // f(R^2 x) = f(0) has a 1 at (0,0); R^2 f(x) has the 1 at (2,2): two entries differ by 1
@@ -32,10 +33,12 @@ TEST_CASE("reports measure errors per element, against a hand-made counterexampl
   CHECK(report.worst_element() == "R^2");
   CHECK_FALSE(report.passed());
   // an explicit tolerance above the error passes
-  CHECK(eqnn::check_equivariance(f, FieldType::trivial(g, 1), FieldType::trivial(g, 1), x, 2.0).passed());
+  CHECK(eqnn::check_equivariance(f, FieldType::trivial(g, 1), FieldType::trivial(g, 1), x, 2.0)
+            .passed());
 }
 
-TEST_CASE("pointwise torch modules keep the field type and the macro works on Sequentials", "[check]") {
+TEST_CASE("pointwise torch modules keep the field type and the macro works on Sequentials",
+          "[check]") {
   const Group g = Group::d4();
   torch::nn::Sequential net(eqnn::LiftingConv2d(eqnn::LiftingConv2dOptions(g, 1, 2, 3).padding(1)),
                             torch::nn::Tanh(), torch::nn::GELU(),

@@ -75,8 +75,8 @@ TEST_CASE("convolutions without bias equal the defining sum", "[conv][definition
     CHECK_FALSE(conv->bias.defined());
     CHECK(conv->parameters().size() == 1);
     const torch::Tensor x = eqnn_test::randn({1, g.order(), 6, 6}, torch::kDouble, 3);
-    const torch::Tensor expected = eqnn_test::direct_conv(x, conv->weight, torch::Tensor(), g, 1, 0,
-                                                          1, PaddingMode::Zeros);
+    const torch::Tensor expected =
+        eqnn_test::direct_conv(x, conv->weight, torch::Tensor(), g, 1, 0, 1, PaddingMode::Zeros);
     CHECK(eqnn_test::max_abs_diff(conv->forward(x), expected) < 1e-12);
   }
 }

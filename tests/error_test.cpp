@@ -15,9 +15,11 @@ TEST_CASE("layers reject bad inputs with messages that name the layer", "[errors
 
   // wrong channel count
   CHECK_THROWS_WITH(lift->forward(torch::zeros({1, 4, 8, 8})),
-                    Contains("eqnn::LiftingConv2d") && Contains("expected 3 trivial C4 fields (3 channels), got 4 channels"));
+                    Contains("eqnn::LiftingConv2d") &&
+                        Contains("expected 3 trivial C4 fields (3 channels), got 4 channels"));
   CHECK_THROWS_WITH(conv->forward(torch::zeros({1, 7, 8, 8})),
-                    Contains("eqnn::GroupConv2d") && Contains("expected 2 regular C4 fields (8 channels), got 7"));
+                    Contains("eqnn::GroupConv2d") &&
+                        Contains("expected 2 regular C4 fields (8 channels), got 7"));
   CHECK_THROWS_WITH(pool->forward(torch::zeros({1, 6, 8, 8})),
                     Contains("eqnn::GroupPool") && Contains("a multiple of 4 channels), got 6"));
   CHECK_THROWS_WITH(bn->forward(torch::zeros({2, 4, 8, 8})),
@@ -29,12 +31,13 @@ TEST_CASE("layers reject bad inputs with messages that name the layer", "[errors
   CHECK_THROWS_WITH(lift->forward(torch::zeros({1, 3, 8, 8}, torch::kLong)),
                     Contains("eqnn::LiftingConv2d: expected a floating-point input"));
   // dtype mix
-  CHECK_THROWS_WITH(conv->forward(torch::zeros({1, 8, 8, 8}, torch::kDouble)),
-                    Contains("eqnn::GroupConv2d: input dtype Double does not match the parameters' dtype Float"));
+  CHECK_THROWS_WITH(
+      conv->forward(torch::zeros({1, 8, 8, 8}, torch::kDouble)),
+      Contains("eqnn::GroupConv2d: input dtype Double does not match the parameters' dtype Float"));
   // non-square input to a group with quarter turns
   CHECK_THROWS_WITH(conv->forward(torch::zeros({1, 8, 8, 9})),
-                    Contains("eqnn::GroupConv2d: C4 rotates by 90 degrees") && Contains("got 8x9") &&
-                        Contains(".strict(false)"));
+                    Contains("eqnn::GroupConv2d: C4 rotates by 90 degrees") &&
+                        Contains("got 8x9") && Contains(".strict(false)"));
   // ... which groups without quarter turns accept
   eqnn::GroupConv2d conv_d2(eqnn::GroupConv2dOptions(Group::d2(), 1, 1, 3).padding(1));
   CHECK(conv_d2->forward(torch::zeros({1, 4, 8, 9})).sizes() == torch::IntArrayRef({1, 4, 8, 9}));
@@ -44,9 +47,10 @@ TEST_CASE("the exactness guard names the input sizes that work", "[errors]") {
   const Group g = Group::d4();
   eqnn::GroupConv2d strided(eqnn::GroupConv2dOptions(g, 1, 1, 3).stride(2).padding(1));
   // (32 + 2 - 3) = 31 is odd: the stride-2 grid is not symmetric
-  CHECK_THROWS_WITH(strided->forward(torch::zeros({1, 8, 32, 32})),
-                    Contains("eqnn::GroupConv2d: input height 32") && Contains("not divisible by 2") &&
-                        Contains("Input heights that work: 31 or 33") && Contains(".strict(false)"));
+  CHECK_THROWS_WITH(
+      strided->forward(torch::zeros({1, 8, 32, 32})),
+      Contains("eqnn::GroupConv2d: input height 32") && Contains("not divisible by 2") &&
+          Contains("Input heights that work: 31 or 33") && Contains(".strict(false)"));
   CHECK(strided->forward(torch::zeros({1, 8, 33, 33})).size(-1) == 17);
 
   eqnn::SpatialPool2d pool(eqnn::SpatialPool2dOptions(g, 2));
@@ -69,12 +73,14 @@ TEST_CASE("options are validated at construction", "[errors]") {
                     Contains("eqnn::LiftingConv2d: stride must be positive, got 0"));
   CHECK_THROWS_WITH(eqnn::GroupConv2d(eqnn::GroupConv2dOptions(g, 1, 2, 0)),
                     Contains("kernel_size must be positive"));
-  CHECK_THROWS_WITH(eqnn::GroupBatchNorm2d(g, 0), Contains("eqnn::GroupBatchNorm2d: num_fields must be positive"));
+  CHECK_THROWS_WITH(eqnn::GroupBatchNorm2d(g, 0),
+                    Contains("eqnn::GroupBatchNorm2d: num_fields must be positive"));
   CHECK_THROWS_WITH(eqnn::SpatialPool2d(eqnn::SpatialPool2dOptions(g, 2).padding(2)),
                     Contains("eqnn::SpatialPool2d: padding must be between 0 and kernel_size / 2"));
   CHECK_THROWS_WITH(eqnn::ops::expand_group_filter(torch::zeros({2, 2, 3, 3, 3}), g),
                     Contains("weight's group axis (dim 2) to have |C4| = 4 entries"));
-  eqnn::GroupConv2d reflect(eqnn::GroupConv2dOptions(g, 1, 1, 5).padding(4).padding_mode(eqnn::PaddingMode::Reflect));
+  eqnn::GroupConv2d reflect(
+      eqnn::GroupConv2dOptions(g, 1, 1, 5).padding(4).padding_mode(eqnn::PaddingMode::Reflect));
   CHECK_THROWS_WITH(reflect->forward(torch::zeros({1, 4, 3, 3})),
                     Contains("reflect padding 4 needs an input larger than the padding"));
 }
@@ -85,13 +91,15 @@ TEST_CASE("sequentials whose action cannot be inferred are rejected by name", "[
                             torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 8, 3)));
   CHECK_THROWS_WITH(eqnn::infer_field_types(*bad),
                     Contains("cannot tell how the group acts after child 1 (torch::nn::Conv2d)"));
-  torch::nn::Sequential linear_on_regular(eqnn::LiftingConv2d(eqnn::LiftingConv2dOptions(g, 1, 2, 3)),
-                                          eqnn::GlobalAvgPool2d(eqnn::GlobalAvgPool2dOptions(g).flatten(true)),
-                                          torch::nn::Linear(8, 3));
+  torch::nn::Sequential linear_on_regular(
+      eqnn::LiftingConv2d(eqnn::LiftingConv2dOptions(g, 1, 2, 3)),
+      eqnn::GlobalAvgPool2d(eqnn::GlobalAvgPool2dOptions(g).flatten(true)),
+      torch::nn::Linear(8, 3));
   CHECK_THROWS_WITH(eqnn::infer_field_types(*linear_on_regular),
                     Contains("child 2 (torch::nn::Linear) mixes channels"));
   torch::nn::Sequential mismatch(eqnn::LiftingConv2d(eqnn::LiftingConv2dOptions(g, 1, 2, 3)),
                                  eqnn::GroupConv2d(eqnn::GroupConv2dOptions(g, 3, 2, 3)));
   CHECK_THROWS_WITH(eqnn::infer_field_types(*mismatch),
-                    Contains("child 1 (eqnn::GroupConv2d) expects 3 regular C4 fields (12 channels) but receives 2 regular C4 fields"));
+                    Contains("child 1 (eqnn::GroupConv2d) expects 3 regular C4 fields (12 "
+                             "channels) but receives 2 regular C4 fields"));
 }

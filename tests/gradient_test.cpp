@@ -49,8 +49,10 @@ TEST_CASE("convolution gradients match finite differences", "[gradient]") {
     eqnn::GroupConv2d conv(
         eqnn::GroupConv2dOptions(g, 2, 1, 2).padding(1).padding_mode(eqnn::PaddingMode::Circular));
     conv->to(torch::kDouble);
-    torch::Tensor xg = eqnn_test::randn({1, 2 * g.order(), 4, 4}, torch::kDouble, 3).requires_grad_(true);
-    const torch::Tensor probe_g = eqnn_test::randn(conv->forward(xg).sizes().vec(), torch::kDouble, 4);
+    torch::Tensor xg =
+        eqnn_test::randn({1, 2 * g.order(), 4, 4}, torch::kDouble, 3).requires_grad_(true);
+    const torch::Tensor probe_g =
+        eqnn_test::randn(conv->forward(xg).sizes().vec(), torch::kDouble, 4);
     auto fg = [&] { return conv->forward(xg); };
     CHECK(max_gradient_error(conv->weight, fg, probe_g) < 1e-7);
     CHECK(max_gradient_error(conv->bias, fg, probe_g) < 1e-7);

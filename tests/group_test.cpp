@@ -10,8 +10,8 @@ using eqnn_test::element_matrices;
 using eqnn_test::index_of;
 
 TEST_CASE("groups satisfy the group axioms and match the matrix model", "[group]") {
-  const std::vector<std::pair<std::string, int64_t>> expected = {
-      {"C1", 1}, {"C2", 2}, {"C4", 4}, {"D1", 2}, {"D2", 4}, {"D4", 8}};
+  const std::vector<std::pair<std::string, int64_t>> expected = {{"C1", 1}, {"C2", 2}, {"C4", 4},
+                                                                 {"D1", 2}, {"D2", 4}, {"D4", 8}};
   const auto groups = Group::all();
   REQUIRE(groups.size() == expected.size());
   for (size_t n = 0; n < groups.size(); ++n) {
@@ -37,7 +37,8 @@ TEST_CASE("groups satisfy the group axioms and match the matrix model", "[group]
     for (const auto& row : g.cayley_table()) {
       std::vector<int64_t> sorted = row;
       std::sort(sorted.begin(), sorted.end());
-      for (int64_t i = 0; i < g.order(); ++i) CHECK(sorted[i] == i);
+      for (int64_t i = 0; i < g.order(); ++i)
+        CHECK(sorted[i] == i);
     }
   }
   CHECK(Group::d4().element_name(5) == "MR");
@@ -83,7 +84,8 @@ TEST_CASE("tensor actions are homomorphisms and match the coordinate definition"
     for (const auto& [rows, cols] : planes) {
       INFO(g.name() << " plane " << rows << "x" << cols);
       const torch::Tensor trivial = eqnn_test::randn({2, 3, rows, cols}, torch::kDouble, 1);
-      const torch::Tensor regular = eqnn_test::randn({2, 3 * g.order(), rows, cols}, torch::kDouble, 2);
+      const torch::Tensor regular =
+          eqnn_test::randn({2, 3 * g.order(), rows, cols}, torch::kDouble, 2);
       const torch::Tensor flat = eqnn_test::randn({2, 3 * g.order()}, torch::kDouble, 3);
       for (int64_t a = 0; a < g.order(); ++a) {
         CHECK(torch::equal(g.act_on_plane(trivial, a),

@@ -52,20 +52,21 @@ TEST_CASE("filter expansion: CUDA thread bodies, CPU path and ATen composition a
         const ExpandFilterParams p{g.tables(), 3, 2, in_order, k};
 
         const torch::Tensor oracle = eqnn_test::expand_filter_aten(w, g);
-        const torch::Tensor cpu = lifting ? eqnn::ops::expand_lifting_filter(w, g)
-                                          : eqnn::ops::expand_group_filter(w, g);
+        const torch::Tensor cpu =
+            lifting ? eqnn::ops::expand_lifting_filter(w, g) : eqnn::ops::expand_group_filter(w, g);
         REQUIRE(cpu.sizes() == oracle.sizes());
         CHECK(torch::equal(cpu, oracle));
         // a grid smaller than the problem exercises the grid-stride loop, a large one idle threads
-        for (const auto& [grid, block] : {std::make_pair(int64_t{2}, int64_t{7}),
-                                          std::make_pair(int64_t{64}, int64_t{32})}) {
+        for (const auto& [grid, block] :
+             {std::make_pair(int64_t{2}, int64_t{7}), std::make_pair(int64_t{64}, int64_t{32})}) {
           CHECK(torch::equal(run_forward_body<double>(w, p, grid, block), oracle.flatten()));
         }
 
         // backward: <expand(w), g> == <w, expand^T(g)> for random g, and it equals autograd through
         // the ATen composition.
         const torch::Tensor grad = eqnn_test::randn(oracle.sizes().vec(), torch::kDouble, 99);
-        const torch::Tensor body_grad = run_backward_body<double>(grad.flatten(), p, 3, 5).view(shape);
+        const torch::Tensor body_grad =
+            run_backward_body<double>(grad.flatten(), p, 3, 5).view(shape);
         const torch::Tensor w_leaf = w.clone().requires_grad_(true);
         eqnn_test::expand_filter_aten(w_leaf, g).backward(grad);
         CHECK(eqnn_test::max_abs_diff(body_grad, w_leaf.grad()) < 1e-12);

@@ -14,16 +14,18 @@ struct Geometry {
 };
 
 const std::vector<Geometry> kConvGeometries = {
-    {9, 3, 1, 1},  // odd input, odd kernel
-    {8, 3, 1, 1},  // even input
-    {8, 2, 1, 0},  // even kernel
-    {7, 2, 1, 1},  // even kernel, odd input
-    {9, 3, 2, 1},  // stride 2: (9 + 2 - 3) % 2 == 0
-    {8, 2, 2, 0},  // stride 2 on an even input
+    {9, 3, 1, 1},   // odd input, odd kernel
+    {8, 3, 1, 1},   // even input
+    {8, 2, 1, 0},   // even kernel
+    {7, 2, 1, 1},   // even kernel, odd input
+    {9, 3, 2, 1},   // stride 2: (9 + 2 - 3) % 2 == 0
+    {8, 2, 2, 0},   // stride 2 on an even input
     {11, 3, 2, 0},  // stride 2, no padding
 };
 
-bool symmetric(const Geometry& g) { return (g.size + 2 * g.padding - g.kernel) % g.stride == 0; }
+bool symmetric(const Geometry& g) {
+  return (g.size + 2 * g.padding - g.kernel) % g.stride == 0;
+}
 
 }  // namespace
 
@@ -40,13 +42,14 @@ TEST_CASE("LiftingConv2d and GroupConv2d are equivariant", "[equivariance][conv]
                                      .padding(geo.padding));
         lift->to(dtype);
         REQUIRE_EQUIVARIANT(lift, eqnn_test::randn({2, 3, geo.size, geo.size}, dtype, 1));
-        eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(g, 3, 4, geo.kernel)
-                                   .stride(geo.stride)
-                                   .padding(geo.padding)
-                                   .padding_mode(geo.padding ? eqnn::PaddingMode::Reflect
-                                                             : eqnn::PaddingMode::Zeros));
+        eqnn::GroupConv2d conv(
+            eqnn::GroupConv2dOptions(g, 3, 4, geo.kernel)
+                .stride(geo.stride)
+                .padding(geo.padding)
+                .padding_mode(geo.padding ? eqnn::PaddingMode::Reflect : eqnn::PaddingMode::Zeros));
         conv->to(dtype);
-        REQUIRE_EQUIVARIANT(conv, eqnn_test::randn({2, 3 * g.order(), geo.size, geo.size}, dtype, 2));
+        REQUIRE_EQUIVARIANT(conv,
+                            eqnn_test::randn({2, 3 * g.order(), geo.size, geo.size}, dtype, 2));
         ++checked;
       }
     }
@@ -54,7 +57,8 @@ TEST_CASE("LiftingConv2d and GroupConv2d are equivariant", "[equivariance][conv]
   CHECK(checked == 6 * 2 * 7);
 }
 
-TEST_CASE("GroupPool, GroupBatchNorm2d and spatial pooling are equivariant", "[equivariance][pool]") {
+TEST_CASE("GroupPool, GroupBatchNorm2d and spatial pooling are equivariant",
+          "[equivariance][pool]") {
   for (const Group& g : Group::all()) {
     for (const auto dtype : eqnn_test::float_types()) {
       for (const int64_t size : {7, 8}) {
@@ -72,7 +76,10 @@ TEST_CASE("GroupPool, GroupBatchNorm2d and spatial pooling are equivariant", "[e
           REQUIRE_EQUIVARIANT(spatial, x);
           // trivial fields, e.g. after GroupPool
           eqnn::SpatialPool2d spatial_trivial(
-              eqnn::SpatialPool2dOptions(eqnn::FieldType::trivial(g), k).mode(mode).stride(2).padding(size % 2));
+              eqnn::SpatialPool2dOptions(eqnn::FieldType::trivial(g), k)
+                  .mode(mode)
+                  .stride(2)
+                  .padding(size % 2));
           REQUIRE_EQUIVARIANT(spatial_trivial, pool->forward(x));
         }
         eqnn::GlobalAvgPool2d global(g);

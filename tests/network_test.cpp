@@ -7,12 +7,14 @@
 
 using eqnn::Group;
 
-TEST_CASE("the example G-CNN is invariant and equivariant at every stage", "[equivariance][network]") {
+TEST_CASE("the example G-CNN is invariant and equivariant at every stage",
+          "[equivariance][network]") {
   for (const Group& g : Group::all()) {
     for (const auto dtype : eqnn_test::float_types()) {
       for (const int64_t size : {9, 12}) {
         INFO(g.name() << " " << c10::toString(dtype) << " size=" << size);
-        auto net = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(g, size).in_channels(2).classes(5));
+        auto net = eqnn::models::small_gcnn(
+            eqnn::models::SmallGCNNOptions(g, size).in_channels(2).classes(5));
         net->to(dtype);
         const torch::Tensor x = eqnn_test::randn({4, 2, size, size}, dtype, 8);
         REQUIRE_EQUIVARIANT(net, x);  // the logits are invariant: (B, 5) trivial features
@@ -46,7 +48,8 @@ TEST_CASE("a plain CNN is detected as not invariant", "[equivariance][network]")
     torch::Tensor h = torch::conv2d(x, plain_weight, {}, 1, 1);
     auto it = net->begin();
     ++it;
-    for (; it != net->end(); ++it) h = it->forward<torch::Tensor>(h);
+    for (; it != net->end(); ++it)
+      h = it->forward<torch::Tensor>(h);
     return h;
   };
   const auto report = eqnn::check_equivariance(plain, eqnn::FieldType::trivial(g, 1),

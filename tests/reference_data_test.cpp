@@ -33,7 +33,8 @@ TEST_CASE("layers reproduce the shared float64 reference arrays", "[conv][refere
     INFO(name);
     const auto array = [&](const char* key) {
       const auto& a = c.at("arrays").at(key);
-      return load_f64(a.at("raw_f64_le").get<std::string>(), a.at("shape").get<std::vector<int64_t>>());
+      return load_f64(a.at("raw_f64_le").get<std::string>(),
+                      a.at("shape").get<std::vector<int64_t>>());
     };
     const eqnn::Group g = eqnn::Group::from_name(c.at("hout").get<std::string>());
     const bool lifting = c.at("hin") == "Z2";
@@ -49,9 +50,11 @@ TEST_CASE("layers reproduce the shared float64 reference arrays", "[conv][refere
     REQUIRE(element >= 0);
 
     torch::Tensor out, expanded;
-    eqnn::FieldType in_type = eqnn::FieldType::trivial(g, cin), out_type = eqnn::FieldType::regular(g, cout);
+    eqnn::FieldType in_type = eqnn::FieldType::trivial(g, cin),
+                    out_type = eqnn::FieldType::regular(g, cout);
     if (lifting) {
-      eqnn::LiftingConv2d layer(eqnn::LiftingConv2dOptions(g, cin, cout, k).stride(stride).padding(pad));
+      eqnn::LiftingConv2d layer(
+          eqnn::LiftingConv2dOptions(g, cin, cout, k).stride(stride).padding(pad));
       layer->to(torch::kDouble);
       torch::NoGradGuard no_grad;
       layer->weight.copy_(w.view({cout, cin, k, k}));
@@ -61,7 +64,8 @@ TEST_CASE("layers reproduce the shared float64 reference arrays", "[conv][refere
       CHECK(eqnn_test::max_abs_diff(layer->forward(x_g), y_g) < 1e-12);
     } else {
       in_type = eqnn::FieldType::regular(g, cin);
-      eqnn::GroupConv2d layer(eqnn::GroupConv2dOptions(g, cin, cout, k).stride(stride).padding(pad));
+      eqnn::GroupConv2d layer(
+          eqnn::GroupConv2dOptions(g, cin, cout, k).stride(stride).padding(pad));
       layer->to(torch::kDouble);
       torch::NoGradGuard no_grad;
       layer->weight.copy_(w);

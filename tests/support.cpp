@@ -11,7 +11,8 @@ const Mat2 kM{-1, 0, 0, 1};
 
 Mat2 power(const Mat2& m, int n) {
   Mat2 out = kIdentity;
-  for (int i = 0; i < n; ++i) out = out * m;
+  for (int i = 0; i < n; ++i)
+    out = out * m;
   return out;
 }
 
@@ -19,10 +20,14 @@ int64_t pad_index(int64_t i, int64_t n, eqnn::PaddingMode mode) {
   using eqnn::PaddingMode;
   if (i >= 0 && i < n) return i;
   switch (mode) {
-    case PaddingMode::Zeros: return -1;
-    case PaddingMode::Reflect: return i < 0 ? -i : 2 * (n - 1) - i;
-    case PaddingMode::Replicate: return i < 0 ? 0 : n - 1;
-    case PaddingMode::Circular: return ((i % n) + n) % n;
+    case PaddingMode::Zeros:
+      return -1;
+    case PaddingMode::Reflect:
+      return i < 0 ? -i : 2 * (n - 1) - i;
+    case PaddingMode::Replicate:
+      return i < 0 ? 0 : n - 1;
+    case PaddingMode::Circular:
+      return ((i % n) + n) % n;
   }
   return -1;
 }
@@ -40,7 +45,8 @@ std::vector<Mat2> element_matrices(const eqnn::Group& group) {
   if (n == "D4") d4 = {0, 1, 2, 3, 4, 5, 6, 7};
   if (d4.empty()) throw std::runtime_error("unknown group " + n);
   std::vector<Mat2> out;
-  for (int t : d4) out.push_back(power(kM, t / 4) * power(kR, t % 4));
+  for (int t : d4)
+    out.push_back(power(kM, t / 4) * power(kR, t % 4));
   return out;
 }
 
@@ -125,7 +131,8 @@ torch::Tensor expand_filter_aten(const torch::Tensor& weight, const eqnn::Group&
     if (weight.dim() == 5) {
       // group axis: position s takes base entry idx(h_t^-1 h_s)
       std::vector<int64_t> src(G);
-      for (int64_t s = 0; s < G; ++s) src[s] = group.compose(group.inverse(t), s);
+      for (int64_t s = 0; s < G; ++s)
+        src[s] = group.compose(group.inverse(t), s);
       w = w.index_select(2, torch::tensor(src, torch::kLong));
     }
     per_element.push_back(group.act_on_plane(w, t));

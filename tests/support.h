@@ -33,8 +33,8 @@ int index_of(const std::vector<Mat2>& elements, const Mat2& m);
 /// turns), independent of the library.
 torch::Tensor act_on_plane_by_coordinates(const torch::Tensor& x, const Mat2& g);
 
-/// The defining sum of the lifting (weight rank 4) or group (weight rank 5) convolution, in float64,
-/// evaluated pixel by pixel: y[b, o*|G| + t](p) = bias[o] +
+/// The defining sum of the lifting (weight rank 4) or group (weight rank 5) convolution, in
+/// float64, evaluated pixel by pixel: y[b, o*|G| + t](p) = bias[o] +
 ///   sum_{i, s, q} x_pad[b, i*|Hin| + s](stride p + dilation q) w[o, i, idx(h_t^-1 h_s)](h_t^-1 q).
 torch::Tensor direct_conv(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& bias, const eqnn::Group& group, int64_t stride,
@@ -49,6 +49,8 @@ torch::Tensor randn(std::vector<int64_t> shape, torch::ScalarType dtype, uint64_
 /// max |a - b| in float64.
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
 
-inline std::vector<torch::ScalarType> float_types() { return {torch::kFloat, torch::kDouble}; }
+inline std::vector<torch::ScalarType> float_types() {
+  return {torch::kFloat, torch::kDouble};
+}
 
 }  // namespace eqnn_test

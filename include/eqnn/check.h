@@ -19,8 +19,9 @@
 
 namespace eqnn {
 
-/// Tolerances of docs/conventions.md on the normalised error max|f(gx) - g f(x)| / max(1, max|f(x)|):
-/// float64 1e-10; float32 1e-5 for a single layer and 1e-4 for a network; float16/bfloat16 1e-2.
+/// Tolerances of docs/conventions.md on the normalised error max|f(gx) - g f(x)| / max(1,
+/// max|f(x)|): float64 1e-10; float32 1e-5 for a single layer and 1e-4 for a network;
+/// float16/bfloat16 1e-2.
 double default_tolerance(torch::ScalarType dtype, bool single_layer);
 
 struct ElementError {

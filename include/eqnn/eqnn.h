@@ -12,5 +12,6 @@
 #include "eqnn/nn/lifting_conv.h"
 #include "eqnn/nn/spatial_pool.h"
 #include "eqnn/ops.h"
+#include "eqnn/self_check.h"
 #include "eqnn/threads.h"
 #include "eqnn/version.h"

@@ -17,8 +17,9 @@ enum class FieldKind {
   Regular,  ///< |G| channels per field; the group moves the plane and permutes the group axis.
 };
 
-/// A number of fields of one kind over a group. num_fields == kAnyFields means the module accepts any
-/// number (e.g. GroupPool without a pinned field count); the action then works for any channel count.
+/// A number of fields of one kind over a group. num_fields == kAnyFields means the module accepts
+/// any number (e.g. GroupPool without a pinned field count); the action then works for any channel
+/// count.
 struct FieldType {
   static constexpr int64_t kAnyFields = -1;
 

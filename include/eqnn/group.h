@@ -54,7 +54,8 @@ class Group {
   /// Action on regular fields: x is (..., F * |G|, H, W) or (B, F * |G|) (no plane);
   /// (L_g f)[c, t](x) = f[c, idx(g^-1 h_t)](g^-1 x).
   torch::Tensor act_on_regular(const torch::Tensor& x, int64_t element) const;
-  /// Action on trivial fields: moves the plane only; a tensor without a plane, (B, C), is invariant.
+  /// Action on trivial fields: moves the plane only; a tensor without a plane, (B, C), is
+  /// invariant.
   torch::Tensor act_on_trivial(const torch::Tensor& x, int64_t element) const;
   /// perm[t] = idx(g^-1 h_t): the group-axis gather of the regular action, as an int64 tensor.
   torch::Tensor regular_permutation(int64_t element) const;

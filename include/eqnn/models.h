@@ -11,7 +11,8 @@ namespace eqnn {
 namespace models {
 
 struct SmallGCNNOptions {
-  SmallGCNNOptions(Group group, int64_t input_size) : group_(std::move(group)), input_size_(input_size) {}
+  SmallGCNNOptions(Group group, int64_t input_size)
+      : group_(std::move(group)), input_size_(input_size) {}
 
   TORCH_ARG(Group, group);
   /// Height = width of the input; picks a spatial pooling whose sampling grid is exact

@@ -13,8 +13,9 @@ namespace detail {
 
 void check_conv_options(const std::string& who, int64_t in_count, int64_t out_fields,
                         const Conv2dGeometry& g) {
-  TORCH_CHECK(in_count > 0 && out_fields > 0, who, ": the numbers of input and output channels/fields ",
-              "must be positive, got ", in_count, " and ", out_fields);
+  TORCH_CHECK(in_count > 0 && out_fields > 0, who,
+              ": the numbers of input and output channels/fields ", "must be positive, got ",
+              in_count, " and ", out_fields);
   TORCH_CHECK(g.kernel_size > 0, who, ": kernel_size must be positive, got ", g.kernel_size);
   TORCH_CHECK(g.stride > 0, who, ": stride must be positive, got ", g.stride);
   TORCH_CHECK(g.padding >= 0, who, ": padding must be non-negative, got ", g.padding);
@@ -44,14 +45,17 @@ torch::Tensor equivariant_conv2d(const std::string& who, const FieldType& in_typ
                   input.size(-2), "x", input.size(-1));
       options.mode(torch::kReflect);
       break;
-    case PaddingMode::Replicate: options.mode(torch::kReplicate); break;
+    case PaddingMode::Replicate:
+      options.mode(torch::kReplicate);
+      break;
     case PaddingMode::Circular:
       TORCH_CHECK(g.padding <= input.size(-1) && g.padding <= input.size(-2), who,
                   ": circular padding ", g.padding, " cannot exceed the input size, got ",
                   input.size(-2), "x", input.size(-1));
       options.mode(torch::kCircular);
       break;
-    case PaddingMode::Zeros: break;
+    case PaddingMode::Zeros:
+      break;
   }
   const std::array<int64_t, 2> no_padding{0, 0};
   return torch::conv2d(F::pad(input, options), expanded_weight, expanded_bias, stride, no_padding,

@@ -21,7 +21,8 @@ struct Conv2dGeometry {
   bool strict;
 };
 
-/// Validates the options of a conv layer (positive sizes, a reflect padding smaller than the input...).
+/// Validates the options of a conv layer (positive sizes, a reflect padding smaller than the
+/// input...).
 void check_conv_options(const std::string& who, int64_t in_count, int64_t out_fields,
                         const Conv2dGeometry& geometry);
 
@@ -30,7 +31,8 @@ void check_conv_options(const std::string& who, int64_t in_count, int64_t out_fi
 torch::Tensor equivariant_conv2d(const std::string& who, const FieldType& in_type,
                                  const torch::Tensor& input, const torch::Tensor& weight,
                                  const torch::Tensor& expanded_weight,
-                                 const torch::Tensor& expanded_bias, const Conv2dGeometry& geometry);
+                                 const torch::Tensor& expanded_bias,
+                                 const Conv2dGeometry& geometry);
 
 /// He (Kaiming) normal initialisation for a filter bank whose expanded fan-in is fan_in.
 void he_init(torch::Tensor& weight, torch::Tensor& bias, int64_t fan_in);

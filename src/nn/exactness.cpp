@@ -6,14 +6,20 @@
 
 namespace eqnn {
 
-const char* to_string(PoolMode mode) { return mode == PoolMode::Max ? "max" : "mean"; }
+const char* to_string(PoolMode mode) {
+  return mode == PoolMode::Max ? "max" : "mean";
+}
 
 const char* to_string(PaddingMode mode) {
   switch (mode) {
-    case PaddingMode::Zeros: return "zeros";
-    case PaddingMode::Reflect: return "reflect";
-    case PaddingMode::Replicate: return "replicate";
-    case PaddingMode::Circular: return "circular";
+    case PaddingMode::Zeros:
+      return "zeros";
+    case PaddingMode::Reflect:
+      return "reflect";
+    case PaddingMode::Replicate:
+      return "replicate";
+    case PaddingMode::Circular:
+      return "circular";
   }
   return "?";
 }
@@ -24,7 +30,8 @@ static const char* const kStrictHint = " Pass .strict(false) in the options to a
 
 void check_square_input(const Group& group, const torch::Tensor& input, const std::string& who) {
   TORCH_CHECK(!group.has_quarter_turns() || input.size(-1) == input.size(-2), who, ": ",
-              group.name(), " rotates by 90 degrees, so exact equivariance needs a square input; got ",
+              group.name(),
+              " rotates by 90 degrees, so exact equivariance needs a square input; got ",
               input.size(-2), "x", input.size(-1), ".", kStrictHint);
 }
 
@@ -59,7 +66,8 @@ void check_same_dtype_device(const torch::Tensor& input, const torch::Tensor& pa
               input.scalar_type(), " does not match the parameters' dtype ", param.scalar_type(),
               "; convert the input or the module (module->to(...))");
   TORCH_CHECK(input.device() == param.device(), who, ": input is on ", input.device(),
-              " but the parameters are on ", param.device(), "; move one of them (module->to(...))");
+              " but the parameters are on ", param.device(),
+              "; move one of them (module->to(...))");
 }
 
 }  // namespace detail

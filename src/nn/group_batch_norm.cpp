@@ -62,11 +62,10 @@ torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& input) {
   // (B, F*|G|, H, W) -> (B, F, |G|*H, W): batch_norm then normalises each field over batch, group
   // axis and plane together.
   const auto sizes = input.sizes();
-  const torch::Tensor grouped =
-      input.reshape({sizes[0], options.num_fields(), -1, sizes[3]});
-  const torch::Tensor out = torch::batch_norm(grouped, weight, bias, running_mean, running_var,
-                                              use_batch_stats, options.momentum(), options.eps(),
-                                              at::globalContext().userEnabledCuDNN());
+  const torch::Tensor grouped = input.reshape({sizes[0], options.num_fields(), -1, sizes[3]});
+  const torch::Tensor out =
+      torch::batch_norm(grouped, weight, bias, running_mean, running_var, use_batch_stats,
+                        options.momentum(), options.eps(), at::globalContext().userEnabledCuDNN());
   return out.reshape(sizes);
 }
 

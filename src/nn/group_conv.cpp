@@ -19,10 +19,10 @@ GroupConv2dImpl::GroupConv2dImpl(GroupConv2dOptions options_) : options(std::mov
 void GroupConv2dImpl::reset() {
   detail::check_conv_options(kWho, options.in_fields(), options.out_fields(), geometry(options));
   const int64_t k = options.kernel_size();
-  weight = register_parameter("weight",
-                              torch::empty({options.out_fields(), options.in_fields(), options.group().order(), k, k}));
-  bias = register_parameter("bias", options.bias() ? torch::empty({options.out_fields()})
-                                                   : torch::Tensor(),
+  weight = register_parameter("weight", torch::empty({options.out_fields(), options.in_fields(),
+                                                      options.group().order(), k, k}));
+  bias = register_parameter("bias",
+                            options.bias() ? torch::empty({options.out_fields()}) : torch::Tensor(),
                             /*requires_grad=*/options.bias());
   reset_parameters();
 }

@@ -5,7 +5,9 @@ namespace {
 constexpr const char* kWho = "eqnn::GroupPool";
 }
 
-GroupPoolImpl::GroupPoolImpl(GroupPoolOptions options_) : options(std::move(options_)) { reset(); }
+GroupPoolImpl::GroupPoolImpl(GroupPoolOptions options_) : options(std::move(options_)) {
+  reset();
+}
 
 void GroupPoolImpl::reset() {
   TORCH_CHECK(options.num_fields() == FieldType::kAnyFields || options.num_fields() > 0, kWho,

@@ -21,14 +21,15 @@ void LiftingConv2dImpl::reset() {
   const int64_t k = options.kernel_size();
   weight = register_parameter("weight",
                               torch::empty({options.out_fields(), options.in_channels(), k, k}));
-  bias = register_parameter("bias", options.bias() ? torch::empty({options.out_fields()})
-                                                   : torch::Tensor(),
+  bias = register_parameter("bias",
+                            options.bias() ? torch::empty({options.out_fields()}) : torch::Tensor(),
                             /*requires_grad=*/options.bias());
   reset_parameters();
 }
 
 void LiftingConv2dImpl::reset_parameters() {
-  detail::he_init(weight, bias, options.in_channels() * options.kernel_size() * options.kernel_size());
+  detail::he_init(weight, bias,
+                  options.in_channels() * options.kernel_size() * options.kernel_size());
 }
 
 void LiftingConv2dImpl::pretty_print(std::ostream& stream) const {

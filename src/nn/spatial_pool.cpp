@@ -15,8 +15,8 @@ SpatialPool2dImpl::SpatialPool2dImpl(SpatialPool2dOptions options_) : options(st
 void SpatialPool2dImpl::reset() {
   TORCH_CHECK(options.kernel_size() > 0, kPoolWho, ": kernel_size must be positive, got ",
               options.kernel_size());
-  TORCH_CHECK(options.stride() >= 0, kPoolWho, ": stride must be positive (or 0 for kernel_size), got ",
-              options.stride());
+  TORCH_CHECK(options.stride() >= 0, kPoolWho,
+              ": stride must be positive (or 0 for kernel_size), got ", options.stride());
   TORCH_CHECK(options.padding() >= 0 && 2 * options.padding() <= options.kernel_size(), kPoolWho,
               ": padding must be between 0 and kernel_size / 2, got ", options.padding(),
               " for kernel_size ", options.kernel_size());
@@ -24,9 +24,9 @@ void SpatialPool2dImpl::reset() {
 }
 
 void SpatialPool2dImpl::pretty_print(std::ostream& stream) const {
-  stream << "eqnn::SpatialPool2d(" << to_string(options.mode()) << ", kernel_size=" << options.kernel_size()
-         << ", stride=" << options.stride() << ", padding=" << options.padding() << ", "
-         << options.type() << ")";
+  stream << "eqnn::SpatialPool2d(" << to_string(options.mode())
+         << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride()
+         << ", padding=" << options.padding() << ", " << options.type() << ")";
 }
 
 torch::Tensor SpatialPool2dImpl::forward(const torch::Tensor& input) {

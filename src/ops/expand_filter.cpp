@@ -25,11 +25,16 @@ constexpr int64_t kGrain = 4096;
 #ifdef EQNN_WITH_CUDA
 detail::cuda::ScalarKind scalar_kind(at::ScalarType type) {
   switch (type) {
-    case at::kFloat: return detail::cuda::ScalarKind::Float32;
-    case at::kDouble: return detail::cuda::ScalarKind::Float64;
-    case at::kHalf: return detail::cuda::ScalarKind::Float16;
-    case at::kBFloat16: return detail::cuda::ScalarKind::BFloat16;
-    default: TORCH_CHECK(false, "eqnn::ops::expand_filter: unsupported dtype ", type);
+    case at::kFloat:
+      return detail::cuda::ScalarKind::Float32;
+    case at::kDouble:
+      return detail::cuda::ScalarKind::Float64;
+    case at::kHalf:
+      return detail::cuda::ScalarKind::Float16;
+    case at::kBFloat16:
+      return detail::cuda::ScalarKind::BFloat16;
+    default:
+      TORCH_CHECK(false, "eqnn::ops::expand_filter: unsupported dtype ", type);
   }
 }
 
@@ -56,20 +61,21 @@ torch::Tensor gather_forward(const torch::Tensor& base, const ExpandFilterParams
   check_cuda_built(base);
 #ifdef EQNN_WITH_CUDA
   if (base.is_cuda()) {
-    const char* err = detail::cuda::expand_filter_forward(p, scalar_kind(base.scalar_type()),
-                                                          base.data_ptr(), expanded.data_ptr(),
-                                                          current_stream());
+    const char* err = detail::cuda::expand_filter_forward(
+        p, scalar_kind(base.scalar_type()), base.data_ptr(), expanded.data_ptr(), current_stream());
     TORCH_CHECK(err == nullptr, "eqnn::ops::expand_filter: CUDA kernel failed: ", err);
     return expanded;
   }
 #endif
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, base.scalar_type(), "expand_filter", [&] {
-    const scalar_t* src = base.data_ptr<scalar_t>();
-    scalar_t* dst = expanded.data_ptr<scalar_t>();
-    at::parallel_for(0, p.expanded_numel(), kGrain, [&](int64_t begin, int64_t end) {
-      for (int64_t n = begin; n < end; ++n) dst[n] = src[detail::expand_filter_source(p, n)];
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, base.scalar_type(), "expand_filter", [&] {
+        const scalar_t* src = base.data_ptr<scalar_t>();
+        scalar_t* dst = expanded.data_ptr<scalar_t>();
+        at::parallel_for(0, p.expanded_numel(), kGrain, [&](int64_t begin, int64_t end) {
+          for (int64_t n = begin; n < end; ++n)
+            dst[n] = src[detail::expand_filter_source(p, n)];
+        });
+      });
   return expanded;
 }
 
@@ -111,8 +117,7 @@ struct ExpandFilterFunction : public torch::autograd::Function<ExpandFilterFunct
                                const Group& group, bool lifting) {
     const int64_t k = weight.size(-1);
     const int64_t in_order = lifting ? 1 : group.order();
-    const ExpandFilterParams p =
-        make_params(group, weight.size(0), weight.size(1), in_order, k);
+    const ExpandFilterParams p = make_params(group, weight.size(0), weight.size(1), in_order, k);
     ctx->saved_data["out_fields"] = p.out_fields;
     ctx->saved_data["in_fields"] = p.in_fields;
     ctx->saved_data["in_order"] = p.in_order;
@@ -143,8 +148,9 @@ void check_weight(const torch::Tensor& weight, int64_t rank, const Group& group,
   TORCH_CHECK(weight.size(-1) == weight.size(-2), who, ": expected square filters, got ",
               weight.size(-2), "x", weight.size(-1));
   if (rank == 5) {
-    TORCH_CHECK(weight.size(2) == group.order(), who, ": expected the weight's group axis (dim 2) to ",
-                "have |", group.name(), "| = ", group.order(), " entries, got shape ", weight.sizes());
+    TORCH_CHECK(weight.size(2) == group.order(), who,
+                ": expected the weight's group axis (dim 2) to ", "have |", group.name(),
+                "| = ", group.order(), " entries, got shape ", weight.sizes());
   }
 }
 
@@ -161,7 +167,8 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
 }
 
 torch::Tensor expand_bias(const torch::Tensor& bias, const Group& group) {
-  TORCH_CHECK(bias.defined() && bias.dim() == 1, "eqnn::ops::expand_bias: expected a 1-D bias, got ",
+  TORCH_CHECK(bias.defined() && bias.dim() == 1,
+              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
               bias.defined() ? bias.sizes() : at::IntArrayRef{});
   return bias.unsqueeze(1).expand({bias.size(0), group.order()}).reshape({-1});
 }

@@ -11,7 +11,8 @@ namespace detail {
 template <typename Body>
 void cpu_launch(int64_t grid_dim, int64_t block_dim, Body&& body) {
   for (int64_t block = 0; block < grid_dim; ++block)
-    for (int64_t thread = 0; thread < block_dim; ++thread) body(block, block_dim, thread, grid_dim);
+    for (int64_t thread = 0; thread < block_dim; ++thread)
+      body(block, block_dim, thread, grid_dim);
 }
 
 }  // namespace detail

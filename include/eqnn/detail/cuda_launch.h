@@ -11,9 +11,10 @@ namespace cuda {
 
 enum class ScalarKind { Float32, Float64, Float16, BFloat16 };
 
-/// expanded[n] = base[source(n)] for every expanded entry; stream is a cudaStream_t (nullptr: default).
-const char* expand_filter_forward(const ExpandFilterParams& params, ScalarKind kind, const void* base,
-                                  void* expanded, void* stream);
+/// expanded[n] = base[source(n)] for every expanded entry; stream is a cudaStream_t (nullptr:
+/// default).
+const char* expand_filter_forward(const ExpandFilterParams& params, ScalarKind kind,
+                                  const void* base, void* expanded, void* stream);
 
 /// grad_base[n] = sum over t of grad_expanded[destination(n, t)].
 const char* expand_filter_backward(const ExpandFilterParams& params, ScalarKind kind,

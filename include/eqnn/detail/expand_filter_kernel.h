@@ -88,9 +88,9 @@ EQNN_HOST_DEVICE void expand_filter_forward_thread(const ExpandFilterParams& p,
 template <typename scalar_t, typename acc_t>
 EQNN_HOST_DEVICE void expand_filter_backward_thread(const ExpandFilterParams& p,
                                                     const scalar_t* __restrict__ grad_expanded,
-                                                    scalar_t* __restrict__ grad_base,
-                                                    int64_t block, int64_t block_dim,
-                                                    int64_t thread, int64_t grid_dim) {
+                                                    scalar_t* __restrict__ grad_base, int64_t block,
+                                                    int64_t block_dim, int64_t thread,
+                                                    int64_t grid_dim) {
   const int64_t total = p.base_numel();
   for (int64_t n = block * block_dim + thread; n < total; n += block_dim * grid_dim) {
     acc_t sum = acc_t(0);

@@ -1,8 +1,8 @@
 // The index math of the subgroups of D4, shared by CPU code and CUDA kernels (no LibTorch here).
 //
-// Conventions (docs/conventions.md): an element of D4 is M^m R^r with D4 index 4m + r, where R is the
-// rotation by 90 degrees, R(u, v) = (-v, u), and M the mirror M(u, v) = (-u, v) on (row, column)
-// offsets from the centre. Composition follows from R M = M R^-1:
+// Conventions (docs/conventions.md): an element of D4 is M^m R^r with D4 index 4m + r, where R is
+// the rotation by 90 degrees, R(u, v) = (-v, u), and M the mirror M(u, v) = (-u, v) on (row,
+// column) offsets from the centre. Composition follows from R M = M R^-1:
 //   (M^a R^r)(M^b R^s) = M^(a+b mod 2) R^(((-1)^b r + s) mod 4).
 // A subgroup lists its elements in D4 index order; "subgroup index" t means the t-th of them.
 #pragma once
@@ -16,8 +16,12 @@ namespace detail {
 
 constexpr int kMaxGroupOrder = 8;
 
-EQNN_HOST_DEVICE constexpr int d4_mirror(int d4) { return d4 >> 2; }
-EQNN_HOST_DEVICE constexpr int d4_rotation(int d4) { return d4 & 3; }
+EQNN_HOST_DEVICE constexpr int d4_mirror(int d4) {
+  return d4 >> 2;
+}
+EQNN_HOST_DEVICE constexpr int d4_rotation(int d4) {
+  return d4 & 3;
+}
 
 /// D4 index of (M^a R^r)(M^b R^s).
 EQNN_HOST_DEVICE constexpr int d4_compose(int g, int h) {
@@ -61,8 +65,8 @@ EQNN_HOST_DEVICE EQNN_FORCE_INLINE void plane_source(int g, int64_t rows, int64_
 /// parameter space, so no device allocation is needed).
 struct GroupTables {
   int order;
-  int8_t d4_index[kMaxGroupOrder];        // subgroup index -> D4 index
-  int8_t inverse[kMaxGroupOrder];         // subgroup index -> subgroup index of the inverse
+  int8_t d4_index[kMaxGroupOrder];                // subgroup index -> D4 index
+  int8_t inverse[kMaxGroupOrder];                 // subgroup index -> subgroup index of the inverse
   int8_t cayley[kMaxGroupOrder][kMaxGroupOrder];  // cayley[a][b] = index of h_a h_b
 
   EQNN_HOST_DEVICE int compose(int a, int b) const { return cayley[a][b]; }

@@ -29,7 +29,8 @@ struct LiftingConv2dOptions {
 class LiftingConv2dImpl : public torch::nn::Cloneable<LiftingConv2dImpl>, public EquivariantModule {
  public:
   LiftingConv2dImpl(Group group, int64_t in_channels, int64_t out_fields, int64_t kernel_size)
-      : LiftingConv2dImpl(LiftingConv2dOptions(std::move(group), in_channels, out_fields, kernel_size)) {}
+      : LiftingConv2dImpl(
+            LiftingConv2dOptions(std::move(group), in_channels, out_fields, kernel_size)) {}
   explicit LiftingConv2dImpl(LiftingConv2dOptions options);
 
   void reset() override;

@@ -1,6 +1,6 @@
 // Equivariant spatial pooling: max or average over windows, and global average. They act on each
-// channel alone, so they keep any field type; strided windows must sample a grid symmetric about the
-// centre (docs/conventions.md) to stay exact.
+// channel alone, so they keep any field type; strided windows must sample a grid symmetric about
+// the centre (docs/conventions.md) to stay exact.
 #pragma once
 
 #include <torch/nn/cloneable.h>
@@ -44,7 +44,8 @@ class SpatialPool2dImpl : public torch::nn::Cloneable<SpatialPool2dImpl>, public
 TORCH_MODULE(SpatialPool2d);
 
 struct GlobalAvgPool2dOptions {
-  /* implicit */ GlobalAvgPool2dOptions(Group group) : type_(FieldType::regular(std::move(group))) {}
+  /* implicit */ GlobalAvgPool2dOptions(Group group)
+      : type_(FieldType::regular(std::move(group))) {}
   /* implicit */ GlobalAvgPool2dOptions(FieldType type) : type_(std::move(type)) {}
 
   TORCH_ARG(FieldType, type);

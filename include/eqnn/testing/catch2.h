@@ -6,12 +6,12 @@
 
 #include "eqnn/check.h"
 
-#define EQNN_EQUIVARIANCE_ASSERT_(macro, module, input, tolerance)                   \
-  do {                                                                              \
-    const ::eqnn::EquivarianceReport eqnn_report_ =                                 \
-        ::eqnn::check_equivariance((module), (input), (tolerance));                 \
-    INFO(eqnn_report_.str());                                                       \
-    macro(eqnn_report_.passed());                                                   \
+#define EQNN_EQUIVARIANCE_ASSERT_(macro, module, input, tolerance)  \
+  do {                                                              \
+    const ::eqnn::EquivarianceReport eqnn_report_ =                 \
+        ::eqnn::check_equivariance((module), (input), (tolerance)); \
+    INFO(eqnn_report_.str());                                       \
+    macro(eqnn_report_.passed());                                   \
   } while (false)
 
 #define REQUIRE_EQUIVARIANT(module, input) EQNN_EQUIVARIANCE_ASSERT_(REQUIRE, module, input, 0)

@@ -1,0 +1,37 @@
+// eqnn: the command-line program (a thin shell over the library).
+#include <torch/torch.h>
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "commands.h"
+#include "eqnn/eqnn.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"eqnn " EQNN_VERSION_STRING
+               ": group-equivariant layers for LibTorch, and checks of how "
+               "equivariant a model really is"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", EQNN_VERSION_STRING);
+
+  std::map<CLI::App*, eqnn_cli::Command> commands;
+  // Each add_*_command registers one subcommand; remember which function runs it.
+  auto add = [&](eqnn_cli::Command (*register_command)(CLI::App&)) {
+    eqnn_cli::Command run = register_command(app);
+    commands[app.get_subcommands({}).back()] = std::move(run);
+  };
+  add(eqnn_cli::add_check_command);
+  CLI11_PARSE(app, argc, argv);
+
+  eqnn::configure_threads();
+  try {
+    for (auto& [sub, run] : commands)
+      if (sub->parsed()) return run();
+  } catch (const std::exception& e) {
+    std::cerr << "eqnn: error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,173 @@
+#include "eqnn/self_check.h"
+
+#include <torch/nn/modules/activation.h>
+
+#include "eqnn/models.h"
+#include "eqnn/nn/group_batch_norm.h"
+#include "eqnn/nn/group_conv.h"
+#include "eqnn/nn/group_pool.h"
+#include "eqnn/nn/lifting_conv.h"
+#include "eqnn/nn/spatial_pool.h"
+
+namespace eqnn {
+namespace {
+
+using Check =
+    std::function<EquivarianceReport(const Group&, torch::ScalarType, int64_t size, int64_t batch)>;
+
+torch::Tensor input(int64_t batch, int64_t channels, int64_t size, torch::ScalarType dtype) {
+  return torch::randn({batch, channels, size, size}, torch::TensorOptions().dtype(dtype));
+}
+
+/// A stride-2 window exact for this size: 3x3 with padding 1 on odd sizes, 2x2 on even ones.
+int64_t window(int64_t size) {
+  return size % 2 ? 3 : 2;
+}
+int64_t window_padding(int64_t size) {
+  return size % 2;
+}
+
+template <typename Holder>
+EquivarianceReport check_layer(Holder layer, torch::ScalarType dtype, const torch::Tensor& x) {
+  layer->to(dtype);
+  return check_equivariance(layer, x);
+}
+
+const std::vector<std::pair<std::string, Check>>& checks() {
+  static const std::vector<std::pair<std::string, Check>> kChecks = {
+      {"LiftingConv2d k3",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(LiftingConv2d(LiftingConv2dOptions(g, 3, 4, 3).padding(1)), dt,
+                            input(b, 3, n, dt));
+       }},
+      {"LiftingConv2d k2 (even)",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(LiftingConv2d(LiftingConv2dOptions(g, 3, 4, 2)), dt,
+                            input(b, 3, n, dt));
+       }},
+      {"LiftingConv2d stride 2",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(
+             LiftingConv2d(
+                 LiftingConv2dOptions(g, 3, 4, window(n)).stride(2).padding(window_padding(n))),
+             dt, input(b, 3, n, dt));
+       }},
+      {"GroupConv2d k3",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(GroupConv2d(GroupConv2dOptions(g, 3, 4, 3).padding(1)), dt,
+                            input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupConv2d k3 reflect",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(
+             GroupConv2d(
+                 GroupConv2dOptions(g, 3, 4, 3).padding(1).padding_mode(PaddingMode::Reflect)),
+             dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupConv2d k3 circular",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(
+             GroupConv2d(
+                 GroupConv2dOptions(g, 3, 4, 3).padding(1).padding_mode(PaddingMode::Circular)),
+             dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupConv2d k2 (even)",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(GroupConv2d(GroupConv2dOptions(g, 3, 4, 2)), dt,
+                            input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupConv2d stride 2",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(
+             GroupConv2d(
+                 GroupConv2dOptions(g, 3, 4, window(n)).stride(2).padding(window_padding(n))),
+             dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupPool max",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(GroupPool(g), dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupPool mean",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(GroupPool(GroupPoolOptions(g).mode(PoolMode::Mean)), dt,
+                            input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupBatchNorm2d train",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(GroupBatchNorm2d(g, 3), dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"GroupBatchNorm2d eval",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         GroupBatchNorm2d bn(g, 3);
+         bn->to(dt);
+         bn->forward(input(b, 3 * g.order(), n, dt) * 3 + 1);  // non-trivial running statistics
+         bn->eval();
+         return check_layer(bn, dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"SpatialPool2d max",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(
+             SpatialPool2d(SpatialPool2dOptions(g, window(n)).stride(2).padding(window_padding(n))),
+             dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"SpatialPool2d mean",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
+                                              .mode(PoolMode::Mean)
+                                              .stride(2)
+                                              .padding(window_padding(n))),
+                            dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"GlobalAvgPool2d",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         return check_layer(GlobalAvgPool2d(g), dt, input(b, 3 * g.order(), n, dt));
+       }},
+      {"example G-CNN (invariant)",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+         auto net = models::small_gcnn(models::SmallGCNNOptions(g, n));
+         net->to(dt);
+         return check_equivariance(net, input(b, 1, n, dt));
+       }},
+  };
+  return kChecks;
+}
+
+}  // namespace
+
+std::vector<std::string> self_check_layers() {
+  std::vector<std::string> names;
+  for (const auto& c : checks())
+    names.push_back(c.first);
+  return names;
+}
+
+std::vector<SelfCheckResult> run_self_check(
+    const SelfCheckOptions& options, const std::function<void(const SelfCheckResult&)>& on_result) {
+  TORCH_CHECK(!options.groups.empty() && !options.dtypes.empty() && !options.sizes.empty(),
+              "eqnn::run_self_check: groups, dtypes and sizes must not be empty");
+  torch::manual_seed(options.seed);
+  std::vector<SelfCheckResult> results;
+  for (const Group& g : options.groups) {
+    for (const auto& [name, check] : checks()) {
+      for (const torch::ScalarType dtype : options.dtypes) {
+        SelfCheckResult result{g.name(), name, dtype, 0, {}};
+        bool first = true;
+        for (const int64_t size : options.sizes) {
+          TORCH_CHECK(size >= 2, "eqnn::run_self_check: sizes must be at least 2, got ", size);
+          EquivarianceReport report = check(g, dtype, size, options.batch);
+          if (first || report.max_error() / report.tolerance >
+                           result.worst.max_error() / result.worst.tolerance) {
+            result.worst = std::move(report);
+            result.worst_size = size;
+            first = false;
+          }
+        }
+        if (on_result) on_result(result);
+        results.push_back(std::move(result));
+      }
+    }
+  }
+  return results;
+}
+
+}  // namespace eqnn
