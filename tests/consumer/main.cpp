@@ -1,6 +1,7 @@
 // A downstream program built against the installed package: the network from README.md, checked
 // for invariance. Exits non-zero on failure.
 #include <eqnn/eqnn.h>
+#include <torch/torch.h>
 
 #include <iostream>
 
