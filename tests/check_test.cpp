@@ -1,6 +1,9 @@
 // The check API itself: reports, tolerances, the Catch2 macro, and how it handles non-eqnn modules.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+#include <thread>
+
 #include "eqnn/testing/catch2.h"
 #include "support.h"
 
@@ -50,4 +53,15 @@ TEST_CASE("pointwise torch modules keep the field type and the macro works on Se
   CHECK(types.outputs[1] == FieldType::regular(g, 2));
   CHECK(types.outputs.back() == FieldType::trivial(g, 2));
   REQUIRE_EQUIVARIANT(net, eqnn_test::randn({2, 1, 6, 6}, torch::kFloat, 1));
+}
+
+TEST_CASE("configure_threads uses every hardware thread unless OMP_NUM_THREADS is set", "[threads]") {
+  const int before = at::get_num_threads();
+  setenv("OMP_NUM_THREADS", "1", 1);
+  at::set_num_threads(1);
+  CHECK(eqnn::configure_threads() == 1);  // the user's setting wins
+  unsetenv("OMP_NUM_THREADS");
+  const int hw = static_cast<int>(std::thread::hardware_concurrency());
+  CHECK(eqnn::configure_threads() == hw);
+  at::set_num_threads(before);
 }

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   try {
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();
+  } catch (const c10::Error& e) {
+    std::cerr << "eqnn: error: " << e.what_without_backtrace() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "eqnn: error: " << e.what() << "\n";
     return 2;
