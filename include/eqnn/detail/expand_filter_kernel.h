@@ -29,45 +29,65 @@ struct ExpandFilterParams {
   EQNN_HOST_DEVICE int64_t expanded_numel() const { return base_numel() * group.order; }
 };
 
-/// Linear index into the base filter that feeds expanded entry n.
-EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t expand_filter_source(const ExpandFilterParams& p,
-                                                                int64_t n) {
-  const int64_t k = p.kernel_size;
-  const int64_t x = n % k;
-  n /= k;
-  const int64_t y = n % k;
-  n /= k;
-  const int64_t s = n % p.in_order;
-  n /= p.in_order;
-  const int64_t i = n % p.in_fields;
-  n /= p.in_fields;
-  const int t = static_cast<int>(n % p.group.order);
-  const int64_t o = n / p.group.order;
+/// Coordinates of a base filter entry, base layout (Cout, Cin, |Hin|, k, k).
+struct BaseFilterIndex {
+  int64_t o, i, s, y, x;
+};
 
-  const int64_t src_s = p.in_order == 1 ? 0 : p.group.left_divide(t, static_cast<int>(s));
-  int64_t sy = 0, sx = 0;
-  plane_source(p.group.d4_index[t], k, k, y, x, &sy, &sx);
-  return (((o * p.in_fields + i) * p.in_order + src_s) * k + sy) * k + sx;
+EQNN_HOST_DEVICE EQNN_FORCE_INLINE BaseFilterIndex decompose_base(const ExpandFilterParams& p,
+                                                                  int64_t n) {
+  BaseFilterIndex c;
+  c.x = n % p.kernel_size;
+  n /= p.kernel_size;
+  c.y = n % p.kernel_size;
+  n /= p.kernel_size;
+  c.s = n % p.in_order;
+  n /= p.in_order;
+  c.i = n % p.in_fields;
+  c.o = n / p.in_fields;
+  return c;
 }
 
-/// Linear index into the expanded filter of the copy of base entry n made for output element t.
+EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t compose_base(const ExpandFilterParams& p,
+                                                        const BaseFilterIndex& c) {
+  return (((c.o * p.in_fields + c.i) * p.in_order + c.s) * p.kernel_size + c.y) * p.kernel_size +
+         c.x;
+}
+
+/// Linear index into the base filter that feeds expanded entry n. The expanded layout
+/// (Cout, |G|, Cin, |Hin|, k, k) is the base layout with the output element t inserted after o.
+EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t expand_filter_source(const ExpandFilterParams& p,
+                                                                int64_t n) {
+  const int64_t per_out_field = p.in_fields * p.in_order * p.kernel_size * p.kernel_size;
+  const int64_t rest = n % per_out_field;
+  const int64_t ot = n / per_out_field;
+  const int t = static_cast<int>(ot % p.group.order);
+  BaseFilterIndex c = decompose_base(p, (ot / p.group.order) * per_out_field + rest);
+  // tw[o, t, i, s](y) = w[o, i, idx(h_t^-1 h_s)](h_t^-1 y)
+  if (p.in_order > 1) c.s = p.group.left_divide(t, static_cast<int>(c.s));
+  int64_t sy = 0, sx = 0;
+  plane_source(p.group.d4_index[t], p.kernel_size, p.kernel_size, c.y, c.x, &sy, &sx);
+  c.y = sy;
+  c.x = sx;
+  return compose_base(p, c);
+}
+
+/// Linear index into the expanded filter of the copy of base entry n made for output element t:
+/// w[o, i, s'](y) lands at tw[o, t, i, idx(h_t s')](h_t y).
 EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t expand_filter_destination(const ExpandFilterParams& p,
                                                                      int64_t n, int t) {
-  const int64_t k = p.kernel_size;
-  const int64_t x = n % k;
-  n /= k;
-  const int64_t y = n % k;
-  n /= k;
-  const int64_t s = n % p.in_order;
-  n /= p.in_order;
-  const int64_t i = n % p.in_fields;
-  const int64_t o = n / p.in_fields;
-
-  const int64_t dst_s = p.in_order == 1 ? 0 : p.group.compose(t, static_cast<int>(s));
-  // h_t y is the pixel whose preimage under h_t is y: apply (h_t^-1)^-1.
+  const int64_t per_out_field = p.in_fields * p.in_order * p.kernel_size * p.kernel_size;
+  BaseFilterIndex c = decompose_base(p, n);
+  if (p.in_order > 1) c.s = p.group.compose(t, static_cast<int>(c.s));
+  // h_t y is the pixel whose preimage under h_t is y: the source map of (h_t)^-1.
   int64_t dy = 0, dx = 0;
-  plane_source(p.group.d4_index[p.group.inverse[t]], k, k, y, x, &dy, &dx);
-  return ((((o * p.group.order + t) * p.in_fields + i) * p.in_order + dst_s) * k + dy) * k + dx;
+  plane_source(p.group.d4_index[p.group.inverse[t]], p.kernel_size, p.kernel_size, c.y, c.x, &dy,
+               &dx);
+  c.y = dy;
+  c.x = dx;
+  const int64_t o = c.o;
+  c.o = 0;
+  return (o * p.group.order + t) * per_out_field + compose_base(p, c);
 }
 
 /// One CUDA thread's share of the forward gather (grid-stride loop over expanded entries).

@@ -1,0 +1,115 @@
+#include "eqnn/nn/conv_base.h"
+
+#include "conv2d_forward.h"
+#include "eqnn/nn/group_conv.h"
+#include "eqnn/nn/lifting_conv.h"
+#include "eqnn/ops.h"
+
+namespace eqnn {
+namespace detail {
+namespace {
+
+template <typename Options>
+Conv2dGeometry geometry(const Options& o) {
+  return {o.kernel_size(), o.stride(), o.padding(), o.dilation(), o.padding_mode(), o.strict()};
+}
+
+}  // namespace
+
+template <typename Derived, typename Options>
+void EquivariantConv2dBase<Derived, Options>::reset() {
+  check_conv_options(Derived::kName, Derived::in_count(options), options.out_fields(),
+                     geometry(options));
+  weight = this->register_parameter("weight", torch::empty(Derived::weight_shape(options)));
+  bias = this->register_parameter(
+      "bias", options.bias() ? torch::empty({options.out_fields()}) : torch::Tensor(),
+      /*requires_grad=*/options.bias());
+  reset_parameters();
+}
+
+template <typename Derived, typename Options>
+void EquivariantConv2dBase<Derived, Options>::reset_parameters() {
+  he_init(weight, bias, Derived::fan_in(options));
+}
+
+template <typename Derived, typename Options>
+void EquivariantConv2dBase<Derived, Options>::pretty_print(std::ostream& stream) const {
+  stream << Derived::kName << "(" << options.group() << ", " << this->in_type() << " -> "
+         << options.out_fields() << " fields, kernel_size=" << options.kernel_size()
+         << ", stride=" << options.stride() << ", padding=" << options.padding();
+  if (options.dilation() != 1) stream << ", dilation=" << options.dilation();
+  if (options.padding_mode() != PaddingMode::Zeros)
+    stream << ", padding_mode=" << to_string(options.padding_mode());
+  if (!options.bias()) stream << ", bias=false";
+  if (!options.strict()) stream << ", strict=false";
+  stream << ")";
+}
+
+template <typename Derived, typename Options>
+torch::Tensor EquivariantConv2dBase<Derived, Options>::expanded_weight() const {
+  return Derived::expand(weight, options.group());
+}
+
+template <typename Derived, typename Options>
+torch::Tensor EquivariantConv2dBase<Derived, Options>::expanded_bias() const {
+  return bias.defined() ? ops::expand_bias(bias, options.group()) : torch::Tensor();
+}
+
+template <typename Derived, typename Options>
+torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tensor& input) {
+  return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
+                            expanded_bias(), geometry(options));
+}
+
+template class EquivariantConv2dBase<LiftingConv2dImpl, LiftingConv2dOptions>;
+template class EquivariantConv2dBase<GroupConv2dImpl, GroupConv2dOptions>;
+
+}  // namespace detail
+
+// ---- LiftingConv2d ------------------------------------------------------------------------------
+
+LiftingConv2dImpl::LiftingConv2dImpl(LiftingConv2dOptions options_)
+    : EquivariantConv2dBase(std::move(options_)) {
+  reset();
+}
+
+FieldType LiftingConv2dImpl::in_type() const {
+  return FieldType::trivial(options.group(), options.in_channels());
+}
+
+std::vector<int64_t> LiftingConv2dImpl::weight_shape(const LiftingConv2dOptions& o) {
+  return {o.out_fields(), o.in_channels(), o.kernel_size(), o.kernel_size()};
+}
+
+int64_t LiftingConv2dImpl::fan_in(const LiftingConv2dOptions& o) {
+  return o.in_channels() * o.kernel_size() * o.kernel_size();
+}
+
+torch::Tensor LiftingConv2dImpl::expand(const torch::Tensor& weight, const Group& group) {
+  return ops::expand_lifting_filter(weight, group);
+}
+
+// ---- GroupConv2d --------------------------------------------------------------------------------
+
+GroupConv2dImpl::GroupConv2dImpl(GroupConv2dOptions options_)
+    : EquivariantConv2dBase(std::move(options_)) {
+  reset();
+}
+
+FieldType GroupConv2dImpl::in_type() const {
+  return FieldType::regular(options.group(), options.in_fields());
+}
+
+std::vector<int64_t> GroupConv2dImpl::weight_shape(const GroupConv2dOptions& o) {
+  return {o.out_fields(), o.in_fields(), o.group().order(), o.kernel_size(), o.kernel_size()};
+}
+
+int64_t GroupConv2dImpl::fan_in(const GroupConv2dOptions& o) {
+  return o.in_fields() * o.group().order() * o.kernel_size() * o.kernel_size();
+}
+
+torch::Tensor GroupConv2dImpl::expand(const torch::Tensor& weight, const Group& group) {
+  return ops::expand_group_filter(weight, group);
+}
+
+}  // namespace eqnn
