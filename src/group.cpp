@@ -1,5 +1,7 @@
 #include "eqnn/group.h"
 
+#include "eqnn/ops.h"
+
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
@@ -136,30 +138,12 @@ torch::Tensor Group::regular_permutation(int64_t element) const {
 
 torch::Tensor Group::act_on_regular(const torch::Tensor& x, int64_t element) const {
   check_element(element, "act_on_regular");
-  const bool has_plane = x.dim() == 4;
-  TORCH_CHECK(x.dim() == 4 || x.dim() == 2,
-              "eqnn::Group::act_on_regular: expected (B, C, H, W) or ",
-              "(B, C), got a tensor of rank ", x.dim());
-  const int64_t channels = x.size(1);
-  TORCH_CHECK(channels % order() == 0, "eqnn::Group::act_on_regular: ", channels,
-              " channels are not a whole number of regular ", name_, " fields (", order(),
-              " channels each)");
-  std::vector<int64_t> grouped = {x.size(0), channels / order(), order()};
-  if (has_plane) {
-    grouped.push_back(x.size(2));
-    grouped.push_back(x.size(3));
-  }
-  torch::Tensor y = x.reshape(grouped).index_select(2, regular_permutation(element).to(x.device()));
-  if (has_plane) y = act_on_plane(y, element);
-  return y.reshape(x.sizes());
+  return ops::group_action(x, *this, {element}, FieldKind::Regular);
 }
 
 torch::Tensor Group::act_on_trivial(const torch::Tensor& x, int64_t element) const {
   check_element(element, "act_on_trivial");
-  TORCH_CHECK(x.dim() == 4 || x.dim() == 2,
-              "eqnn::Group::act_on_trivial: expected (B, C, H, W) or ",
-              "(B, C), got a tensor of rank ", x.dim());
-  return x.dim() == 4 ? act_on_plane(x, element) : x;
+  return ops::group_action(x, *this, {element}, FieldKind::Trivial);
 }
 
 std::ostream& operator<<(std::ostream& os, const Group& group) {

@@ -5,6 +5,10 @@
 
 #include <torch/types.h>
 
+#include <vector>
+
+#include "eqnn/enums.h"
+#include "eqnn/field.h"
 #include "eqnn/group.h"
 
 namespace eqnn {
@@ -20,6 +24,17 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
 
 /// One bias per field, shared by its |G| channels: (Cout) -> (Cout * |G|).
 torch::Tensor expand_bias(const torch::Tensor& bias, const Group& group);
+
+/// Pooling over the group axis of regular fields: (B, F * |G|, H, W) -> (B, F, H, W), keeping the
+/// memory format (NCHW or channels_last). Max pooling's gradient goes to the winning element.
+torch::Tensor group_pool(const torch::Tensor& x, const Group& group, PoolMode mode);
+
+/// The action of every element in `elements` on x, fused (plane and group axis in one pass):
+/// x (B, C, H, W) -> (K * B, C, H, W), the copy for elements[k] in rows k*B .. (k+1)*B - 1; for
+/// kind == Regular, C is a multiple of |G|. x may also be (B, C) (no plane). Keeps the memory
+/// format; differentiable. At most 16 elements per call; quarter turns need H == W.
+torch::Tensor group_action(const torch::Tensor& x, const Group& group,
+                           const std::vector<int64_t>& elements, FieldKind kind);
 
 }  // namespace ops
 }  // namespace eqnn

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 
+#include "eqnn/detail/cpu_launch.h"
 #include "eqnn/detail/group_tables.h"
 #include "eqnn/detail/macros.h"
 
@@ -90,35 +91,45 @@ EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t expand_filter_destination(const Expan
   return (o * p.group.order + t) * per_out_field + compose_base(p, c);
 }
 
-/// One CUDA thread's share of the forward gather (grid-stride loop over expanded entries).
+template <typename scalar_t>
+EQNN_HOST_DEVICE EQNN_FORCE_INLINE void expand_filter_forward_element(
+    const ExpandFilterParams& p, const scalar_t* __restrict__ base, scalar_t* __restrict__ expanded,
+    int64_t n) {
+  expanded[n] = base[expand_filter_source(p, n)];
+}
+
+/// Each base entry sums its |G| copies in a fixed order (deterministic, no atomics), in acc_t.
+template <typename scalar_t, typename acc_t>
+EQNN_HOST_DEVICE EQNN_FORCE_INLINE void expand_filter_backward_element(
+    const ExpandFilterParams& p, const scalar_t* __restrict__ grad_expanded,
+    scalar_t* __restrict__ grad_base, int64_t n) {
+  acc_t sum = acc_t(0);
+  for (int t = 0; t < p.group.order; ++t)
+    sum += static_cast<acc_t>(grad_expanded[expand_filter_destination(p, n, t)]);
+  grad_base[n] = static_cast<scalar_t>(sum);
+}
+
+/// One CUDA thread's share of the forward gather.
 template <typename scalar_t>
 EQNN_HOST_DEVICE void expand_filter_forward_thread(const ExpandFilterParams& p,
                                                    const scalar_t* __restrict__ base,
                                                    scalar_t* __restrict__ expanded, int64_t block,
                                                    int64_t block_dim, int64_t thread,
                                                    int64_t grid_dim) {
-  const int64_t total = p.expanded_numel();
-  for (int64_t n = block * block_dim + thread; n < total; n += block_dim * grid_dim) {
-    expanded[n] = base[expand_filter_source(p, n)];
-  }
+  grid_stride(p.expanded_numel(), block, block_dim, thread, grid_dim,
+              [&](int64_t n) { expand_filter_forward_element(p, base, expanded, n); });
 }
 
-/// One CUDA thread's share of the backward pass: each base entry sums its |G| copies, in a fixed
-/// order (deterministic, no atomics). Accumulates in acc_t (float for half types).
+/// One CUDA thread's share of the backward pass.
 template <typename scalar_t, typename acc_t>
 EQNN_HOST_DEVICE void expand_filter_backward_thread(const ExpandFilterParams& p,
                                                     const scalar_t* __restrict__ grad_expanded,
                                                     scalar_t* __restrict__ grad_base, int64_t block,
                                                     int64_t block_dim, int64_t thread,
                                                     int64_t grid_dim) {
-  const int64_t total = p.base_numel();
-  for (int64_t n = block * block_dim + thread; n < total; n += block_dim * grid_dim) {
-    acc_t sum = acc_t(0);
-    for (int t = 0; t < p.group.order; ++t) {
-      sum += static_cast<acc_t>(grad_expanded[expand_filter_destination(p, n, t)]);
-    }
-    grad_base[n] = static_cast<scalar_t>(sum);
-  }
+  grid_stride(p.base_numel(), block, block_dim, thread, grid_dim, [&](int64_t n) {
+    expand_filter_backward_element<scalar_t, acc_t>(p, grad_expanded, grad_base, n);
+  });
 }
 
 }  // namespace detail

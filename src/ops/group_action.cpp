@@ -1,0 +1,199 @@
+// eqnn::group_action: the action of several group elements on a feature map in one fused pass
+// (plane rotation/flip and group-axis permutation), in NCHW or channels_last. CPU and CUDA run the
+// element functions of eqnn/detail/group_action_kernel.h.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "eqnn/ops.h"
+#include "kernel_support.h"
+
+namespace eqnn {
+namespace ops {
+namespace {
+
+using detail::GroupActionParams;
+constexpr const char* kOp = "eqnn::group_action";
+
+GroupActionParams params_for(const Group& group, at::IntArrayRef elements, bool regular,
+                             const at::Tensor& x, at::MemoryFormat format) {
+  TORCH_CHECK(
+      !elements.empty() && static_cast<int64_t>(elements.size()) <= detail::kMaxActionElements, kOp,
+      ": expected 1 to ", detail::kMaxActionElements, " elements per call, got ", elements.size());
+  TORCH_CHECK(x.dim() == 4, kOp, ": expected a 4-D input (B, C, H, W), got shape ", x.sizes());
+  GroupActionParams p{};
+  p.group = group.tables();
+  p.num_elements = static_cast<int>(elements.size());
+  bool quarter_turn = false;
+  for (size_t k = 0; k < elements.size(); ++k) {
+    TORCH_CHECK(elements[k] >= 0 && elements[k] < group.order(), kOp, ": element index ",
+                elements[k], " is out of range for ", group.name(), " (order ", group.order(), ")");
+    p.elements[k] = static_cast<int8_t>(elements[k]);
+    quarter_turn = quarter_turn || detail::d4_rotation(group.d4_index(elements[k])) % 2 == 1;
+  }
+  TORCH_CHECK(!quarter_turn || x.size(2) == x.size(3), kOp, ": a rotation by 90 degrees needs a ",
+              "square plane, got ", x.size(2), "x", x.size(3));
+  TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kOp, ": ", x.size(1),
+              " channels are not a whole number of regular ", group.name(), " fields");
+  p.regular = regular;
+  p.channels_last = format == at::MemoryFormat::ChannelsLast;
+  p.batch = x.size(0);
+  p.channels = x.size(1);
+  p.rows = x.size(2);
+  p.cols = x.size(3);
+  return p;
+}
+
+struct Prepared {
+  at::Tensor in, out;
+  GroupActionParams p;
+};
+
+/// Forward: in = x, out = (K*B, C, H, W). Backward: in = grad_y, out = grad_x (B, C, H, W).
+Prepared prepare(const at::Tensor& t, c10::string_view group_name, at::IntArrayRef elements,
+                 bool regular, bool backward) {
+  support::check_supported(t, kOp);
+  const Group group = Group::from_name(std::string(group_name));
+  const at::MemoryFormat format = support::feature_format(t);
+  Prepared r;
+  r.in = t.contiguous(format);
+  const int64_t k = static_cast<int64_t>(elements.size());
+  if (backward) {
+    TORCH_CHECK(r.in.dim() == 4 && r.in.size(0) % k == 0, kOp, " backward: gradient of shape ",
+                r.in.sizes(), " is not ", k, " stacked copies");
+    r.out = at::empty({r.in.size(0) / k, r.in.size(1), r.in.size(2), r.in.size(3)},
+                      r.in.options().memory_format(format));
+    r.p = params_for(group, elements, regular, r.out, format);
+  } else {
+    r.p = params_for(group, elements, regular, r.in, format);
+    r.out = at::empty({r.in.size(0) * k, r.in.size(1), r.in.size(2), r.in.size(3)},
+                      r.in.options().memory_format(format));
+  }
+  return r;
+}
+
+at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
+                            bool regular) {
+  Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
+    const scalar_t* src = r.in.data_ptr<scalar_t>();
+    scalar_t* dst = r.out.data_ptr<scalar_t>();
+    support::cpu_for(r.p.out_numel(),
+                     [&](int64_t n) { detail::group_action_element(r.p, src, dst, n); });
+  });
+  return r.out;
+}
+
+at::Tensor group_action_backward_cpu(const at::Tensor& grad, c10::string_view group,
+                                     at::IntArrayRef elements, bool regular) {
+  Prepared r = prepare(grad, group, elements, regular, /*backward=*/true);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* src = r.in.data_ptr<scalar_t>();
+    scalar_t* dst = r.out.data_ptr<scalar_t>();
+    support::cpu_for(r.p.in_numel(), [&](int64_t m) {
+      detail::group_action_backward_element<scalar_t, acc_t>(r.p, src, dst, m);
+    });
+  });
+  return r.out;
+}
+
+#ifdef EQNN_WITH_CUDA
+at::Tensor group_action_cuda(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
+                             bool regular) {
+  Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
+  support::check_launch(detail::cuda::group_action_forward(
+                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
+                            r.out.data_ptr(), support::current_stream()),
+                        kOp);
+  return r.out;
+}
+
+at::Tensor group_action_backward_cuda(const at::Tensor& grad, c10::string_view group,
+                                      at::IntArrayRef elements, bool regular) {
+  Prepared r = prepare(grad, group, elements, regular, /*backward=*/true);
+  support::check_launch(detail::cuda::group_action_backward(
+                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
+                            r.out.data_ptr(), support::current_stream()),
+                        kOp);
+  return r.out;
+}
+#endif
+
+using ActionSignature = at::Tensor(const at::Tensor&, c10::string_view, at::IntArrayRef, bool);
+
+at::Tensor call_group_action(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
+                             bool regular) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("eqnn::group_action", "")
+                       .typed<ActionSignature>();
+  return op.call(x, group, elements, regular);
+}
+
+at::Tensor call_group_action_backward(const at::Tensor& grad, c10::string_view group,
+                                      at::IntArrayRef elements, bool regular) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("eqnn::group_action_backward", "")
+                       .typed<ActionSignature>();
+  return op.call(grad, group, elements, regular);
+}
+
+struct GroupActionFunction : public torch::autograd::Function<GroupActionFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x,
+                            c10::string_view group, at::IntArrayRef elements, bool regular) {
+    ctx->saved_data["group"] = std::string(group);
+    ctx->saved_data["elements"] = elements.vec();
+    ctx->saved_data["regular"] = regular;
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return call_group_action(x, group, elements, regular);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const std::vector<int64_t> elements = ctx->saved_data["elements"].toIntVector();
+    return {call_group_action_backward(grads[0], ctx->saved_data["group"].toStringRef(), elements,
+                                       ctx->saved_data["regular"].toBool()),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor group_action_autograd(const at::Tensor& x, c10::string_view group,
+                                 at::IntArrayRef elements, bool regular) {
+  return GroupActionFunction::apply(x, group, elements, regular);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(eqnn, CPU, m) {
+  m.impl("group_action", &group_action_cpu);
+  m.impl("group_action_backward", &group_action_backward_cpu);
+}
+
+#ifdef EQNN_WITH_CUDA
+TORCH_LIBRARY_IMPL(eqnn, CUDA, m) {
+  m.impl("group_action", &group_action_cuda);
+  m.impl("group_action_backward", &group_action_backward_cuda);
+}
+#endif
+
+TORCH_LIBRARY_IMPL(eqnn, Autograd, m) {
+  m.impl("group_action", &group_action_autograd);
+}
+
+torch::Tensor group_action(const torch::Tensor& x, const Group& group,
+                           const std::vector<int64_t>& elements, FieldKind kind) {
+  TORCH_CHECK(x.defined() && (x.dim() == 4 || x.dim() == 2), kOp,
+              ": expected (B, C, H, W) or (B, C), got ",
+              x.defined() ? x.sizes() : at::IntArrayRef{});
+  const bool regular = kind == FieldKind::Regular;
+  if (x.dim() == 2) {  // no plane: a 1x1 plane
+    return call_group_action(x.view({x.size(0), x.size(1), 1, 1}), group.name(), elements, regular)
+        .view({-1, x.size(1)});
+  }
+  return call_group_action(x, group.name(), elements, regular);
+}
+
+}  // namespace ops
+}  // namespace eqnn

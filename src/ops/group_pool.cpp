@@ -1,0 +1,209 @@
+// eqnn::group_pool: max or mean over the group axis of regular fields, in NCHW or channels_last.
+// Max saves its argmax (uint8) for backward. CPU and CUDA run the element functions of
+// eqnn/detail/group_pool_kernel.h.
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "eqnn/ops.h"
+#include "kernel_support.h"
+
+namespace eqnn {
+namespace ops {
+namespace {
+
+using detail::GroupPoolParams;
+constexpr const char* kOp = "eqnn::group_pool";
+
+GroupPoolParams params_for(const at::Tensor& x, int64_t order, at::MemoryFormat format) {
+  return GroupPoolParams{x.size(0), x.size(1) / order, order, x.size(2) * x.size(3),
+                         format == at::MemoryFormat::ChannelsLast};
+}
+
+void check_input(const at::Tensor& x, int64_t order) {
+  support::check_supported(x, kOp);
+  TORCH_CHECK(x.dim() == 4, kOp, ": expected a 4-D input (B, C, H, W), got shape ", x.sizes());
+  TORCH_CHECK(order >= 1 && order <= detail::kMaxGroupOrder, kOp, ": group order must be in [1, ",
+              detail::kMaxGroupOrder, "], got ", order);
+  TORCH_CHECK(x.size(1) % order == 0, kOp, ": ", x.size(1),
+              " channels are not a whole number of regular fields of ", order, " channels");
+}
+
+/// Output, argmax and the dense input for the forward pass.
+struct Prepared {
+  at::Tensor x, y, argmax;
+  GroupPoolParams p;
+};
+
+Prepared prepare(const at::Tensor& x_in, int64_t order, bool max) {
+  check_input(x_in, order);
+  const at::MemoryFormat format = support::feature_format(x_in);
+  Prepared r;
+  r.x = x_in.contiguous(format);
+  r.p = params_for(r.x, order, format);
+  const std::vector<int64_t> shape = {r.x.size(0), r.x.size(1) / order, r.x.size(2), r.x.size(3)};
+  r.y = at::empty(shape, r.x.options().memory_format(format));
+  r.argmax = max ? at::empty(shape, r.x.options().dtype(at::kByte).memory_format(format))
+                 : at::empty({0}, r.x.options().dtype(at::kByte));
+  return r;
+}
+
+std::tuple<at::Tensor, at::Tensor> group_pool_cpu(const at::Tensor& x_in, int64_t order, bool max) {
+  Prepared r = prepare(x_in, order, max);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.x.scalar_type(), kOp, [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* x = r.x.data_ptr<scalar_t>();
+    scalar_t* y = r.y.data_ptr<scalar_t>();
+    if (max) {
+      uint8_t* argmax = r.argmax.data_ptr<uint8_t>();
+      support::cpu_for(r.p.out_numel(), [&](int64_t n) {
+        detail::group_pool_max_element<scalar_t, acc_t>(r.p, x, y, argmax, n);
+      });
+    } else {
+      support::cpu_for(r.p.out_numel(), [&](int64_t n) {
+        detail::group_pool_mean_element<scalar_t, acc_t>(r.p, x, y, n);
+      });
+    }
+  });
+  return {r.y, r.argmax};
+}
+
+/// grad_x for grad (B, F, H, W) in the format of the forward input.
+struct PreparedBackward {
+  at::Tensor grad, argmax, grad_x;
+  GroupPoolParams p;
+};
+
+PreparedBackward prepare_backward(const at::Tensor& grad_in, const at::Tensor& argmax_in,
+                                  int64_t order, bool max) {
+  TORCH_CHECK(grad_in.dim() == 4, kOp, " backward: expected a 4-D gradient, got ", grad_in.sizes());
+  // The forward output's format: argmax has it for max; for mean follow the gradient.
+  const at::MemoryFormat format = support::feature_format(max ? argmax_in : grad_in);
+  PreparedBackward r;
+  r.grad = grad_in.contiguous(format);
+  if (max) {
+    TORCH_CHECK(argmax_in.sizes() == grad_in.sizes(), kOp, " backward: argmax shape ",
+                argmax_in.sizes(), " does not match the gradient ", grad_in.sizes());
+    r.argmax = argmax_in.contiguous(format);
+  }
+  r.grad_x = at::empty({r.grad.size(0), r.grad.size(1) * order, r.grad.size(2), r.grad.size(3)},
+                       r.grad.options().memory_format(format));
+  r.p = GroupPoolParams{r.grad.size(0), r.grad.size(1), order, r.grad.size(2) * r.grad.size(3),
+                        format == at::MemoryFormat::ChannelsLast};
+  return r;
+}
+
+at::Tensor group_pool_backward_cpu(const at::Tensor& grad_in, const at::Tensor& argmax_in,
+                                   int64_t order, bool max) {
+  PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.grad.scalar_type(), kOp, [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* gy = r.grad.data_ptr<scalar_t>();
+    scalar_t* gx = r.grad_x.data_ptr<scalar_t>();
+    if (max) {
+      const uint8_t* argmax = r.argmax.data_ptr<uint8_t>();
+      support::cpu_for(r.p.in_numel(), [&](int64_t m) {
+        detail::group_pool_max_backward_element<scalar_t>(r.p, gy, argmax, gx, m);
+      });
+    } else {
+      support::cpu_for(r.p.in_numel(), [&](int64_t m) {
+        detail::group_pool_mean_backward_element<scalar_t, acc_t>(r.p, gy, gx, m);
+      });
+    }
+  });
+  return r.grad_x;
+}
+
+#ifdef EQNN_WITH_CUDA
+std::tuple<at::Tensor, at::Tensor> group_pool_cuda(const at::Tensor& x_in, int64_t order,
+                                                   bool max) {
+  Prepared r = prepare(x_in, order, max);
+  support::check_launch(
+      detail::cuda::group_pool_forward(
+          r.p, support::scalar_kind(r.x.scalar_type(), kOp), max, r.x.data_ptr(), r.y.data_ptr(),
+          max ? r.argmax.data_ptr<uint8_t>() : nullptr, support::current_stream()),
+      kOp);
+  return {r.y, r.argmax};
+}
+
+at::Tensor group_pool_backward_cuda(const at::Tensor& grad_in, const at::Tensor& argmax_in,
+                                    int64_t order, bool max) {
+  PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
+  support::check_launch(detail::cuda::group_pool_backward(
+                            r.p, support::scalar_kind(r.grad.scalar_type(), kOp), max,
+                            r.grad.data_ptr(), max ? r.argmax.data_ptr<uint8_t>() : nullptr,
+                            r.grad_x.data_ptr(), support::current_stream()),
+                        kOp);
+  return r.grad_x;
+}
+#endif
+
+std::tuple<at::Tensor, at::Tensor> call_group_pool(const at::Tensor& x, int64_t order, bool max) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("eqnn::group_pool", "")
+          .typed<std::tuple<at::Tensor, at::Tensor>(const at::Tensor&, int64_t, bool)>();
+  return op.call(x, order, max);
+}
+
+at::Tensor call_group_pool_backward(const at::Tensor& grad, const at::Tensor& argmax, int64_t order,
+                                    bool max) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("eqnn::group_pool_backward", "")
+                       .typed<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, bool)>();
+  return op.call(grad, argmax, order, max);
+}
+
+struct GroupPoolFunction : public torch::autograd::Function<GroupPoolFunction> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const at::Tensor& x, int64_t order, bool max) {
+    at::AutoDispatchBelowADInplaceOrView guard;
+    auto [y, argmax] = call_group_pool(x, order, max);
+    ctx->save_for_backward({argmax});
+    ctx->saved_data["order"] = order;
+    ctx->saved_data["max"] = max;
+    ctx->mark_non_differentiable({argmax});
+    return {y, argmax};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const at::Tensor argmax = ctx->get_saved_variables()[0];
+    return {call_group_pool_backward(grads[0], argmax, ctx->saved_data["order"].toInt(),
+                                     ctx->saved_data["max"].toBool()),
+            at::Tensor(), at::Tensor()};
+  }
+};
+
+std::tuple<at::Tensor, at::Tensor> group_pool_autograd(const at::Tensor& x, int64_t order,
+                                                       bool max) {
+  auto outputs = GroupPoolFunction::apply(x, order, max);
+  return {outputs[0], outputs[1]};
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(eqnn, CPU, m) {
+  m.impl("group_pool", &group_pool_cpu);
+  m.impl("group_pool_backward", &group_pool_backward_cpu);
+}
+
+#ifdef EQNN_WITH_CUDA
+TORCH_LIBRARY_IMPL(eqnn, CUDA, m) {
+  m.impl("group_pool", &group_pool_cuda);
+  m.impl("group_pool_backward", &group_pool_backward_cuda);
+}
+#endif
+
+TORCH_LIBRARY_IMPL(eqnn, Autograd, m) {
+  m.impl("group_pool", &group_pool_autograd);
+}
+
+torch::Tensor group_pool(const torch::Tensor& x, const Group& group, PoolMode mode) {
+  return std::get<0>(call_group_pool(x, group.order(), mode == PoolMode::Max));
+}
+
+}  // namespace ops
+}  // namespace eqnn

@@ -1,0 +1,41 @@
+// Helpers shared by the op implementations (internal): the CPU loop over the kernels' element
+// functions, memory-format handling, and the glue to the CUDA launchers.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include "eqnn/detail/cuda_launch.h"
+
+namespace eqnn {
+namespace ops {
+namespace support {
+
+/// f(n) for n in [0, total), split across LibTorch's intra-op threads.
+template <typename F>
+void cpu_for(int64_t total, const F& f) {
+  constexpr int64_t kGrain = 2048;
+  at::parallel_for(0, total, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n)
+      f(n);
+  });
+}
+
+/// The dense format a 4-D feature map is kept in: channels_last if that is how it is laid out.
+at::MemoryFormat feature_format(const at::Tensor& x);
+
+/// Throws for tensors the ops cannot run on (CUDA tensors when eqnn was built without CUDA, other
+/// devices, non-floating dtypes).
+void check_supported(const at::Tensor& x, const char* op);
+
+#ifdef EQNN_WITH_CUDA
+detail::cuda::ScalarKind scalar_kind(at::ScalarType type, const char* op);
+/// PyTorch's current stream when LibTorch has CUDA, else the default stream.
+void* current_stream();
+/// Throws with the op name if a launch failed.
+void check_launch(const char* error, const char* op);
+#endif
+
+}  // namespace support
+}  // namespace ops
+}  // namespace eqnn
