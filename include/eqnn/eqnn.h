@@ -2,6 +2,7 @@
 #pragma once
 
 #include "eqnn/check.h"
+#include "eqnn/export.h"
 #include "eqnn/field.h"
 #include "eqnn/group.h"
 #include "eqnn/models.h"

@@ -1,5 +1,8 @@
 #include "eqnn/nn/conv_base.h"
 
+#include <c10/core/InferenceMode.h>
+#include <torch/nn/modules/conv.h>
+
 #include "conv2d_forward.h"
 #include "eqnn/nn/group_conv.h"
 #include "eqnn/nn/lifting_conv.h"
@@ -56,9 +59,68 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::expanded_bias() const {
 }
 
 template <typename Derived, typename Options>
+bool EquivariantConv2dBase<Derived, Options>::cache_valid(at::MemoryFormat format) const {
+  return cache_.weight.defined() && cache_.format == format &&
+         cache_.weight_data == weight.data_ptr() && cache_.weight_version == weight._version() &&
+         cache_.weight.scalar_type() == weight.scalar_type() &&
+         cache_.weight.device() == weight.device() &&
+         (!bias.defined() ||
+          (cache_.bias_data == bias.data_ptr() && cache_.bias_version == bias._version()));
+}
+
+template <typename Derived, typename Options>
 torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tensor& input) {
-  return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
-                            expanded_bias(), geometry(options));
+  const bool needs_graph = torch::GradMode::is_enabled() &&
+                           (weight.requires_grad() || (bias.defined() && bias.requires_grad()));
+  cache_hit_ = false;
+  if (this->is_training() || needs_graph) {
+    cache_.weight = torch::Tensor();  // parameters are about to change: drop the cache
+    return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
+                              expanded_bias(), geometry(options));
+  }
+  // The conv keeps the input's memory format; give it the filter bank in the same format.
+  const at::MemoryFormat format = input.defined() && input.dim() == 4
+                                      ? input.suggest_memory_format()
+                                      : at::MemoryFormat::Contiguous;
+  if (cache_valid(format)) {
+    cache_hit_ = true;
+  } else {
+    // A normal (not inference-mode) tensor without history, reusable in any later mode.
+    c10::InferenceMode not_inference(false);
+    torch::NoGradGuard no_grad;
+    cache_.weight = expanded_weight().contiguous(format);
+    cache_.bias = expanded_bias();
+    cache_.weight_data = weight.data_ptr();
+    cache_.weight_version = weight._version();
+    cache_.bias_data = bias.defined() ? bias.data_ptr() : nullptr;
+    cache_.bias_version = bias.defined() ? bias._version() : 0;
+    cache_.format = format;
+  }
+  return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, cache_.weight,
+                            cache_.bias, geometry(options));
+}
+
+template <typename Derived, typename Options>
+torch::nn::Sequential EquivariantConv2dBase<Derived, Options>::export_module() const {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor tw = expanded_weight();
+  auto conv_options = torch::nn::Conv2dOptions(tw.size(1), tw.size(0), options.kernel_size())
+                          .stride(options.stride())
+                          .padding(options.padding())
+                          .dilation(options.dilation())
+                          .bias(options.bias());
+  switch (options.padding_mode()) {
+    case PaddingMode::Zeros: conv_options.padding_mode(torch::kZeros); break;
+    case PaddingMode::Reflect: conv_options.padding_mode(torch::kReflect); break;
+    case PaddingMode::Replicate: conv_options.padding_mode(torch::kReplicate); break;
+    case PaddingMode::Circular: conv_options.padding_mode(torch::kCircular); break;
+  }
+  torch::nn::Conv2d conv(conv_options);
+  conv->to(tw.device(), tw.scalar_type());
+  conv->weight.copy_(tw);
+  if (options.bias()) conv->bias.copy_(expanded_bias());
+  conv->train(this->is_training());
+  return torch::nn::Sequential(conv);
 }
 
 template class EquivariantConv2dBase<LiftingConv2dImpl, LiftingConv2dOptions>;

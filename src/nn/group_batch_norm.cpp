@@ -1,5 +1,9 @@
 #include "eqnn/nn/group_batch_norm.h"
 
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+
 #include "exactness.h"
 
 namespace eqnn {
@@ -59,14 +63,48 @@ torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& input) {
                 ": training needs more than one value per field, got input shape ", input.sizes());
     num_batches_tracked.add_(1);
   }
-  // (B, F*|G|, H, W) -> (B, F, |G|*H, W): batch_norm then normalises each field over batch, group
-  // axis and plane together.
-  const auto sizes = input.sizes();
-  const torch::Tensor grouped = input.reshape({sizes[0], options.num_fields(), -1, sizes[3]});
-  const torch::Tensor out =
-      torch::batch_norm(grouped, weight, bias, running_mean, running_var, use_batch_stats,
-                        options.momentum(), options.eps(), at::globalContext().userEnabledCuDNN());
-  return out.reshape(sizes);
+  // batch_norm normalises dim 1 over all other dims, so view each field as one channel:
+  //   NCHW:          (B, F*|G|, H, W) -> (B, F, |G|*H, W)
+  //   channels_last: (B, H, W, F*|G|) in memory -> (B*H*W, F, |G|)
+  // Both views are free (no copy), and the output keeps the input's memory format.
+  const int64_t b = input.size(0), h = input.size(2), w = input.size(3);
+  const int64_t f = options.num_fields(), g = options.group().order();
+  auto normalise = [&](const torch::Tensor& grouped) {
+    return torch::batch_norm(grouped, weight, bias, running_mean, running_var, use_batch_stats,
+                             options.momentum(), options.eps(),
+                             at::globalContext().userEnabledCuDNN());
+  };
+  if (input.suggest_memory_format() == at::MemoryFormat::ChannelsLast) {
+    const torch::Tensor nhwc = input.permute({0, 2, 3, 1});  // dense: a free view
+    return normalise(nhwc.reshape({b * h * w, f, g})).view({b, h, w, f * g}).permute({0, 3, 1, 2});
+  }
+  return normalise(input.reshape({b, f, g * h, w})).view({b, f * g, h, w});
+}
+
+torch::nn::Sequential GroupBatchNorm2dImpl::export_module() const {
+  namespace nn = torch::nn;
+  torch::NoGradGuard no_grad;
+  const int64_t f = options.num_fields(), g = options.group().order();
+  nn::BatchNorm3d bn(nn::BatchNorm3dOptions(f)
+                         .eps(options.eps())
+                         .momentum(options.momentum())
+                         .affine(options.affine())
+                         .track_running_stats(options.track_running_stats()));
+  const torch::Tensor reference = options.affine() ? weight : running_mean;
+  if (reference.defined()) bn->to(reference.device(), reference.scalar_type());
+  if (options.affine()) {
+    bn->weight.copy_(weight);
+    bn->bias.copy_(bias);
+  }
+  if (options.track_running_stats()) {
+    bn->running_mean.copy_(running_mean);
+    bn->running_var.copy_(running_var);
+    bn->num_batches_tracked.copy_(num_batches_tracked);
+  }
+  nn::Sequential seq(nn::Unflatten(nn::UnflattenOptions(1, {f, g})), bn,
+                     nn::Flatten(nn::FlattenOptions().start_dim(1).end_dim(2)));
+  seq->train(is_training());
+  return seq;
 }
 
 FieldType GroupBatchNorm2dImpl::in_type() const {

@@ -1,5 +1,11 @@
 #include "eqnn/nn/group_pool.h"
 
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+
+#include "eqnn/ops.h"
+
 namespace eqnn {
 namespace {
 constexpr const char* kWho = "eqnn::GroupPool";
@@ -20,10 +26,20 @@ void GroupPoolImpl::pretty_print(std::ostream& stream) const {
 
 torch::Tensor GroupPoolImpl::forward(const torch::Tensor& input) {
   in_type().check_input(input, kWho);
-  const int64_t order = options.group().order();
-  const torch::Tensor grouped =
-      input.reshape({input.size(0), input.size(1) / order, order, input.size(2), input.size(3)});
-  return options.mode() == PoolMode::Max ? std::get<0>(grouped.max(2)) : grouped.mean(2);
+  return ops::group_pool(input, options.group(), options.mode());
+}
+
+torch::nn::Sequential GroupPoolImpl::export_module() const {
+  namespace nn = torch::nn;
+  const int64_t g = options.group().order();
+  nn::Sequential seq(nn::Unflatten(nn::UnflattenOptions(1, {-1, g})));
+  if (options.mode() == PoolMode::Max) {
+    seq->push_back(nn::MaxPool3d(nn::MaxPool3dOptions({g, 1, 1})));
+  } else {
+    seq->push_back(nn::AvgPool3d(nn::AvgPool3dOptions({g, 1, 1})));
+  }
+  seq->push_back(nn::Flatten(nn::FlattenOptions().start_dim(1).end_dim(2)));
+  return seq;
 }
 
 FieldType GroupPoolImpl::in_type() const {

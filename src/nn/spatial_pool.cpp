@@ -1,5 +1,9 @@
 #include "eqnn/nn/spatial_pool.h"
 
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+
 #include "exactness.h"
 
 namespace eqnn {
@@ -40,6 +44,14 @@ torch::Tensor SpatialPool2dImpl::forward(const torch::Tensor& input) {
                                          : torch::avg_pool2d(input, k, s, p);
 }
 
+torch::nn::Sequential SpatialPool2dImpl::export_module() const {
+  namespace nn = torch::nn;
+  const int64_t k = options.kernel_size(), s = options.stride(), p = options.padding();
+  if (options.mode() == PoolMode::Max)
+    return nn::Sequential(nn::MaxPool2d(nn::MaxPool2dOptions(k).stride(s).padding(p)));
+  return nn::Sequential(nn::AvgPool2d(nn::AvgPool2dOptions(k).stride(s).padding(p)));
+}
+
 GlobalAvgPool2dImpl::GlobalAvgPool2dImpl(GlobalAvgPool2dOptions options_)
     : options(std::move(options_)) {}
 
@@ -51,6 +63,13 @@ void GlobalAvgPool2dImpl::pretty_print(std::ostream& stream) const {
 torch::Tensor GlobalAvgPool2dImpl::forward(const torch::Tensor& input) {
   options.type().check_input(input, kGlobalWho);
   return input.mean({2, 3}, /*keepdim=*/!options.flatten());
+}
+
+torch::nn::Sequential GlobalAvgPool2dImpl::export_module() const {
+  namespace nn = torch::nn;
+  nn::AdaptiveAvgPool2d pool(nn::AdaptiveAvgPool2dOptions(1));
+  if (!options.flatten()) return nn::Sequential(pool);
+  return nn::Sequential(pool, nn::Flatten());
 }
 
 }  // namespace eqnn

@@ -25,7 +25,9 @@ class EquivariantConv2dBase : public torch::nn::Cloneable<Derived>, public Equiv
   void reset_parameters();
   void pretty_print(std::ostream& stream) const override;
 
-  /// (B, in_count, H, W) -> (B, out_fields * |G|, H', W').
+  /// (B, in_count, H, W) -> (B, out_fields * |G|, H', W'), in the input's memory format (NCHW or
+  /// channels_last). In eval mode with gradients off (or frozen parameters) the expanded filter bank
+  /// is cached and reused until a parameter changes (tensor identity or version counter).
   torch::Tensor forward(const torch::Tensor& input);
 
   /// The filter bank a plain conv2d would use: (out_fields * |G|, in_channels_total, k, k).
@@ -37,9 +39,30 @@ class EquivariantConv2dBase : public torch::nn::Cloneable<Derived>, public Equiv
     return FieldType::regular(options.group(), options.out_fields());
   }
 
+  /// A torch::nn::Conv2d holding the expanded filter bank (same stride, padding, dilation and
+  /// padding mode): equal outputs without eqnn.
+  torch::nn::Sequential export_module() const override;
+
+  /// True when the last forward reused the cached filter bank (for tests and benchmarks).
+  bool used_cached_filter() const { return cache_hit_; }
+
   Options options;
   torch::Tensor weight;
   torch::Tensor bias;
+
+ private:
+  /// The expanded filter bank and bias for eval mode, with what they were computed from.
+  struct FilterCache {
+    torch::Tensor weight, bias;
+    const void* weight_data = nullptr;
+    const void* bias_data = nullptr;
+    uint32_t weight_version = 0, bias_version = 0;
+    at::MemoryFormat format = at::MemoryFormat::Contiguous;
+  };
+  bool cache_valid(at::MemoryFormat format) const;
+
+  FilterCache cache_;
+  bool cache_hit_ = false;
 };
 
 }  // namespace detail

@@ -2,6 +2,8 @@
 // and output, so checks and probes know how the group acts on both.
 #pragma once
 
+#include <torch/nn/modules/container/sequential.h>
+
 #include "eqnn/enums.h"
 #include "eqnn/field.h"
 
@@ -12,6 +14,10 @@ class EquivariantModule {
   virtual ~EquivariantModule() = default;
   virtual FieldType in_type() const = 0;
   virtual FieldType out_type() const = 0;
+  /// Plain LibTorch modules computing the same function with the current parameters (a copy: later
+  /// changes to this module do not affect it), for deployment without eqnn; a Sequential because
+  /// some layers need a few modules. ("export" is a C++ keyword, hence the name.)
+  virtual torch::nn::Sequential export_module() const = 0;
 };
 
 }  // namespace eqnn

@@ -38,6 +38,8 @@ class GroupBatchNorm2dImpl : public torch::nn::Cloneable<GroupBatchNorm2dImpl>,
 
   FieldType in_type() const override;
   FieldType out_type() const override { return in_type(); }
+  /// Unflatten(1, {F, |G|}) -> BatchNorm3d(F) with these statistics -> Flatten(1, 2).
+  torch::nn::Sequential export_module() const override;
 
   GroupBatchNorm2dOptions options;
   torch::Tensor weight;

@@ -17,7 +17,8 @@ struct GroupPoolOptions {
   TORCH_ARG(int64_t, num_fields) = FieldType::kAnyFields;
 };
 
-/// y[:, f] = max_t x[:, f*|G| + t] (or the mean): (B, F*|G|, H, W) -> (B, F, H, W).
+/// y[:, f] = max_t x[:, f*|G| + t] (or the mean): (B, F*|G|, H, W) -> (B, F, H, W), by the
+/// eqnn::group_pool kernel (NCHW or channels_last, kept).
 class GroupPoolImpl : public torch::nn::Cloneable<GroupPoolImpl>, public EquivariantModule {
  public:
   explicit GroupPoolImpl(GroupPoolOptions options);
@@ -28,6 +29,8 @@ class GroupPoolImpl : public torch::nn::Cloneable<GroupPoolImpl>, public Equivar
 
   FieldType in_type() const override;
   FieldType out_type() const override;
+  /// Unflatten(1, {-1, |G|}) -> MaxPool3d/AvgPool3d((|G|, 1, 1)) -> Flatten(1, 2).
+  torch::nn::Sequential export_module() const override;
 
   GroupPoolOptions options;
 };

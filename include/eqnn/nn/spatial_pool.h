@@ -37,6 +37,8 @@ class SpatialPool2dImpl : public torch::nn::Cloneable<SpatialPool2dImpl>, public
 
   FieldType in_type() const override { return options.type(); }
   FieldType out_type() const override { return options.type(); }
+  /// torch::nn::MaxPool2d or AvgPool2d with the same window.
+  torch::nn::Sequential export_module() const override;
 
   SpatialPool2dOptions options;
 };
@@ -65,6 +67,8 @@ class GlobalAvgPool2dImpl : public torch::nn::Cloneable<GlobalAvgPool2dImpl>,
 
   FieldType in_type() const override { return options.type(); }
   FieldType out_type() const override { return options.type(); }
+  /// torch::nn::AdaptiveAvgPool2d(1), then Flatten with flatten(true).
+  torch::nn::Sequential export_module() const override;
 
   GlobalAvgPool2dOptions options;
 };
