@@ -8,7 +8,9 @@ torch::nn::Sequential export_sequential(const torch::nn::Sequential& sequential)
   torch::nn::Sequential out;
   for (const auto& child : *sequential) {
     if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.ptr().get())) {
-      for (const auto& exported : *eq->export_module()) out->push_back(exported);
+      const torch::nn::Sequential exported = eq->export_module();  // keep it alive while iterating
+      for (const auto& module : *exported)
+        out->push_back(module);
     } else {
       out->push_back(child.clone());
     }

@@ -21,7 +21,9 @@ torch::nn::Sequential small_gcnn(const SmallGCNNOptions& o) {
   TORCH_CHECK(k % 2 == 1, "eqnn::models::small_gcnn: kernel_size must be odd (same padding), got ",
               k);
   return torch::nn::Sequential(
-      LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), k).padding(pad)),
+      LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), k)
+                        .padding(pad)
+                        .channels_last(o.channels_last())),
       GroupBatchNorm2d(g, o.fields1()), torch::nn::ReLU(),
       GroupConv2d(GroupConv2dOptions(g, o.fields1(), o.fields2(), k).padding(pad)),
       SpatialPool2d(SpatialPool2dOptions(FieldType::regular(g, o.fields2()), odd ? 3 : 2)

@@ -7,32 +7,7 @@
 
 using eqnn::Group;
 
-namespace {
-
-/// Central differences of sum(f() * probe) w.r.t. every entry of `param`, against autograd.
-double max_gradient_error(torch::Tensor param, const std::function<torch::Tensor()>& f,
-                          const torch::Tensor& probe) {
-  param.mutable_grad() = torch::Tensor();
-  (f() * probe).sum().backward();
-  const torch::Tensor analytic = param.grad().clone();
-  const double h = 1e-6;
-  double worst = 0;
-  torch::NoGradGuard no_grad;
-  torch::Tensor flat = param.view(-1);
-  for (int64_t i = 0; i < flat.numel(); ++i) {
-    const double saved = flat[i].item<double>();
-    flat[i] = saved + h;
-    const double plus = (f() * probe).sum().item<double>();
-    flat[i] = saved - h;
-    const double minus = (f() * probe).sum().item<double>();
-    flat[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst = std::max(worst, std::abs(numeric - analytic.view(-1)[i].item<double>()));
-  }
-  return worst;
-}
-
-}  // namespace
+using eqnn_test::max_gradient_error;
 
 TEST_CASE("convolution gradients match finite differences", "[gradient]") {
   for (const Group& g : {Group::c2(), Group::c4(), Group::d4()}) {

@@ -152,3 +152,49 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 }  // namespace eqnn_test
+
+namespace eqnn_test {
+
+torch::Tensor group_action_aten(const torch::Tensor& x, const eqnn::Group& group,
+                                const std::vector<int64_t>& elements, eqnn::FieldKind kind) {
+  std::vector<torch::Tensor> copies;
+  for (const int64_t g : elements) {
+    torch::Tensor y = x;
+    if (kind == eqnn::FieldKind::Regular) {
+      std::vector<int64_t> shape = {x.size(0), x.size(1) / group.order(), group.order()};
+      for (int64_t d = 2; d < x.dim(); ++d)
+        shape.push_back(x.size(d));
+      y = y.reshape(shape).index_select(2, group.regular_permutation(g)).reshape(x.sizes());
+    }
+    if (x.dim() == 4) y = group.act_on_plane(y, g);
+    copies.push_back(y);
+  }
+  return torch::cat(copies, 0);
+}
+
+double max_gradient_error(torch::Tensor param, const std::function<torch::Tensor()>& f,
+                          const torch::Tensor& probe) {
+  // a view of param's entries in memory order (dense NCHW or channels_last)
+  auto flatten = [](const torch::Tensor& t) {
+    return t.is_contiguous() ? t.view(-1) : t.permute({0, 2, 3, 1}).view(-1);
+  };
+  param.mutable_grad() = torch::Tensor();
+  (f() * probe).sum().backward();
+  const torch::Tensor analytic = flatten(param.grad().contiguous(param.suggest_memory_format()));
+  const double h = 1e-6;
+  double worst = 0;
+  torch::NoGradGuard no_grad;
+  torch::Tensor flat = flatten(param);
+  for (int64_t i = 0; i < flat.numel(); ++i) {
+    const double saved = flat[i].item<double>();
+    flat[i] = saved + h;
+    const double plus = (f() * probe).sum().item<double>();
+    flat[i] = saved - h;
+    const double minus = (f() * probe).sum().item<double>();
+    flat[i] = saved;
+    worst = std::max(worst, std::abs((plus - minus) / (2 * h) - analytic[i].item<double>()));
+  }
+  return worst;
+}
+
+}  // namespace eqnn_test

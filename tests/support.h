@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -52,5 +53,19 @@ double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
 inline std::vector<torch::ScalarType> float_types() {
   return {torch::kFloat, torch::kDouble};
 }
+
+}  // namespace eqnn_test
+
+namespace eqnn_test {
+
+/// The ATen composition the fused action kernel replaces: group-axis index_select + rot90/flip,
+/// one element at a time, stacked element-major.
+torch::Tensor group_action_aten(const torch::Tensor& x, const eqnn::Group& group,
+                                const std::vector<int64_t>& elements, eqnn::FieldKind kind);
+
+/// Central differences of sum(f() * probe) w.r.t. every entry of `param`, against autograd; returns
+/// the largest absolute difference (float64 tensors).
+double max_gradient_error(torch::Tensor param, const std::function<torch::Tensor()>& f,
+                          const torch::Tensor& probe);
 
 }  // namespace eqnn_test

@@ -23,6 +23,9 @@ struct SmallGCNNOptions {
   TORCH_ARG(int64_t, fields2) = 8;
   TORCH_ARG(int64_t, classes) = 10;
   TORCH_ARG(int64_t, kernel_size) = 3;
+  /// Make the lifting layer produce channels_last even from a 1-channel input (then every layer
+  /// after it runs channels_last: 3-7x faster convolutions on the build machine's CPUs).
+  TORCH_ARG(bool, channels_last) = false;
 };
 
 /// lift (3x3) -> GroupBatchNorm -> ReLU -> GroupConv (3x3) -> SpatialPool (max) -> GroupConv (3x3)

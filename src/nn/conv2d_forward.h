@@ -19,7 +19,12 @@ struct Conv2dGeometry {
   int64_t dilation;
   PaddingMode padding_mode;
   bool strict;
+  bool channels_last;
 };
+
+/// The memory format the convolution produces: channels_last when the input is channels_last, or
+/// when it is ambiguous (one channel or a 1x1 plane) and the layer asks for channels_last.
+at::MemoryFormat conv_output_format(const torch::Tensor& input, bool channels_last_option);
 
 /// Validates the options of a conv layer (positive sizes, a reflect padding smaller than the
 /// input...).
@@ -33,6 +38,10 @@ torch::Tensor equivariant_conv2d(const std::string& who, const FieldType& in_typ
                                  const torch::Tensor& expanded_weight,
                                  const torch::Tensor& expanded_bias,
                                  const Conv2dGeometry& geometry);
+
+/// Pads the last two dims by p on each side in the given mode, writing straight into a tensor of
+/// the input's memory format (NCHW or channels_last): one pass, no format conversion.
+torch::Tensor pad_keeping_format(const torch::Tensor& x, int64_t p, PaddingMode mode);
 
 /// He (Kaiming) normal initialisation for a filter bank whose expanded fan-in is fan_in.
 void he_init(torch::Tensor& weight, torch::Tensor& bias, int64_t fan_in);

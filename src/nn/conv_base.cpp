@@ -14,7 +14,8 @@ namespace {
 
 template <typename Options>
 Conv2dGeometry geometry(const Options& o) {
-  return {o.kernel_size(), o.stride(), o.padding(), o.dilation(), o.padding_mode(), o.strict()};
+  return {o.kernel_size(),  o.stride(), o.padding(),      o.dilation(),
+          o.padding_mode(), o.strict(), o.channels_last()};
 }
 
 }  // namespace
@@ -45,6 +46,7 @@ void EquivariantConv2dBase<Derived, Options>::pretty_print(std::ostream& stream)
     stream << ", padding_mode=" << to_string(options.padding_mode());
   if (!options.bias()) stream << ", bias=false";
   if (!options.strict()) stream << ", strict=false";
+  if (options.channels_last()) stream << ", channels_last";
   stream << ")";
 }
 
@@ -59,13 +61,20 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::expanded_bias() const {
 }
 
 template <typename Derived, typename Options>
-bool EquivariantConv2dBase<Derived, Options>::cache_valid(at::MemoryFormat format) const {
-  return cache_.weight.defined() && cache_.format == format &&
-         cache_.weight_data == weight.data_ptr() && cache_.weight_version == weight._version() &&
-         cache_.weight.scalar_type() == weight.scalar_type() &&
-         cache_.weight.device() == weight.device() &&
-         (!bias.defined() ||
-          (cache_.bias_data == bias.data_ptr() && cache_.bias_version == bias._version()));
+bool EquivariantConv2dBase<Derived, Options>::cache_valid() const {
+  const auto same = [](const torch::Tensor& saved, const torch::Tensor& current) {
+    if (!current.defined()) return !saved.defined();
+    return saved.defined() && saved.scalar_type() == current.scalar_type() &&
+           saved.device() == current.device() && torch::equal(saved, current);
+  };
+  return cache_.weight.defined() && same(cache_.base_weight, weight) &&
+         same(cache_.base_bias, bias);
+}
+
+template <typename Derived, typename Options>
+void EquivariantConv2dBase<Derived, Options>::train(bool on) {
+  cache_ = FilterCache{};
+  torch::nn::Module::train(on);
 }
 
 template <typename Derived, typename Options>
@@ -74,27 +83,20 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tens
                            (weight.requires_grad() || (bias.defined() && bias.requires_grad()));
   cache_hit_ = false;
   if (this->is_training() || needs_graph) {
-    cache_.weight = torch::Tensor();  // parameters are about to change: drop the cache
+    cache_ = FilterCache{};  // the parameters are being trained: do not keep a copy around
     return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
                               expanded_bias(), geometry(options));
   }
-  // The conv keeps the input's memory format; give it the filter bank in the same format.
-  const at::MemoryFormat format = input.defined() && input.dim() == 4
-                                      ? input.suggest_memory_format()
-                                      : at::MemoryFormat::Contiguous;
-  if (cache_valid(format)) {
+  if (cache_valid()) {
     cache_hit_ = true;
   } else {
-    // A normal (not inference-mode) tensor without history, reusable in any later mode.
+    // Normal (not inference-mode) tensors without history, reusable in any later mode.
     c10::InferenceMode not_inference(false);
     torch::NoGradGuard no_grad;
-    cache_.weight = expanded_weight().contiguous(format);
+    cache_.weight = expanded_weight();
     cache_.bias = expanded_bias();
-    cache_.weight_data = weight.data_ptr();
-    cache_.weight_version = weight._version();
-    cache_.bias_data = bias.defined() ? bias.data_ptr() : nullptr;
-    cache_.bias_version = bias.defined() ? bias._version() : 0;
-    cache_.format = format;
+    cache_.base_weight = weight.detach().clone();
+    cache_.base_bias = bias.defined() ? bias.detach().clone() : torch::Tensor();
   }
   return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, cache_.weight,
                             cache_.bias, geometry(options));
@@ -110,10 +112,18 @@ torch::nn::Sequential EquivariantConv2dBase<Derived, Options>::export_module() c
                           .dilation(options.dilation())
                           .bias(options.bias());
   switch (options.padding_mode()) {
-    case PaddingMode::Zeros: conv_options.padding_mode(torch::kZeros); break;
-    case PaddingMode::Reflect: conv_options.padding_mode(torch::kReflect); break;
-    case PaddingMode::Replicate: conv_options.padding_mode(torch::kReplicate); break;
-    case PaddingMode::Circular: conv_options.padding_mode(torch::kCircular); break;
+    case PaddingMode::Zeros:
+      conv_options.padding_mode(torch::kZeros);
+      break;
+    case PaddingMode::Reflect:
+      conv_options.padding_mode(torch::kReflect);
+      break;
+    case PaddingMode::Replicate:
+      conv_options.padding_mode(torch::kReplicate);
+      break;
+    case PaddingMode::Circular:
+      conv_options.padding_mode(torch::kCircular);
+      break;
   }
   torch::nn::Conv2d conv(conv_options);
   conv->to(tw.device(), tw.scalar_type());

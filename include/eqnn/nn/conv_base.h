@@ -26,9 +26,15 @@ class EquivariantConv2dBase : public torch::nn::Cloneable<Derived>, public Equiv
   void pretty_print(std::ostream& stream) const override;
 
   /// (B, in_count, H, W) -> (B, out_fields * |G|, H', W'), in the input's memory format (NCHW or
-  /// channels_last). In eval mode with gradients off (or frozen parameters) the expanded filter bank
-  /// is cached and reused until a parameter changes (tensor identity or version counter).
+  /// channels_last). In eval mode with gradients off (or frozen parameters) the expanded filter
+  /// bank is cached and reused while the parameters keep their values: each call compares the base
+  /// filters with a saved copy (exact, |G| times less work than expanding), so any change
+  /// (optimizer steps, which write through .data() without bumping version counters, torch::load,
+  /// manual edits) invalidates it. Switching modes drops it too.
   torch::Tensor forward(const torch::Tensor& input);
+
+  /// Drops the filter-bank cache, then switches mode.
+  void train(bool on = true) override;
 
   /// The filter bank a plain conv2d would use: (out_fields * |G|, in_channels_total, k, k).
   torch::Tensor expanded_weight() const;
@@ -53,13 +59,10 @@ class EquivariantConv2dBase : public torch::nn::Cloneable<Derived>, public Equiv
  private:
   /// The expanded filter bank and bias for eval mode, with what they were computed from.
   struct FilterCache {
-    torch::Tensor weight, bias;
-    const void* weight_data = nullptr;
-    const void* bias_data = nullptr;
-    uint32_t weight_version = 0, bias_version = 0;
-    at::MemoryFormat format = at::MemoryFormat::Contiguous;
+    torch::Tensor weight, bias;            // expanded
+    torch::Tensor base_weight, base_bias;  // copies of the parameters they were expanded from
   };
-  bool cache_valid(at::MemoryFormat format) const;
+  bool cache_valid() const;
 
   FilterCache cache_;
   bool cache_hit_ = false;

@@ -31,6 +31,12 @@ class GroupConv2dImpl : public detail::EquivariantConv2dBase<GroupConv2dImpl, Gr
       : GroupConv2dImpl(GroupConv2dOptions(std::move(group), in_fields, out_fields, kernel_size)) {}
   explicit GroupConv2dImpl(GroupConv2dOptions options);
 
+  /// Declared here (not only in the base) so that &GroupConv2dImpl::forward names this class, as
+  /// torch::nn::AnyModule and Sequential::ptr<T>() require.
+  torch::Tensor forward(const torch::Tensor& input) {
+    return EquivariantConv2dBase::forward(input);
+  }
+
   FieldType in_type() const override;
 
   // Hooks for EquivariantConv2dBase.

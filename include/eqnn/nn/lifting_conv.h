@@ -33,6 +33,12 @@ class LiftingConv2dImpl
             LiftingConv2dOptions(std::move(group), in_channels, out_fields, kernel_size)) {}
   explicit LiftingConv2dImpl(LiftingConv2dOptions options);
 
+  /// Declared here (not only in the base) so that &LiftingConv2dImpl::forward names this class, as
+  /// torch::nn::AnyModule and Sequential::ptr<T>() require.
+  torch::Tensor forward(const torch::Tensor& input) {
+    return EquivariantConv2dBase::forward(input);
+  }
+
   FieldType in_type() const override;
 
   // Hooks for EquivariantConv2dBase.
