@@ -77,11 +77,30 @@ Prepared prepare(const at::Tensor& t, c10::string_view group_name, at::IntArrayR
 at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
                             bool regular) {
   Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
+  const GroupActionParams& p = r.p;
+  // Rows of y that are contiguous in memory: a plane row (NCHW) or a pixel's channels (NHWC).
+  // Within a row the source offset is affine in the column (NCHW), or repeats per field (NHWC), so
+  // the shared index math runs a few times per row, not per entry.
+  const int64_t row = p.channels_last ? p.channels : p.cols;
+  const int64_t period = p.channels_last && p.regular ? p.group.order : 1;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
     const scalar_t* src = r.in.data_ptr<scalar_t>();
     scalar_t* dst = r.out.data_ptr<scalar_t>();
-    support::cpu_for(r.p.out_numel(),
-                     [&](int64_t n) { detail::group_action_element(r.p, src, dst, n); });
+    support::cpu_for_rows(p.out_numel() / row, row, [&](int64_t rr) {
+      const int64_t n0 = rr * row;
+      const int64_t s0 = detail::group_action_source(p, n0);
+      if (!p.channels_last) {
+        const int64_t step = row > 1 ? detail::group_action_source(p, n0 + 1) - s0 : 0;
+        const scalar_t* from = src + s0;
+        scalar_t* to = dst + n0;
+        for (int64_t j = 0; j < row; ++j) to[j] = from[j * step];
+        return;
+      }
+      int64_t offset[detail::kMaxGroupOrder];
+      for (int64_t t = 0; t < period; ++t) offset[t] = detail::group_action_source(p, n0 + t) - s0;
+      for (int64_t f = 0; f < row; f += period)
+        for (int64_t t = 0; t < period; ++t) dst[n0 + f + t] = src[s0 + f + offset[t]];
+    });
   });
   return r.out;
 }

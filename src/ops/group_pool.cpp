@@ -50,22 +50,67 @@ Prepared prepare(const at::Tensor& x_in, int64_t order, bool max) {
   return r;
 }
 
+/// One output row: `count` outputs whose |G| inputs sit at x + q * q_step + t * step. Processed in
+/// chunks with the element loop outermost and branch-free selects, so the compiler vectorises the
+/// inner loop. Max keeps the first maximum and lets a NaN win (torch.max semantics); compares and
+/// sums in acc_t.
+template <typename scalar_t, typename acc_t>
+void pool_row(const scalar_t* x, scalar_t* y, uint8_t* argmax, int64_t count, int64_t q_step,
+              int64_t step, int64_t order, bool max) {
+  constexpr int64_t kChunk = 256;
+  acc_t acc[kChunk];
+  uint8_t arg[kChunk];
+  for (int64_t q0 = 0; q0 < count; q0 += kChunk) {
+    const int64_t n = std::min(kChunk, count - q0);
+    const scalar_t* in = x + q0 * q_step;
+    for (int64_t q = 0; q < n; ++q) {
+      acc[q] = static_cast<acc_t>(in[q * q_step]);
+      arg[q] = 0;
+    }
+    for (int64_t t = 1; t < order; ++t) {
+      const scalar_t* it = in + t * step;
+      if (max) {
+        for (int64_t q = 0; q < n; ++q) {
+          const acc_t v = static_cast<acc_t>(it[q * q_step]);
+          const bool take = (v > acc[q]) | ((v != v) & (acc[q] == acc[q]));
+          acc[q] = take ? v : acc[q];
+          arg[q] = take ? static_cast<uint8_t>(t) : arg[q];
+        }
+      } else {
+        for (int64_t q = 0; q < n; ++q) acc[q] += static_cast<acc_t>(it[q * q_step]);
+      }
+    }
+    if (max) {
+      for (int64_t q = 0; q < n; ++q) {
+        y[q0 + q] = static_cast<scalar_t>(acc[q]);  // exact: acc holds an input value
+        argmax[q0 + q] = arg[q];
+      }
+    } else {
+      const acc_t scale = acc_t(1) / static_cast<acc_t>(order);
+      for (int64_t q = 0; q < n; ++q) y[q0 + q] = static_cast<scalar_t>(acc[q] * scale);
+    }
+  }
+}
+
 std::tuple<at::Tensor, at::Tensor> group_pool_cpu(const at::Tensor& x_in, int64_t order, bool max) {
   Prepared r = prepare(x_in, order, max);
+  const GroupPoolParams& p = r.p;
+  // Rows of y contiguous in memory: a plane (NCHW) or a pixel's fields (NHWC); the shared index
+  // math places each row's first input.
+  const int64_t row = p.channels_last ? p.fields : p.plane;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.x.scalar_type(), kOp, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* x = r.x.data_ptr<scalar_t>();
     scalar_t* y = r.y.data_ptr<scalar_t>();
-    if (max) {
-      uint8_t* argmax = r.argmax.data_ptr<uint8_t>();
-      support::cpu_for(r.p.out_numel(), [&](int64_t n) {
-        detail::group_pool_max_element<scalar_t, acc_t>(r.p, x, y, argmax, n);
-      });
-    } else {
-      support::cpu_for(r.p.out_numel(), [&](int64_t n) {
-        detail::group_pool_mean_element<scalar_t, acc_t>(r.p, x, y, n);
-      });
-    }
+    uint8_t* argmax = max ? r.argmax.data_ptr<uint8_t>() : nullptr;
+    support::cpu_for_rows(p.out_numel() / row, row, [&](int64_t rr) {
+      const int64_t n0 = rr * row;
+      int64_t step = 0;
+      const int64_t first = detail::group_pool_first_input(p, n0, &step);
+      const int64_t q_step = p.channels_last ? order : 1;
+      pool_row<scalar_t, acc_t>(x + first, y + n0, max ? argmax + n0 : nullptr, row, q_step, step,
+                                order, max);
+    });
   });
   return {r.y, r.argmax};
 }
@@ -98,20 +143,27 @@ PreparedBackward prepare_backward(const at::Tensor& grad_in, const at::Tensor& a
 at::Tensor group_pool_backward_cpu(const at::Tensor& grad_in, const at::Tensor& argmax_in,
                                    int64_t order, bool max) {
   PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
+  const GroupPoolParams& p = r.p;
+  // Rows of grad_x contiguous in memory: one element's plane (NCHW) or a pixel's channels (NHWC).
+  const int64_t row = p.channels_last ? p.fields * order : p.plane;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.grad.scalar_type(), kOp, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* gy = r.grad.data_ptr<scalar_t>();
     scalar_t* gx = r.grad_x.data_ptr<scalar_t>();
-    if (max) {
-      const uint8_t* argmax = r.argmax.data_ptr<uint8_t>();
-      support::cpu_for(r.p.in_numel(), [&](int64_t m) {
-        detail::group_pool_max_backward_element<scalar_t>(r.p, gy, argmax, gx, m);
-      });
-    } else {
-      support::cpu_for(r.p.in_numel(), [&](int64_t m) {
-        detail::group_pool_mean_backward_element<scalar_t, acc_t>(r.p, gy, gx, m);
-      });
-    }
+    const uint8_t* argmax = max ? r.argmax.data_ptr<uint8_t>() : nullptr;
+    const acc_t scale = acc_t(1) / static_cast<acc_t>(order);
+    support::cpu_for_rows(p.in_numel() / row, row, [&](int64_t rr) {
+      const int64_t m0 = rr * row;
+      int64_t t0 = 0;
+      const int64_t n0 = detail::group_pool_output_of_input(p, m0, &t0);
+      for (int64_t j = 0; j < row; ++j) {
+        // NCHW: the row is one element t0 over a plane; NHWC: element j % order of field j / order
+        const int64_t n = p.channels_last ? n0 + j / order : n0 + j;
+        const int64_t t = p.channels_last ? j % order : t0;
+        gx[m0 + j] = max ? (argmax[n] == t ? gy[n] : scalar_t(0))
+                         : static_cast<scalar_t>(static_cast<acc_t>(gy[n]) * scale);
+      }
+    });
   });
   return r.grad_x;
 }

@@ -5,6 +5,8 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
+
 #include "eqnn/detail/cuda_launch.h"
 
 namespace eqnn {
@@ -18,6 +20,16 @@ void cpu_for(int64_t total, const F& f) {
   at::parallel_for(0, total, kGrain, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n)
       f(n);
+  });
+}
+
+/// f(row) for row in [0, rows), each row a contiguous run of `row_length` entries: the CPU paths
+/// set a row up with the kernels' shared index math once, then run a simple inner loop.
+template <typename F>
+void cpu_for_rows(int64_t rows, int64_t row_length, const F& f) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_length));
+  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) f(r);
   });
 }
 

@@ -1,0 +1,92 @@
+// GroupConv2d against a plain torch::conv2d with the same expanded shapes and memory format, timed
+// in the same iterations: train step (forward + backward) and eval forward. Counter `ratio` =
+// median(GroupConv2d) / median(plain conv2d); `GFLOP/s` of GroupConv2d.
+//
+// Arguments: group (0 = C4, 1 = D4), batch, fields, size, channels_last (0/1).
+#include <torch/torch.h>
+
+#include "bench_util.h"
+#include "eqnn/eqnn.h"
+
+namespace {
+
+using eqnn_bench::group_arg;
+using eqnn_bench::paired;
+
+struct Setup {
+  eqnn::Group group;
+  int64_t batch, fields, size, channels;
+  at::MemoryFormat format;
+  double flops;  // one forward, multiply-adds counted as 2
+
+  explicit Setup(const benchmark::State& s)
+      : group(group_arg(s.range(0))),
+        batch(s.range(1)),
+        fields(s.range(2)),
+        size(s.range(3)),
+        channels(fields * group.order()),
+        format(s.range(4) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous),
+        flops(2.0 * batch * channels * channels * 9.0 * size * size) {}
+
+  torch::Tensor input(bool requires_grad) const {
+    return torch::randn({batch, channels, size, size}).contiguous(format).requires_grad_(requires_grad);
+  }
+};
+
+void label(benchmark::State& state, const Setup& s, double passes) {
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      s.flops * passes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.SetLabel(s.group.name() + (s.format == at::MemoryFormat::ChannelsLast ? " NHWC" : " NCHW"));
+}
+
+void BM_GroupConv2dTrainStep(benchmark::State& state) {
+  const Setup s(state);
+  eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(s.group, s.fields, s.fields, 3).padding(1));
+  const torch::Tensor x = s.input(true), x_plain = s.input(true);
+  const torch::Tensor grad_y = torch::randn({s.batch, s.channels, s.size, s.size}).contiguous(s.format);
+  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
+  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
+  paired(
+      state,
+      [&] {
+        conv->zero_grad();
+        conv->forward(x).backward(grad_y);
+      },
+      [&] {
+        w.mutable_grad() = torch::Tensor();
+        torch::conv2d(x_plain, w, b, 1, 1).backward(grad_y);
+      });
+  label(state, s, 3.0);  // forward + input grad + weight grad
+}
+
+void BM_GroupConv2dEvalForward(benchmark::State& state) {
+  const Setup s(state);
+  eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(s.group, s.fields, s.fields, 3).padding(1));
+  conv->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = s.input(false);
+  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
+  paired(
+      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
+      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, 1)); });
+  label(state, s, 1.0);
+}
+
+/// EQNN_BENCH_FULL=1 adds batch 32 and 64x64 inputs (slow: minutes per case on 2 cores).
+void conv_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"group", "batch", "fields", "size", "nhwc"});
+  const bool full = std::getenv("EQNN_BENCH_FULL") != nullptr;
+  const std::vector<int64_t> batches = full ? std::vector<int64_t>{8, 32} : std::vector<int64_t>{8};
+  const std::vector<int64_t> sizes = full ? std::vector<int64_t>{32, 64} : std::vector<int64_t>{32};
+  for (int64_t g : {0, 1})
+    for (int64_t batch : batches)
+      for (int64_t fields : {8, 16, 32})
+        for (int64_t size : sizes)
+          for (int64_t nhwc : {0, 1}) b->Args({g, batch, fields, size, nhwc});
+  b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
+}
+
+}  // namespace
+
+BENCHMARK(BM_GroupConv2dEvalForward)->Apply(conv_args);
+BENCHMARK(BM_GroupConv2dTrainStep)->Apply(conv_args);
