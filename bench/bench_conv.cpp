@@ -29,7 +29,9 @@ struct Setup {
         flops(2.0 * batch * channels * channels * 9.0 * size * size) {}
 
   torch::Tensor input(bool requires_grad) const {
-    return torch::randn({batch, channels, size, size}).contiguous(format).requires_grad_(requires_grad);
+    return torch::randn({batch, channels, size, size})
+        .contiguous(format)
+        .requires_grad_(requires_grad);
   }
 };
 
@@ -43,7 +45,8 @@ void BM_GroupConv2dTrainStep(benchmark::State& state) {
   const Setup s(state);
   eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(s.group, s.fields, s.fields, 3).padding(1));
   const torch::Tensor x = s.input(true), x_plain = s.input(true);
-  const torch::Tensor grad_y = torch::randn({s.batch, s.channels, s.size, s.size}).contiguous(s.format);
+  const torch::Tensor grad_y =
+      torch::randn({s.batch, s.channels, s.size, s.size}).contiguous(s.format);
   const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
   const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
   paired(
@@ -82,7 +85,8 @@ void conv_args(benchmark::internal::Benchmark* b) {
     for (int64_t batch : batches)
       for (int64_t fields : {8, 16, 32})
         for (int64_t size : sizes)
-          for (int64_t nhwc : {0, 1}) b->Args({g, batch, fields, size, nhwc});
+          for (int64_t nhwc : {0, 1})
+            b->Args({g, batch, fields, size, nhwc});
   b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
 }
 

@@ -1,6 +1,7 @@
 // eqnn's kernels against the ATen compositions they replace and against a memcpy of the same bytes,
-// in the same iterations. Counters: `ratio` (ours / ATen), `vs_memcpy` (ours / memcpy of the bytes
-// the kernel must read and write), `GB/s` (those bytes over our time).
+// in the same iterations. Counters: `ratio` (ours / ATen), `vs_memcpy` (ours / a copy moving the
+// bytes the kernel must read and write, into a freshly allocated output as the kernel's is),
+// `GB/s` (those bytes over our time).
 //
 // Arguments: group (0 = C4, 1 = D4), channels_last (0/1). Batch 8, 16 fields, 32x32.
 #include <torch/torch.h>
@@ -18,15 +19,16 @@ using eqnn_bench::seconds_since;
 
 constexpr int64_t kBatch = 8, kFields = 16, kSize = 32;
 
-/// Times ours, the ATen composition and a memcpy of `bytes` bytes, interleaved.
+/// Times ours, the ATen composition and a copy of `bytes` bytes, interleaved. The copy reads
+/// bytes/2 and writes bytes/2 into a new tensor (allocated per call, like every kernel's output, so
+/// first-touch page faults count on both sides).
 void triple(benchmark::State& state, double bytes, const std::function<void()>& ours,
             const std::function<void()>& aten) {
-  std::vector<char> src(static_cast<size_t>(bytes / 2)), dst(src.size());
-  std::memset(src.data(), 1, src.size());
+  const torch::Tensor src = torch::ones({static_cast<int64_t>(bytes / 2)}, torch::kByte);
   const auto copy = [&] {
-    // a memcpy moves each byte twice (read + write): half the bytes each way
-    std::memcpy(dst.data(), src.data(), src.size());
-    benchmark::DoNotOptimize(dst.data());
+    torch::Tensor dst = torch::empty_like(src);
+    std::memcpy(dst.data_ptr(), src.data_ptr(), static_cast<size_t>(src.numel()));
+    benchmark::DoNotOptimize(dst.data_ptr());
   };
   ours();
   aten();
@@ -68,7 +70,8 @@ void BM_GroupPoolMax(benchmark::State& state) {
   torch::NoGradGuard no_grad;
   const double bytes = x.numel() * 4.0 * (1.0 + 1.0 / g.order()) + x.numel() / g.order();
   triple(
-      state, bytes, [&] { benchmark::DoNotOptimize(eqnn::ops::group_pool(x, g, eqnn::PoolMode::Max)); },
+      state, bytes,
+      [&] { benchmark::DoNotOptimize(eqnn::ops::group_pool(x, g, eqnn::PoolMode::Max)); },
       [&] {
         benchmark::DoNotOptimize(
             x.view({kBatch, kFields, g.order(), kSize, kSize}).amax(2));  // values only
@@ -96,12 +99,15 @@ void BM_GroupActionAllElements(benchmark::State& state) {
   const bool cl = state.range(1) != 0;
   const torch::Tensor x = feature_map(g, cl);
   std::vector<int64_t> all(g.order());
-  for (int64_t t = 0; t < g.order(); ++t) all[t] = t;
+  for (int64_t t = 0; t < g.order(); ++t)
+    all[t] = t;
   torch::NoGradGuard no_grad;
   const double bytes = x.numel() * 4.0 * 2.0 * g.order();  // read x and write one copy per element
   triple(
       state, bytes,
-      [&] { benchmark::DoNotOptimize(eqnn::ops::group_action(x, g, all, eqnn::FieldKind::Regular)); },
+      [&] {
+        benchmark::DoNotOptimize(eqnn::ops::group_action(x, g, all, eqnn::FieldKind::Regular));
+      },
       [&] {
         // the ATen composition: per element, permute the group axis, then rotate/flip the plane
         std::vector<torch::Tensor> copies;
@@ -126,7 +132,8 @@ void BM_ExpandFilter(benchmark::State& state) {
         std::vector<torch::Tensor> per_element;
         for (int64_t t = 0; t < g.order(); ++t) {
           std::vector<int64_t> src(g.order());
-          for (int64_t s = 0; s < g.order(); ++s) src[s] = g.compose(g.inverse(t), s);
+          for (int64_t s = 0; s < g.order(); ++s)
+            src[s] = g.compose(g.inverse(t), s);
           per_element.push_back(g.act_on_plane(w.index_select(2, torch::tensor(src)), t));
         }
         benchmark::DoNotOptimize(torch::stack(per_element, 1).reshape({64 * g.order(), -1, 3, 3}));
@@ -137,7 +144,8 @@ void BM_ExpandFilter(benchmark::State& state) {
 void kernel_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"group", "nhwc"});
   for (int64_t g : {0, 1})
-    for (int64_t nhwc : {0, 1}) b->Args({g, nhwc});
+    for (int64_t nhwc : {0, 1})
+      b->Args({g, nhwc});
   b->UseManualTime()->Unit(benchmark::kMicrosecond)->MinTime(0.2);
 }
 
@@ -146,4 +154,10 @@ void kernel_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_GroupPoolMax)->Apply(kernel_args);
 BENCHMARK(BM_GroupPoolMean)->Apply(kernel_args);
 BENCHMARK(BM_GroupActionAllElements)->Apply(kernel_args);
-BENCHMARK(BM_ExpandFilter)->ArgNames({"group"})->Arg(0)->Arg(1)->UseManualTime()->Unit(benchmark::kMicrosecond)->MinTime(0.2);
+BENCHMARK(BM_ExpandFilter)
+    ->ArgNames({"group"})
+    ->Arg(0)
+    ->Arg(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(0.2);

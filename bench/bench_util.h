@@ -50,6 +50,8 @@ inline void paired(benchmark::State& state, const std::function<void()>& ours,
   state.counters["baseline_ms"] = mb * 1e3;
 }
 
-inline eqnn::Group group_arg(int64_t g) { return g == 0 ? eqnn::Group::c4() : eqnn::Group::d4(); }
+inline eqnn::Group group_arg(int64_t g) {
+  return g == 0 ? eqnn::Group::c4() : eqnn::Group::d4();
+}
 
 }  // namespace eqnn_bench

@@ -46,16 +46,17 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
   const at::Tensor weight = weight_in.contiguous();
   const ExpandFilterParams p = params_for(group, weight.sizes());
   at::Tensor expanded = at::empty(expanded_shape(p), weight.options());
-  // Blocks of k*k entries (one filter plane of output element t) are contiguous in the output; within
-  // a block the source offsets depend only on t. Tabulate them once per t with the shared index
-  // math (block o = i = s = 0), then each block costs one index computation and k*k copies.
+  // Blocks of k*k entries (one filter plane of output element t) are contiguous in the output;
+  // within a block the source offsets depend only on t. Tabulate them once per t with the shared
+  // index math (block o = i = s = 0), then each block costs one index computation and k*k copies.
   const int64_t kk = p.kernel_size * p.kernel_size;
   const int64_t blocks_per_t = p.in_fields * p.in_order;
   std::vector<int64_t> relative(p.group.order * kk);
   for (int t = 0; t < p.group.order; ++t) {
     const int64_t n0 = t * blocks_per_t * kk;
     const int64_t s0 = detail::expand_filter_source(p, n0);
-    for (int64_t e = 0; e < kk; ++e) relative[t * kk + e] = detail::expand_filter_source(p, n0 + e) - s0;
+    for (int64_t e = 0; e < kk; ++e)
+      relative[t * kk + e] = detail::expand_filter_source(p, n0 + e) - s0;
   }
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, weight.scalar_type(), kOp, [&] {
     const scalar_t* src = weight.data_ptr<scalar_t>();
@@ -65,7 +66,8 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
       const int64_t t = (block / blocks_per_t) % p.group.order;
       const scalar_t* from = src + detail::expand_filter_source(p, n0);
       const int64_t* rel = relative.data() + t * kk;
-      for (int64_t e = 0; e < kk; ++e) dst[n0 + e] = from[rel[e]];
+      for (int64_t e = 0; e < kk; ++e)
+        dst[n0 + e] = from[rel[e]];
     });
   });
   return expanded;

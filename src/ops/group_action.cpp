@@ -93,13 +93,16 @@ at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::Int
         const int64_t step = row > 1 ? detail::group_action_source(p, n0 + 1) - s0 : 0;
         const scalar_t* from = src + s0;
         scalar_t* to = dst + n0;
-        for (int64_t j = 0; j < row; ++j) to[j] = from[j * step];
+        for (int64_t j = 0; j < row; ++j)
+          to[j] = from[j * step];
         return;
       }
       int64_t offset[detail::kMaxGroupOrder];
-      for (int64_t t = 0; t < period; ++t) offset[t] = detail::group_action_source(p, n0 + t) - s0;
+      for (int64_t t = 0; t < period; ++t)
+        offset[t] = detail::group_action_source(p, n0 + t) - s0;
       for (int64_t f = 0; f < row; f += period)
-        for (int64_t t = 0; t < period; ++t) dst[n0 + f + t] = src[s0 + f + offset[t]];
+        for (int64_t t = 0; t < period; ++t)
+          dst[n0 + f + t] = src[s0 + f + offset[t]];
     });
   });
   return r.out;

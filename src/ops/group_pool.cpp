@@ -77,7 +77,8 @@ void pool_row(const scalar_t* x, scalar_t* y, uint8_t* argmax, int64_t count, in
           arg[q] = take ? static_cast<uint8_t>(t) : arg[q];
         }
       } else {
-        for (int64_t q = 0; q < n; ++q) acc[q] += static_cast<acc_t>(it[q * q_step]);
+        for (int64_t q = 0; q < n; ++q)
+          acc[q] += static_cast<acc_t>(it[q * q_step]);
       }
     }
     if (max) {
@@ -87,7 +88,8 @@ void pool_row(const scalar_t* x, scalar_t* y, uint8_t* argmax, int64_t count, in
       }
     } else {
       const acc_t scale = acc_t(1) / static_cast<acc_t>(order);
-      for (int64_t q = 0; q < n; ++q) y[q0 + q] = static_cast<scalar_t>(acc[q] * scale);
+      for (int64_t q = 0; q < n; ++q)
+        y[q0 + q] = static_cast<scalar_t>(acc[q] * scale);
     }
   }
 }

@@ -29,7 +29,8 @@ template <typename F>
 void cpu_for_rows(int64_t rows, int64_t row_length, const F& f) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_length));
   at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) f(r);
+    for (int64_t r = begin; r < end; ++r)
+      f(r);
   });
 }
 

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Renders bench/RESULTS.md from Google Benchmark JSON files written by bench/run.sh.
+
+Tables: the machine, the FMA peak, GroupConv2d against plain conv2d (ratio = eqnn / plain, in the
+same iterations), and the kernels against ATen and memcpy. The hand-written analysis in
+bench/analysis.md is appended.
+"""
+import json
+import os
+import statistics
+import sys
+
+TARGET_TRAIN, TARGET_EVAL, TARGET_PEAK, TARGET_MEMCPY = 1.03, 1.01, 0.5, 2.0
+
+
+def params(name):
+    """'BM_X/group:0/batch:8/...' -> ('BM_X', {'group': 0, ...})"""
+    parts = name.split("/")
+    out = {}
+    for p in parts[1:]:
+        if ":" in p:
+            k, v = p.split(":", 1)
+            try:
+                out[k] = int(v)
+            except ValueError:
+                out[k] = v
+    return parts[0], out
+
+
+def fmt(x, digits=2):
+    return f"{x:.{digits}f}"
+
+
+def render(path):
+    with open(path) as f:
+        data = json.load(f)
+    ctx = data["context"]
+    rows = [b for b in data["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
+    out = []
+    title = os.path.splitext(os.path.basename(path))[0]
+    out.append(f"## Run `{title}`\n")
+    out.append("| machine | value |\n| --- | --- |")
+    out.append(f"| CPU | {ctx.get('cpu_model', '?')} ({ctx.get('num_cpus', '?')} logical CPUs, "
+               f"{ctx.get('mhz_per_cpu', '?')} MHz reported) |")
+    out.append(f"| GPU | {ctx.get('gpu', 'none')} |")
+    out.append(f"| LibTorch | {ctx.get('libtorch', '?')}, intra-op threads {ctx.get('torch_threads', '?')} |")
+    out.append(f"| eqnn | {ctx.get('eqnn', '?')} |")
+    out.append(f"| date | {ctx.get('date', ctx.get('date', '?'))} |\n")
+
+    peak = None
+    for b in rows:
+        if b["name"].startswith("BM_FmaPeak"):
+            peak = b["GFLOP/s"] / 1e9
+            out.append(f"**Measured fp32 FMA peak**: {fmt(peak, 0)} GFLOP/s ({b.get('label', '')}).\n")
+
+    conv = [b for b in rows if b["name"].startswith("BM_GroupConv2d")]
+    if conv:
+        out.append("### GroupConv2d vs plain conv2d (same expanded shapes, same memory format)\n")
+        out.append("| mode | group | batch | fields | size | format | eqnn ms | plain ms | ratio | eqnn GFLOP/s | % of peak |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        by_mode = {}
+        largest_cl_eval = None
+        for b in conv:
+            base, p = params(b["name"])
+            mode = "train step" if "Train" in base else "eval forward"
+            fmt_name = "channels_last" if p.get("nhwc") else "NCHW"
+            gflops = b["GFLOP/s"] / 1e9
+            pct = f"{100 * gflops / peak:.0f}%" if peak else "?"
+            out.append(f"| {mode} | {'C4' if p['group'] == 0 else 'D4'} | {p['batch']} | {p['fields']} | "
+                       f"{p['size']} | {fmt_name} | {fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
+                       f"{fmt(b['ratio'], 3)} | {fmt(gflops, 0)} | {pct} |")
+            by_mode.setdefault((mode, fmt_name), []).append(b["ratio"])
+            if mode == "eval forward" and p.get("nhwc"):
+                size = p["batch"] * (p["fields"] * (8 if p["group"] else 4)) ** 2 * p["size"] ** 2
+                if largest_cl_eval is None or size > largest_cl_eval[0]:
+                    largest_cl_eval = (size, gflops, b["name"])
+        out.append("\n**Targets** (median ratio over the cases of each mode and format):\n")
+        out.append("| mode | format | median ratio | target | met |\n| --- | --- | --- | --- | --- |")
+        for (mode, fmt_name), ratios in sorted(by_mode.items()):
+            target = TARGET_TRAIN if mode == "train step" else TARGET_EVAL
+            med = statistics.median(ratios)
+            out.append(f"| {mode} | {fmt_name} | {fmt(med, 3)} | <= {target} | {'yes' if med <= target else 'NO'} |")
+        if largest_cl_eval and peak:
+            frac = largest_cl_eval[1] / peak
+            out.append(f"\nLargest channels_last eval forward ({largest_cl_eval[2].split('/min_time')[0]}): "
+                       f"{fmt(largest_cl_eval[1], 0)} GFLOP/s = {100 * frac:.0f}% of the measured peak "
+                       f"(target >= {100 * TARGET_PEAK:.0f}%: {'met' if frac >= TARGET_PEAK else 'NOT met'}). "
+                       "oneDNN may use Winograd for 3x3 convolutions, so 'GFLOP/s' counts direct-convolution "
+                       "FLOPs and can exceed the FMA peak.\n")
+
+    kernels = [b for b in rows if b["name"].startswith(("BM_GroupPool", "BM_GroupAction", "BM_ExpandFilter"))]
+    if kernels:
+        out.append("### Kernels vs the ATen composition they replace and vs memcpy of the same bytes\n")
+        out.append("| kernel | case | eqnn us | ATen us | eqnn / ATen | eqnn / memcpy | GB/s |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- |")
+        for b in kernels:
+            base, _ = params(b["name"])
+            out.append(f"| {base[3:]} | {b.get('label', '')} | {fmt(b['ours_us'], 0)} | {fmt(b['aten_us'], 0)} | "
+                       f"{fmt(b['ratio'])} | {fmt(b['vs_memcpy'])} | {fmt(b['GB/s'], 1)} |")
+        within = sum(1 for b in kernels if b["vs_memcpy"] <= TARGET_MEMCPY)
+        out.append(f"\nWithin {TARGET_MEMCPY}x of memcpy: {within} of {len(kernels)} cases.\n")
+    return "\n".join(out)
+
+
+def main(paths):
+    print("# Benchmark results\n")
+    print("Generated by `bench/run.sh` (renderer: `bench/render.py`); ratios are medians of paired "
+          "timings in the same run. Do not edit the tables by hand.\n")
+    for path in sorted(paths):
+        print(render(path))
+        print()
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(analysis):
+        with open(analysis) as f:
+            print(f.read())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
