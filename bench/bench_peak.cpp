@@ -25,7 +25,11 @@ __attribute__((target("avx512f"))) float fma_chains_avx512(float seed) {
   __m512 sum = acc[0];
   for (int i = 1; i < 12; ++i)
     sum = _mm512_add_ps(sum, acc[i]);
-  return _mm512_reduce_add_ps(sum);
+  float lanes[16];
+  _mm512_storeu_ps(lanes, sum);
+  float total = 0;
+  for (float v : lanes) total += v;
+  return total;
 }
 
 __attribute__((target("avx2,fma"))) float fma_chains_avx2(float seed) {
