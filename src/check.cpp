@@ -9,6 +9,8 @@
 #include <set>
 #include <sstream>
 
+#include "module_names.h"
+
 namespace eqnn {
 
 double default_tolerance(torch::ScalarType dtype, bool single_layer) {
@@ -93,7 +95,7 @@ EquivarianceReport check_equivariance(const std::function<torch::Tensor(const to
   return report;
 }
 
-namespace {
+namespace detail {
 
 /// "torch::nn::ReLUImpl" -> "torch::nn::ReLU".
 std::string module_name(const torch::nn::Module& module) {
@@ -105,7 +107,7 @@ std::string module_name(const torch::nn::Module& module) {
   return name;
 }
 
-bool is_pointwise(const std::string& name) {
+bool is_pointwise_module(const std::string& name) {
   static const std::set<std::string> kPointwise = {
       "torch::nn::ReLU",       "torch::nn::ReLU6",     "torch::nn::LeakyReLU",
       "torch::nn::PReLU",      "torch::nn::ELU",       "torch::nn::SELU",
@@ -117,7 +119,10 @@ bool is_pointwise(const std::string& name) {
   return kPointwise.count(name) > 0;
 }
 
-}  // namespace
+}  // namespace detail
+
+using detail::is_pointwise_module;
+using detail::module_name;
 
 SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential) {
   TORCH_CHECK(!sequential.is_empty(), "eqnn::infer_field_types: the Sequential is empty");
@@ -147,7 +152,7 @@ SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential) {
     TORCH_CHECK(current.has_value(),
                 "eqnn::infer_field_types: the first child must be an eqnn layer ",
                 "(its input type fixes the group action), got ", where);
-    if (is_pointwise(name) || name == "torch::nn::Flatten") {
+    if (is_pointwise_module(name) || name == "torch::nn::Flatten") {
       outputs.push_back(*current);
       continue;
     }

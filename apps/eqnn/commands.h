@@ -11,5 +11,6 @@ namespace eqnn_cli {
 using Command = std::function<int()>;
 
 Command add_check_command(CLI::App& app);
+Command add_probe_command(CLI::App& app);
 
 }  // namespace eqnn_cli

@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
     commands[app.get_subcommands({}).back()] = std::move(run);
   };
   add(eqnn_cli::add_check_command);
+  add(eqnn_cli::add_probe_command);
   CLI11_PARSE(app, argc, argv);
 
   eqnn::configure_threads();

@@ -2,6 +2,8 @@
 #pragma once
 
 #include "eqnn/check.h"
+#include "eqnn/checkpoint.h"
+#include "eqnn/data/idx.h"
 #include "eqnn/export.h"
 #include "eqnn/field.h"
 #include "eqnn/group.h"
@@ -13,6 +15,7 @@
 #include "eqnn/nn/lifting_conv.h"
 #include "eqnn/nn/spatial_pool.h"
 #include "eqnn/ops.h"
+#include "eqnn/probe/probe.h"
 #include "eqnn/self_check.h"
 #include "eqnn/threads.h"
 #include "eqnn/version.h"

@@ -32,5 +32,23 @@ struct SmallGCNNOptions {
 /// -> GroupPool (max) -> GlobalAvgPool (flatten) -> Linear. Invariant end to end.
 torch::nn::Sequential small_gcnn(const SmallGCNNOptions& options);
 
+struct PlainCNNOptions {
+  explicit PlainCNNOptions(int64_t input_size) : input_size_(input_size) {}
+
+  TORCH_ARG(int64_t, input_size);
+  TORCH_ARG(int64_t, in_channels) = 1;
+  TORCH_ARG(int64_t, channels1) = 16;
+  TORCH_ARG(int64_t, channels2) = 32;
+  TORCH_ARG(int64_t, classes) = 10;
+};
+
+/// The same architecture without weight sharing over a group (the baseline of the seed paper's
+/// question): conv -> BatchNorm -> ReLU -> conv -> max pool -> conv -> ReLU -> global average ->
+/// Linear.
+torch::nn::Sequential plain_cnn(const PlainCNNOptions& options);
+
+/// Total number of scalar parameters.
+int64_t parameter_count(const torch::nn::Module& module);
+
 }  // namespace models
 }  // namespace eqnn

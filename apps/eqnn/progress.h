@@ -1,0 +1,26 @@
+// A progress bar with rate and ETA on stderr (redrawn in place on a terminal, a line every 10%
+// otherwise).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace eqnn_cli {
+
+class Progress {
+ public:
+  Progress(std::string label, int64_t total);
+  void update(int64_t done);
+  /// Final line with the elapsed time.
+  void finish();
+
+ private:
+  std::string label_;
+  int64_t total_;
+  int64_t last_decile_ = -1;
+  bool tty_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace eqnn_cli

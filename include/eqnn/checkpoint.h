@@ -1,0 +1,51 @@
+// Checkpoints of the example architectures: the architecture (a small JSON spec) and the weights in
+// one torch::serialize archive, written atomically; loading rebuilds the model from the spec.
+#pragma once
+
+#include <torch/nn/modules/container/sequential.h>
+
+#include <string>
+#include <utility>
+
+namespace eqnn {
+
+struct ModelSpec {
+  std::string arch = "gcnn";  ///< "gcnn" (models::small_gcnn) or "cnn" (models::plain_cnn)
+  std::string group = "d4";   ///< for gcnn
+  int64_t input_size = 28;
+  int64_t in_channels = 1;
+  int64_t width1 = 0;  ///< fields (gcnn) or channels (cnn) of the first layer; 0: the default
+  int64_t width2 = 0;
+  int64_t classes = 10;
+
+  std::string to_json() const;
+  /// Throws with a clear message on malformed or unknown specs.
+  static ModelSpec from_json(const std::string& json);
+  /// e.g. "gcnn-d4 (8, 16 fields)"
+  std::string describe() const;
+};
+
+/// Builds the architecture a spec names, freshly initialised.
+torch::nn::Sequential build_model(const ModelSpec& spec);
+
+/// Writes spec + weights (+ an optional opaque JSON string of extra state, e.g. the epoch) to
+/// path.tmp and renames it over path.
+void save_checkpoint(const std::string& path, const ModelSpec& spec,
+                     const torch::nn::Sequential& model, const std::string& extra_json = "{}");
+
+struct Checkpoint {
+  ModelSpec spec;
+  torch::nn::Sequential model;
+  std::string extra_json;
+};
+
+/// Rebuilds the model from the spec and loads the weights. Throws, naming the file, when it is not
+/// an eqnn checkpoint or the weights do not fit the architecture.
+Checkpoint load_checkpoint(const std::string& path);
+
+/// Loads weights from `path` into `model`, checking that the checkpoint's spec equals `expected`
+/// (a clear error for a checkpoint of another architecture).
+std::string load_weights(const std::string& path, const ModelSpec& expected,
+                         torch::nn::Sequential& model);
+
+}  // namespace eqnn

@@ -1,0 +1,30 @@
+// Deviation functions of the G-EED metrics (docs/metrics.md, section 2), each on whole flattened
+// per-sample vectors, computed in float64.
+#pragma once
+
+#include <torch/types.h>
+
+#include <string>
+
+namespace eqnn {
+namespace probe {
+
+enum class Deviation {
+  Cosine,     ///< 1 - <a,b> / (|a| |b|), with |a| |b| guarded by 1e-8 (default for latents)
+  Euclidean,  ///< |a - b|_2 (not squared)
+  KL,         ///< sum_k a_k (log a_k - log b_k), b clamped to >= 1e-12; a, b probabilities
+};
+
+const char* to_string(Deviation deviation);
+/// "cosine", "euclidean", "kl" (case-insensitive); throws otherwise.
+Deviation deviation_from_name(const std::string& name);
+
+/// Row-wise deviation of a and b (both (N, ...), flattened per sample) -> (N) float64.
+torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviation kind);
+
+/// Mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f, and the number of
+/// pairs (for the normalised G-EED, metrics.md section 3).
+std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind);
+
+}  // namespace probe
+}  // namespace eqnn

@@ -1,0 +1,51 @@
+// The result of a probe: one row per (model, stage, metric, deviation), with per-element and
+// per-sample breakdowns, and writers for a text table, CSV, JSON and a self-contained HTML report.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace eqnn {
+namespace probe {
+
+struct ReportRow {
+  std::string model;
+  int64_t stage_index = 0;
+  std::string stage;
+  std::string action;     ///< how the transforms act on this stage ("regular D4 fields", "plane")
+  std::string metric;     ///< "equivariance", "invariance", "output_kl"
+  std::string deviation;  ///< "cosine", "euclidean", "kl"
+  double value = 0;       ///< G-EED: mean over samples and transforms
+  /// Normalised G-EED (our extension, docs/metrics.md section 3): value / mean deviation between the
+  /// same stage's features of different inputs; NaN when not computed.
+  double normalised = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> per_element;  ///< mean over samples, one per transform
+  std::vector<double> per_sample;   ///< mean over transforms, one per sample
+};
+
+struct Report {
+  std::vector<std::string> transforms;  ///< names, in the order of per_element
+  int64_t samples = 0;
+  std::vector<ReportRow> rows;
+
+  /// Appends another report's rows (same transforms), e.g. to put several models on one chart.
+  void merge(const Report& other);
+  /// The row for (model, stage index, metric, deviation), or nullptr.
+  const ReportRow* find(const std::string& model, int64_t stage_index, const std::string& metric,
+                        const std::string& deviation) const;
+
+  std::string text() const;  ///< an aligned table, one line per row
+  std::string csv() const;
+  std::string json() const;
+  /// Self-contained HTML: one inline SVG chart per (metric, deviation) of the value across stages,
+  /// one line per model, plus the table.
+  std::string html(const std::string& title) const;
+
+  /// Writes text to path atomically (temporary file, then rename); throws with the path on failure.
+  static void write_file(const std::string& path, const std::string& contents);
+};
+
+}  // namespace probe
+}  // namespace eqnn

@@ -1,0 +1,234 @@
+#include "eqnn/probe/report.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace eqnn {
+namespace probe {
+namespace {
+
+std::string number(double v, int precision = 4) {
+  if (std::isnan(v)) return "n/a";
+  std::ostringstream os;
+  os << std::setprecision(precision) << v;
+  return os.str();
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+nlohmann::json json_number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+
+const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
+
+/// One line chart: x = stage index, y = value, one polyline per model.
+std::string svg_chart(const std::string& title,
+                      const std::map<std::string, std::vector<std::pair<int64_t, double>>>& lines,
+                      const std::map<int64_t, std::string>& stage_names) {
+  const double width = 640, height = 300, left = 70, right = 20, top = 30, bottom = 70;
+  double y_max = 0;
+  int64_t x_max = 1;
+  for (const auto& [model, points] : lines)
+    for (const auto& [x, y] : points) {
+      if (!std::isnan(y)) y_max = std::max(y_max, y);
+      x_max = std::max(x_max, x);
+    }
+  if (y_max <= 0) y_max = 1;
+  const auto px = [&](double x) { return left + (width - left - right) * x / static_cast<double>(x_max); };
+  const auto py = [&](double y) { return top + (height - top - bottom) * (1.0 - y / y_max); };
+  std::ostringstream os;
+  os << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
+     << "' font-family='sans-serif' font-size='11'>";
+  os << "<text x='" << left << "' y='18' font-size='13' font-weight='bold'>" << html_escape(title)
+     << "</text>";
+  os << "<line x1='" << left << "' y1='" << py(0) << "' x2='" << width - right << "' y2='" << py(0)
+     << "' stroke='#444'/><line x1='" << left << "' y1='" << top << "' x2='" << left << "' y2='"
+     << py(0) << "' stroke='#444'/>";
+  for (int i = 0; i <= 4; ++i) {
+    const double v = y_max * i / 4.0;
+    os << "<text x='" << left - 6 << "' y='" << py(v) + 4 << "' text-anchor='end'>" << number(v, 3)
+       << "</text><line x1='" << left << "' y1='" << py(v) << "' x2='" << width - right << "' y2='"
+       << py(v) << "' stroke='#eee'/>";
+  }
+  for (const auto& [x, name] : stage_names) {
+    os << "<text transform='translate(" << px(static_cast<double>(x)) << "," << py(0) + 12
+       << ") rotate(30)'>" << html_escape(name.substr(0, 28)) << "</text>";
+  }
+  int colour = 0;
+  for (const auto& [model, points] : lines) {
+    const char* c = kColours[colour++ % 6];
+    os << "<polyline fill='none' stroke='" << c << "' stroke-width='2' points='";
+    for (const auto& [x, y] : points)
+      if (!std::isnan(y)) os << px(static_cast<double>(x)) << "," << py(y) << " ";
+    os << "'/>";
+    for (const auto& [x, y] : points)
+      if (!std::isnan(y))
+        os << "<circle cx='" << px(static_cast<double>(x)) << "' cy='" << py(y) << "' r='3' fill='"
+           << c << "'><title>" << html_escape(model) << ": " << number(y) << "</title></circle>";
+    os << "<text x='" << width - right - 150 << "' y='" << top + 14 * colour << "' fill='" << c
+       << "'>" << html_escape(model) << "</text>";
+  }
+  os << "</svg>";
+  return os.str();
+}
+
+}  // namespace
+
+void Report::merge(const Report& other) {
+  TORCH_CHECK(transforms.empty() || other.transforms.empty() || transforms == other.transforms,
+              "eqnn::probe::Report::merge: the reports used different transforms");
+  if (transforms.empty()) transforms = other.transforms;
+  samples = std::max(samples, other.samples);
+  rows.insert(rows.end(), other.rows.begin(), other.rows.end());
+}
+
+const ReportRow* Report::find(const std::string& model, int64_t stage_index,
+                              const std::string& metric, const std::string& deviation) const {
+  for (const ReportRow& r : rows)
+    if (r.model == model && r.stage_index == stage_index && r.metric == metric &&
+        r.deviation == deviation)
+      return &r;
+  return nullptr;
+}
+
+std::string Report::text() const {
+  std::vector<std::vector<std::string>> table = {
+      {"model", "stage", "metric", "deviation", "G-EED", "normalised*", "worst element"}};
+  for (const ReportRow& r : rows) {
+    std::string worst = "-";
+    if (!r.per_element.empty()) {
+      const auto it = std::max_element(r.per_element.begin(), r.per_element.end());
+      worst = transforms[static_cast<size_t>(it - r.per_element.begin())];
+    }
+    table.push_back({r.model, r.stage, r.metric, r.deviation, number(r.value), number(r.normalised),
+                     worst});
+  }
+  std::vector<size_t> width(table[0].size(), 0);
+  for (const auto& row : table)
+    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+  std::ostringstream os;
+  for (size_t i = 0; i < table.size(); ++i) {
+    for (size_t c = 0; c < table[i].size(); ++c)
+      os << std::left << std::setw(static_cast<int>(width[c]) + 2) << table[i][c];
+    os << "\n";
+    if (i == 0) {
+      size_t total = 0;
+      for (size_t w : width) total += w + 2;
+      os << std::string(total, '-') << "\n";
+    }
+  }
+  os << samples << " samples x " << transforms.size() << " transforms. *normalised G-EED (eqnn's "
+     << "extension): G-EED / mean deviation between different inputs at the same stage.\n";
+  return os.str();
+}
+
+std::string Report::csv() const {
+  std::ostringstream os;
+  os << "model,stage_index,stage,action,metric,deviation,value,normalised";
+  for (const std::string& t : transforms) os << "," << csv_field("element " + t);
+  os << "\n";
+  for (const ReportRow& r : rows) {
+    os << csv_field(r.model) << "," << r.stage_index << "," << csv_field(r.stage) << ","
+       << csv_field(r.action) << "," << r.metric << "," << r.deviation << ","
+       << std::setprecision(10) << r.value << "," << r.normalised;
+    for (size_t k = 0; k < transforms.size(); ++k)
+      os << "," << (k < r.per_element.size() ? r.per_element[k] : std::nan(""));
+    os << "\n";
+  }
+  return os.str();
+}
+
+std::string Report::json() const {
+  nlohmann::json j;
+  j["samples"] = samples;
+  j["transforms"] = transforms;
+  j["rows"] = nlohmann::json::array();
+  for (const ReportRow& r : rows) {
+    nlohmann::json row = {{"model", r.model},       {"stage_index", r.stage_index},
+                          {"stage", r.stage},       {"action", r.action},
+                          {"metric", r.metric},     {"deviation", r.deviation},
+                          {"value", json_number(r.value)}, {"normalised", json_number(r.normalised)}};
+    row["per_element"] = nlohmann::json::array();
+    for (double v : r.per_element) row["per_element"].push_back(json_number(v));
+    row["per_sample"] = nlohmann::json::array();
+    for (double v : r.per_sample) row["per_sample"].push_back(json_number(v));
+    j["rows"].push_back(row);
+  }
+  return j.dump(1);
+}
+
+std::string Report::html(const std::string& title) const {
+  // group rows by (metric, deviation) -> model -> points
+  std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>> charts;
+  std::map<int64_t, std::string> stage_names;
+  for (const ReportRow& r : rows) {
+    const bool normalised = !std::isnan(r.normalised);
+    charts[r.metric + " (" + r.deviation + (normalised ? ", normalised*" : "") + ")"][r.model]
+        .push_back({r.stage_index, normalised ? r.normalised : r.value});
+    stage_names.emplace(r.stage_index, r.stage);
+  }
+  std::ostringstream os;
+  os << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" << html_escape(title)
+     << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
+        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>";
+  os << "<h1>" << html_escape(title) << "</h1><p>G-EED metrics (Kvinge et al., NeurIPS 2022) per "
+     << "stage: 0 means the stage is exactly invariant/equivariant to the transforms. "
+     << samples << " samples, transforms: ";
+  for (size_t i = 0; i < transforms.size(); ++i) os << (i ? ", " : "") << html_escape(transforms[i]);
+  os << ". *normalised G-EED is eqnn's extension: G-EED divided by the mean deviation between "
+     << "different inputs at the same stage (~1: the transforms move features as far as changing "
+     << "the input does).</p><div class='charts'>";
+  for (const auto& [name, lines] : charts) os << svg_chart(name, lines, stage_names);
+  os << "</div><h2>Table</h2><table><tr><th>model</th><th>stage</th><th>action</th><th>metric</th>"
+        "<th>deviation</th><th>G-EED</th><th>normalised*</th></tr>";
+  for (const ReportRow& r : rows)
+    os << "<tr><td>" << html_escape(r.model) << "</td><td>" << html_escape(r.stage) << "</td><td>"
+       << html_escape(r.action) << "</td><td>" << r.metric << "</td><td>" << r.deviation
+       << "</td><td>" << number(r.value) << "</td><td>" << number(r.normalised) << "</td></tr>";
+  os << "</table></body></html>\n";
+  return os.str();
+}
+
+void Report::write_file(const std::string& path, const std::string& contents) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    TORCH_CHECK(out.good(), "eqnn::probe: cannot write '", temporary, "'");
+    out << contents;
+    out.flush();
+    TORCH_CHECK(out.good(), "eqnn::probe: writing '", temporary, "' failed");
+  }
+  TORCH_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0, "eqnn::probe: cannot rename '",
+              temporary, "' to '", path, "'");
+}
+
+}  // namespace probe
+}  // namespace eqnn

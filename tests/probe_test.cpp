@@ -1,0 +1,291 @@
+// The G-EED probes against oracles that could fail: exact equivariance gives 0, group averaging
+// gives output invariance 0, a plain CNN is clearly > 0, cosine ignores scale, softmax KL is at most
+// log|G|, a hand-computed case, the continuous-rotation path at 90 degrees, TorchScript = C++.
+#include <catch2/catch.hpp>
+#include <torch/script.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+
+#include "support.h"
+
+using eqnn::Group;
+using namespace eqnn::probe;
+
+namespace {
+
+const ReportRow& row(const Report& r, const std::string& model, int64_t stage, const std::string& metric,
+                     const std::string& deviation) {
+  const ReportRow* found = r.find(model, stage, metric, deviation);
+  if (found == nullptr) FAIL("no row " << model << " stage " << stage << " " << metric << " " << deviation);
+  return *found;
+}
+
+torch::nn::Sequential trained_like_plain_cnn(int64_t size) {
+  torch::manual_seed(3);
+  auto net = eqnn::models::plain_cnn(eqnn::models::PlainCNNOptions(size).channels1(4).channels2(6));
+  net->to(torch::kDouble);
+  net->eval();
+  return net;
+}
+
+}  // namespace
+
+TEST_CASE("an exactly equivariant network has zero latent-equivariance G-EED at every stage", "[probe]") {
+  for (const Group& g : {Group::c4(), Group::d4()}) {
+    auto net = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(g, 9));
+    net->to(torch::kDouble);
+    net->eval();
+    const auto model = stages_of(net, "gcnn");
+    const torch::Tensor x = eqnn_test::randn({6, 1, 9, 9}, torch::kDouble, 1);
+    ProbeOptions options;
+    options.deviations = {Deviation::Euclidean, Deviation::Cosine};
+    const Report report = run_probe(model, x, group_transforms(g), options);
+    REQUIRE(report.transforms.size() == static_cast<size_t>(g.order()));
+    for (int64_t s = 0; s < static_cast<int64_t>(model.stages.size()); ++s) {
+      INFO(g.name() << " " << model.stages[s].name);
+      const ReportRow& eq = row(report, "gcnn", s, "equivariance", "euclidean");
+      CHECK(eq.normalised < 1e-9);
+      CHECK(row(report, "gcnn", s, "equivariance", "cosine").value < 1e-12);
+      REQUIRE(eq.per_element.size() == static_cast<size_t>(g.order()));
+      REQUIRE(eq.per_sample.size() == 6);
+    }
+    // the invariant head: invariance is ~0 at the last stages, clearly not at the first
+    CHECK(row(report, "gcnn", model.stages.size() - 1, "invariance", "euclidean").normalised < 1e-9);
+    CHECK(row(report, "gcnn", 0, "invariance", "euclidean").normalised > 0.05);
+    CHECK(row(report, "gcnn", model.stages.size() - 1, "output_kl", "kl").value < 1e-12);
+  }
+}
+
+TEST_CASE("a plain CNN is clearly not equivariant; a group-averaged one is output invariant", "[probe]") {
+  const Group g = Group::d4();
+  auto net = trained_like_plain_cnn(9);
+  const torch::Tensor x = eqnn_test::randn({5, 1, 9, 9}, torch::kDouble, 2);
+  const Report plain = run_probe(stages_of(net, "cnn"), x, group_transforms(g));
+  CHECK(row(plain, "cnn", 0, "equivariance", "euclidean").normalised > 0.05);
+  const ReportRow& kl = row(plain, "cnn", net->size() - 1, "output_kl", "kl");
+  CHECK(kl.value > 1e-6);
+  // softmax KL G-EED is bounded by log|G| (and by log K), per sample too
+  CHECK(kl.value <= std::log(8.0));
+  for (double v : kl.per_sample) CHECK(v <= std::log(8.0) + 1e-12);
+
+  // f(x) = mean_g f(g.x): exactly invariant by construction
+  StagedModel averaged{"averaged", {}};
+  Stage stage;
+  stage.name = "0: group-averaged CNN";
+  stage.forward = [&](const torch::Tensor& input) {
+    torch::Tensor sum;
+    for (int64_t t = 0; t < g.order(); ++t) {
+      const torch::Tensor y = net->forward(g.act_on_trivial(input, t));
+      sum = sum.defined() ? sum + y : y;
+    }
+    return sum / static_cast<double>(g.order());
+  };
+  stage.action = invariant_action();
+  stage.action_name = "invariant";
+  averaged.stages.push_back(stage);
+  const Report avg = run_probe(averaged, x, group_transforms(g));
+  CHECK(row(avg, "averaged", 0, "output_kl", "kl").value < 1e-12);
+  CHECK(row(avg, "averaged", 0, "invariance", "euclidean").value < 1e-9);
+}
+
+TEST_CASE("cosine G-EED ignores the scale of activations, euclidean does not", "[probe]") {
+  auto net = trained_like_plain_cnn(8);
+  StagedModel model = stages_of(net, "cnn");
+  const int64_t relu = 2;  // conv, bn, relu
+  Stage scale;
+  scale.name = "x10";
+  scale.forward = [](const torch::Tensor& y) { return y * 10.0; };
+  scale.action = plane_action();
+  model.stages.insert(model.stages.begin() + relu + 1, scale);
+  model.stages.resize(relu + 2);  // stop after the scaled copy
+  const Report r = run_probe(model, eqnn_test::randn({4, 1, 8, 8}, torch::kDouble, 3),
+                             group_transforms(Group::c4()));
+  for (const std::string metric : {"equivariance", "invariance"}) {
+    const double before = row(r, "cnn", relu, metric, "cosine").value;
+    CHECK(before > 1e-6);
+    CHECK(row(r, "cnn", relu + 1, metric, "cosine").value == Approx(before).epsilon(1e-9));
+    CHECK(row(r, "cnn", relu + 1, metric, "euclidean").value ==
+          Approx(10 * row(r, "cnn", relu, metric, "euclidean").value).epsilon(1e-9));
+    // the normalised variant is scale-free for both
+    CHECK(row(r, "cnn", relu + 1, metric, "euclidean").normalised ==
+          Approx(row(r, "cnn", relu, metric, "euclidean").normalised).epsilon(1e-9));
+  }
+}
+
+TEST_CASE("a small case matches values computed by hand", "[probe]") {
+  // f(x) = x on one 2x2 image, C2 = {e, R^2}; and a second stage flattening to logits.
+  StagedModel model{"identity", {}};
+  Stage id;
+  id.name = "0: identity";
+  id.forward = [](const torch::Tensor& x) { return x; };
+  id.action = plane_action();
+  Stage flat;
+  flat.name = "1: flatten";
+  flat.forward = [](const torch::Tensor& x) { return x.flatten(1); };
+  flat.action = invariant_action();
+  model.stages = {id, flat};
+  const torch::Tensor x = torch::tensor({1.0, 2.0, 3.0, 4.0}, torch::kDouble).view({1, 1, 2, 2});
+  ProbeOptions options;
+  options.normalised = false;
+  const Report r = run_probe(model, x, group_transforms(Group::c2()), options);
+  // equivariance of the identity: 0
+  CHECK(row(r, "identity", 0, "equivariance", "euclidean").value == 0);
+  // centroid (x + R^2 x) / 2 = 2.5 everywhere; |x - c| = sqrt(1.5^2 + 0.5^2 + 0.5^2 + 1.5^2)
+  CHECK(row(r, "identity", 0, "invariance", "euclidean").value == Approx(std::sqrt(5.0)).epsilon(1e-12));
+  // cos(x, c) = (1+2+3+4) * 2.5 / (sqrt(30) * 5)
+  CHECK(row(r, "identity", 0, "invariance", "cosine").value ==
+        Approx(1.0 - 5.0 / std::sqrt(30.0)).epsilon(1e-12));
+  // output KL: logits (1,2,3,4) and (4,3,2,1)
+  double p[2][4], q[4] = {0, 0, 0, 0};
+  const double logits[2][4] = {{1, 2, 3, 4}, {4, 3, 2, 1}};
+  for (int k = 0; k < 2; ++k) {
+    double z = 0;
+    for (int i = 0; i < 4; ++i) z += std::exp(logits[k][i]);
+    for (int i = 0; i < 4; ++i) {
+      p[k][i] = std::exp(logits[k][i]) / z;
+      q[i] += p[k][i] / 2;
+    }
+  }
+  double kl = 0;
+  for (int k = 0; k < 2; ++k)
+    for (int i = 0; i < 4; ++i) kl += p[k][i] * std::log(p[k][i] / q[i]) / 2;
+  CHECK(row(r, "identity", 1, "output_kl", "kl").value == Approx(kl).epsilon(1e-12));
+  CHECK(r.transforms == std::vector<std::string>{"e", "R^2"});
+}
+
+TEST_CASE("rotations by multiples of 90 degrees through the continuous path match the exact ones",
+          "[probe][rotation]") {
+  const Group c4 = Group::c4();
+  for (const int64_t size : {7, 8}) {
+    const torch::Tensor x = eqnn_test::randn({2, 3, size, size}, torch::kFloat, 4);
+    for (int64_t k = 0; k < 4; ++k) {
+      INFO("size " << size << " quarter turns " << k);
+      CHECK(eqnn_test::max_abs_diff(rotate_bilinear(x, 90.0 * k), c4.act_on_trivial(x, k)) < 1e-5);
+    }
+  }
+  auto net = trained_like_plain_cnn(9);
+  const torch::Tensor x = eqnn_test::randn({3, 1, 9, 9}, torch::kDouble, 5);
+  const Report exact = run_probe(stages_of(net, "cnn"), x, group_transforms(c4));
+  const Report continuous = run_probe(stages_of(net, "cnn"), x, cyclic_rotation_transforms(4));
+  REQUIRE(exact.rows.size() == continuous.rows.size());
+  for (size_t i = 0; i < exact.rows.size(); ++i) {
+    INFO(exact.rows[i].stage << " " << exact.rows[i].metric << " " << exact.rows[i].deviation);
+    CHECK(continuous.rows[i].value == Approx(exact.rows[i].value).epsilon(1e-6).margin(1e-9));
+  }
+  // a 45-degree rotation has no action on regular p4 fields: equivariance is reported undefined
+  auto gcnn = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(c4, 9));
+  gcnn->to(torch::kDouble);
+  const Report odd = run_probe(stages_of(gcnn, "gcnn"), x, rotation_transforms({0, 45}));
+  CHECK(std::isnan(row(odd, "gcnn", 0, "equivariance", "cosine").value));
+  CHECK(row(odd, "gcnn", 0, "invariance", "cosine").value > 0);
+}
+
+TEST_CASE("chunking by the memory budget does not change the numbers", "[probe]") {
+  auto net = trained_like_plain_cnn(8);
+  const torch::Tensor x = eqnn_test::randn({7, 1, 8, 8}, torch::kDouble, 6);
+  ProbeOptions big, tiny;
+  tiny.memory_budget_bytes = 1;  // one sample per chunk
+  int64_t calls = 0;
+  tiny.progress = [&](int64_t done, int64_t total) {
+    ++calls;
+    CHECK(done <= total);
+  };
+  const Report a = run_probe(stages_of(net, "cnn"), x, group_transforms(Group::d2()), big);
+  const Report b = run_probe(stages_of(net, "cnn"), x, group_transforms(Group::d2()), tiny);
+  CHECK(calls == 7);
+  REQUIRE(a.rows.size() == b.rows.size());
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    CHECK(b.rows[i].value == Approx(a.rows[i].value).epsilon(1e-12));
+    if (a.rows[i].metric != "output_kl") CHECK(b.rows[i].normalised == Approx(a.rows[i].normalised).epsilon(1e-12));
+  }
+}
+
+TEST_CASE("a TorchScript model gives the same numbers as the same model built in C++", "[probe][jit]") {
+  torch::manual_seed(7);
+  const torch::Tensor w1 = torch::randn({4, 1, 3, 3}, torch::kDouble), w2 = torch::randn({5, 4, 3, 3}, torch::kDouble);
+  const torch::Tensor lw = torch::randn({3, 5}, torch::kDouble);
+  auto conv_module = [](const std::string& name, const torch::Tensor& w) {
+    torch::jit::Module m(name);
+    m.register_parameter("weight", w, false);
+    m.define("def forward(self, x):\n  return torch.conv2d(x, self.weight, None, [1, 1], [1, 1])\n");
+    return m;
+  };
+  torch::jit::Module relu("Relu");
+  relu.define("def forward(self, x):\n  return torch.relu(x)\n");
+  torch::jit::Module pool("Pool");
+  pool.define("def forward(self, x):\n  return torch.mean(x, [2, 3])\n");
+  torch::jit::Module linear("Linear");
+  linear.register_parameter("weight", lw, false);
+  linear.define("def forward(self, x):\n  return torch.matmul(x, self.weight.t())\n");
+  torch::jit::Module top("Net");
+  top.register_module("conv1", conv_module("Conv1", w1));
+  top.register_module("relu", relu);
+  top.register_module("conv2", conv_module("Conv2", w2));
+  top.register_module("pool", pool);
+  top.register_module("linear", linear);
+  top.define(R"JIT(
+def forward(self, x):
+  return self.linear.forward(self.pool.forward(self.conv2.forward(self.relu.forward(self.conv1.forward(x)))))
+)JIT");
+  const torch::Tensor x = eqnn_test::randn({4, 1, 8, 8}, torch::kDouble, 8);
+  const StagedModel scripted = stages_of(top, "net", x.narrow(0, 0, 1));
+  REQUIRE(scripted.stages.size() == 5);
+  CHECK(scripted.stages[2].name == "2: conv2");
+
+  torch::nn::Sequential cpp(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1).bias(false)),
+                            torch::nn::ReLU(),
+                            torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 5, 3).padding(1).bias(false)),
+                            torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten(),
+                            torch::nn::Linear(torch::nn::LinearOptions(5, 3).bias(false)));
+  cpp->to(torch::kDouble);
+  {
+    torch::NoGradGuard no_grad;
+    cpp->ptr<torch::nn::Conv2dImpl>(0)->weight.copy_(w1);
+    cpp->ptr<torch::nn::Conv2dImpl>(2)->weight.copy_(w2);
+    cpp->ptr<torch::nn::LinearImpl>(5)->weight.copy_(lw);
+  }
+  const Report a = run_probe(scripted, x, group_transforms(Group::d4()));
+  const Report b = run_probe(stages_of(cpp, "net"), x, group_transforms(Group::d4()));
+  // stage by stage: conv1, relu, conv2 correspond 1:1; the scripted pool+linear = cpp pool,flatten,linear
+  for (const std::string metric : {"equivariance", "invariance"}) {
+    for (int64_t s = 0; s < 3; ++s)
+      CHECK(row(a, "net", s, metric, "cosine").value == Approx(row(b, "net", s, metric, "cosine").value).epsilon(1e-9));
+  }
+  CHECK(row(a, "net", 4, "output_kl", "kl").value == Approx(row(b, "net", 5, "output_kl", "kl").value).epsilon(1e-9));
+
+  // a module whose forward is not the sequence of its children is refused
+  torch::jit::Module skip("Skip");
+  skip.register_module("conv1", conv_module("C", w1));
+  skip.define("def forward(self, x):\n  return self.conv1.forward(x) + 1.0\n");
+  CHECK_THROWS_WITH(stages_of(skip, "skip", x.narrow(0, 0, 1)), Catch::Contains("not a plain sequence"));
+}
+
+TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
+  auto net = trained_like_plain_cnn(8);
+  Report r = run_probe(stages_of(net, "cnn"), eqnn_test::randn({3, 1, 8, 8}, torch::kDouble, 9),
+                       group_transforms(Group::c2()));
+  auto gcnn = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(Group::c2(), 8));
+  gcnn->to(torch::kDouble);
+  r.merge(run_probe(stages_of(gcnn, "gcnn"), eqnn_test::randn({3, 1, 8, 8}, torch::kDouble, 9),
+                    group_transforms(Group::c2())));
+  const std::string text = r.text();
+  CHECK(text.find("gcnn") != std::string::npos);
+  CHECK(text.find("normalised") != std::string::npos);
+  const std::string csv = r.csv();
+  CHECK(csv.rfind("model,stage_index,stage,action,metric,deviation,value,normalised,element e,element R^2\n", 0) == 0);
+  CHECK(std::count(csv.begin(), csv.end(), '\n') == static_cast<long>(r.rows.size() + 1));
+  const std::string json = r.json();
+  CHECK(json.find("\"per_sample\"") != std::string::npos);
+  const std::string html = r.html("probe");
+  CHECK(html.find("<svg") != std::string::npos);
+  CHECK(html.find("<polyline") != std::string::npos);
+  CHECK(html.find("gcnn") != std::string::npos);
+  const std::string path = "eqnn_report_test.html";
+  Report::write_file(path, html);
+  std::ifstream in(path);
+  std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(back == html);
+  std::remove(path.c_str());
+}
