@@ -6,6 +6,7 @@
 
 int main(int argc, char** argv) {
   const int threads = eqnn::configure_threads();
+  eqnn::tune_allocator();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("torch_threads", std::to_string(threads));

@@ -28,7 +28,8 @@ __attribute__((target("avx512f"))) float fma_chains_avx512(float seed) {
   float lanes[16];
   _mm512_storeu_ps(lanes, sum);
   float total = 0;
-  for (float v : lanes) total += v;
+  for (float v : lanes)
+    total += v;
   return total;
 }
 

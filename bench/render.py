@@ -99,6 +99,15 @@ def render(path):
                        f"{fmt(b['ratio'])} | {fmt(b['vs_memcpy'])} | {fmt(b['GB/s'], 1)} |")
         within = sum(1 for b in kernels if b["vs_memcpy"] <= TARGET_MEMCPY)
         out.append(f"\nWithin {TARGET_MEMCPY}x of memcpy: {within} of {len(kernels)} cases.\n")
+    probes = [b for b in rows if b["name"].startswith("BM_ProbeCost")]
+    if probes:
+        out.append("### Probe cost vs plain forward passes\n")
+        out.append("| model | probe ms | (|G|+1) forwards ms | ratio | target |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for b in probes:
+            out.append(f"| {b.get('label', '')} | {fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
+                       f"{fmt(b['ratio'], 3)} | <= 1.1: {'met' if b['ratio'] <= 1.1 else 'NOT met'} |")
+        out.append("")
     return "\n".join(out)
 
 

@@ -12,9 +12,14 @@
 namespace eqnn {
 
 std::string ModelSpec::to_json() const {
-  return nlohmann::json{{"format", 1},       {"arch", arch},     {"group", group},
-                        {"input_size", input_size}, {"in_channels", in_channels},
-                        {"width1", width1}, {"width2", width2}, {"classes", classes}}
+  return nlohmann::json{{"format", 1},
+                        {"arch", arch},
+                        {"group", group},
+                        {"input_size", input_size},
+                        {"in_channels", in_channels},
+                        {"width1", width1},
+                        {"width2", width2},
+                        {"classes", classes}}
       .dump();
 }
 
@@ -45,8 +50,10 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
 }
 
 std::string ModelSpec::describe() const {
-  if (arch == "gcnn") return "gcnn-" + group + " (" + std::to_string(width1) + ", " + std::to_string(width2) + " fields)";
-  return "cnn (" + std::to_string(width1) + ", " + std::to_string(width2) + " channels)";
+  const auto width = [](int64_t w) { return w > 0 ? std::to_string(w) : std::string("default"); };
+  if (arch == "gcnn")
+    return "gcnn-" + group + " (" + width(width1) + ", " + width(width2) + " fields)";
+  return "cnn (" + width(width1) + ", " + width(width2) + " channels)";
 }
 
 torch::nn::Sequential build_model(const ModelSpec& spec) {
@@ -88,12 +95,13 @@ torch::serialize::InputArchive open_archive(const std::string& path, ModelSpec* 
   try {
     archive.load_from(path);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "eqnn::load_checkpoint: '", path, "' is not a readable checkpoint: ",
-                e.what_without_backtrace());
+    TORCH_CHECK(false, "eqnn::load_checkpoint: '", path,
+                "' is not a readable checkpoint: ", e.what_without_backtrace());
   }
   c10::IValue spec_value, extra_value;
   TORCH_CHECK(archive.try_read("eqnn_spec", spec_value) && spec_value.isString(),
-              "eqnn::load_checkpoint: '", path, "' is not an eqnn checkpoint (no architecture spec)");
+              "eqnn::load_checkpoint: '", path,
+              "' is not an eqnn checkpoint (no architecture spec)");
   *spec = ModelSpec::from_json(spec_value.toStringRef());
   *extra = archive.try_read("eqnn_extra", extra_value) && extra_value.isString()
                ? extra_value.toStringRef()

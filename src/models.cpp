@@ -55,7 +55,8 @@ torch::nn::Sequential plain_cnn(const PlainCNNOptions& o) {
 
 int64_t parameter_count(const torch::nn::Module& module) {
   int64_t total = 0;
-  for (const auto& p : module.parameters()) total += p.numel();
+  for (const auto& p : module.parameters())
+    total += p.numel();
   return total;
 }
 

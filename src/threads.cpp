@@ -2,6 +2,8 @@
 
 #include <ATen/Parallel.h>
 
+#include <malloc.h>
+
 #include <cstdlib>
 #include <thread>
 
@@ -14,6 +16,13 @@ int configure_threads() {
     if (hw > 0) at::set_num_threads(static_cast<int>(hw));
   }
   return at::get_num_threads();
+}
+
+void tune_allocator() {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 }  // namespace eqnn

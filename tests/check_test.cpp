@@ -55,7 +55,8 @@ TEST_CASE("pointwise torch modules keep the field type and the macro works on Se
   REQUIRE_EQUIVARIANT(net, eqnn_test::randn({2, 1, 6, 6}, torch::kFloat, 1));
 }
 
-TEST_CASE("configure_threads uses every hardware thread unless OMP_NUM_THREADS is set", "[threads]") {
+TEST_CASE("configure_threads uses every hardware thread unless OMP_NUM_THREADS is set",
+          "[threads]") {
   const int before = at::get_num_threads();
   setenv("OMP_NUM_THREADS", "1", 1);
   at::set_num_threads(1);

@@ -20,14 +20,16 @@ std::vector<unsigned char> bytes_of(const std::string& path) {
 
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
 }
 
 }  // namespace
 
 TEST_CASE("IDX files round trip for every element type, plain and gzip", "[idx]") {
   const std::string path = "eqnn_idx_test.idx";
-  for (const auto dtype : {torch::kByte, torch::kChar, torch::kShort, torch::kInt, torch::kFloat, torch::kDouble}) {
+  for (const auto dtype :
+       {torch::kByte, torch::kChar, torch::kShort, torch::kInt, torch::kFloat, torch::kDouble}) {
     for (const bool gzip : {false, true}) {
       INFO(c10::toString(dtype) << (gzip ? " gzip" : " plain"));
       const torch::Tensor t = (torch::rand({3, 4, 5}) * 100).to(dtype);
@@ -39,13 +41,15 @@ TEST_CASE("IDX files round trip for every element type, plain and gzip", "[idx]"
   }
   // the plain file has the documented layout: magic, big-endian sizes, data
   write_idx(path, torch::arange(6, torch::kByte).view({2, 3}), false);
-  CHECK(bytes_of(path) == std::vector<unsigned char>{0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 2, 3, 4, 5});
+  CHECK(bytes_of(path) ==
+        std::vector<unsigned char>{0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 0, 1, 2, 3, 4, 5});
   std::remove(path.c_str());
 }
 
 TEST_CASE("malformed IDX files give clear errors", "[idx]") {
   const std::string path = "eqnn_idx_bad.idx";
-  CHECK_THROWS_WITH(read_idx("/nonexistent/eqnn.idx"), Contains("cannot open '/nonexistent/eqnn.idx'"));
+  CHECK_THROWS_WITH(read_idx("/nonexistent/eqnn.idx"),
+                    Contains("cannot open '/nonexistent/eqnn.idx'"));
   write_bytes(path, {});
   CHECK_THROWS_WITH(read_idx(path), Contains("shorter than the 4-byte IDX header"));
   write_bytes(path, {1, 0, 8, 1, 0, 0, 0, 1, 7});
@@ -55,21 +59,25 @@ TEST_CASE("malformed IDX files give clear errors", "[idx]") {
   write_bytes(path, {0, 0, 8, 0});
   CHECK_THROWS_WITH(read_idx(path), Contains("declares 0 dimensions"));
   write_bytes(path, {0, 0, 8, 2, 0, 0, 0, 2, 0, 0});
-  CHECK_THROWS_WITH(read_idx(path), Contains("truncated in its header (size of dimension 1 missing)"));
+  CHECK_THROWS_WITH(read_idx(path),
+                    Contains("truncated in its header (size of dimension 1 missing)"));
   write_bytes(path, {0, 0, 8, 1, 0, 0, 0, 0});
   CHECK_THROWS_WITH(read_idx(path), Contains("has size 0 in dimension 0"));
   write_bytes(path, {0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3});
-  CHECK_THROWS_WITH(read_idx(path), Contains("is truncated: the header declares 6 bytes of data, the file has 3"));
+  CHECK_THROWS_WITH(read_idx(path),
+                    Contains("is truncated: the header declares 6 bytes of data, the file has 3"));
   write_bytes(path, {0, 0, 8, 1, 0, 0, 0, 2, 1, 2, 3});
   CHECK_THROWS_WITH(read_idx(path), Contains("trailing bytes after the 2 bytes"));
   // a truncated and a corrupted gzip stream
   write_idx(path, torch::arange(4000, torch::kInt), true);
   std::vector<unsigned char> gz = bytes_of(path);
   REQUIRE(gz.size() > 40);
-  write_bytes(path, std::vector<unsigned char>(gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)));
+  write_bytes(
+      path, std::vector<unsigned char>(gz.begin(), gz.begin() + static_cast<long>(gz.size() / 2)));
   CHECK_THROWS_WITH(read_idx(path), Contains("eqnn::data::read_idx: '" + path + "'"));
   std::vector<unsigned char> flipped = gz;
-  for (size_t i = 20; i < 40; ++i) flipped[i] ^= 0xFF;
+  for (size_t i = 20; i < 40; ++i)
+    flipped[i] ^= 0xFF;
   write_bytes(path, flipped);
   CHECK_THROWS_WITH(read_idx(path), Contains("eqnn::data::read_idx: '" + path + "'"));
   std::remove(path.c_str());
@@ -86,9 +94,11 @@ TEST_CASE("image datasets load with labels, limits and count checks", "[idx]") {
   CHECK(torch::allclose(data.images[2][0], pixels[2].to(torch::kFloat) / 255.0));
   CHECK(torch::equal(data.labels, torch::tensor({0, 1, 2}, torch::kLong)));
   write_idx(labels, torch::tensor({0, 1}).to(torch::kByte), true);
-  CHECK_THROWS_WITH(eqnn::data::load_idx_images(images, labels), Contains("has 5 images but") && Contains("has 2 labels"));
+  CHECK_THROWS_WITH(eqnn::data::load_idx_images(images, labels),
+                    Contains("has 5 images but") && Contains("has 2 labels"));
   write_idx(images, torch::zeros({5, 16}, torch::kByte), false);
-  CHECK_THROWS_WITH(eqnn::data::load_idx_images(images, ""), Contains("should hold uint8 images (N, H, W)"));
+  CHECK_THROWS_WITH(eqnn::data::load_idx_images(images, ""),
+                    Contains("should hold uint8 images (N, H, W)"));
   std::remove(images.c_str());
   std::remove(labels.c_str());
 }

@@ -1,8 +1,8 @@
 // The G-EED probes against oracles that could fail: exact equivariance gives 0, group averaging
-// gives output invariance 0, a plain CNN is clearly > 0, cosine ignores scale, softmax KL is at most
-// log|G|, a hand-computed case, the continuous-rotation path at 90 degrees, TorchScript = C++.
-#include <catch2/catch.hpp>
+// gives output invariance 0, a plain CNN is clearly > 0, cosine ignores scale, softmax KL is at
+// most log|G|, a hand-computed case, the continuous-rotation path at 90 degrees, TorchScript = C++.
 #include <torch/script.h>
+#include <catch2/catch.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -15,10 +15,11 @@ using namespace eqnn::probe;
 
 namespace {
 
-const ReportRow& row(const Report& r, const std::string& model, int64_t stage, const std::string& metric,
-                     const std::string& deviation) {
+const ReportRow& row(const Report& r, const std::string& model, int64_t stage,
+                     const std::string& metric, const std::string& deviation) {
   const ReportRow* found = r.find(model, stage, metric, deviation);
-  if (found == nullptr) FAIL("no row " << model << " stage " << stage << " " << metric << " " << deviation);
+  if (found == nullptr)
+    FAIL("no row " << model << " stage " << stage << " " << metric << " " << deviation);
   return *found;
 }
 
@@ -32,7 +33,8 @@ torch::nn::Sequential trained_like_plain_cnn(int64_t size) {
 
 }  // namespace
 
-TEST_CASE("an exactly equivariant network has zero latent-equivariance G-EED at every stage", "[probe]") {
+TEST_CASE("an exactly equivariant network has zero latent-equivariance G-EED at every stage",
+          "[probe]") {
   for (const Group& g : {Group::c4(), Group::d4()}) {
     auto net = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(g, 9));
     net->to(torch::kDouble);
@@ -52,13 +54,15 @@ TEST_CASE("an exactly equivariant network has zero latent-equivariance G-EED at 
       REQUIRE(eq.per_sample.size() == 6);
     }
     // the invariant head: invariance is ~0 at the last stages, clearly not at the first
-    CHECK(row(report, "gcnn", model.stages.size() - 1, "invariance", "euclidean").normalised < 1e-9);
+    CHECK(row(report, "gcnn", model.stages.size() - 1, "invariance", "euclidean").normalised <
+          1e-9);
     CHECK(row(report, "gcnn", 0, "invariance", "euclidean").normalised > 0.05);
     CHECK(row(report, "gcnn", model.stages.size() - 1, "output_kl", "kl").value < 1e-12);
   }
 }
 
-TEST_CASE("a plain CNN is clearly not equivariant; a group-averaged one is output invariant", "[probe]") {
+TEST_CASE("a plain CNN is clearly not equivariant; a group-averaged one is output invariant",
+          "[probe]") {
   const Group g = Group::d4();
   auto net = trained_like_plain_cnn(9);
   const torch::Tensor x = eqnn_test::randn({5, 1, 9, 9}, torch::kDouble, 2);
@@ -68,7 +72,8 @@ TEST_CASE("a plain CNN is clearly not equivariant; a group-averaged one is outpu
   CHECK(kl.value > 1e-6);
   // softmax KL G-EED is bounded by log|G| (and by log K), per sample too
   CHECK(kl.value <= std::log(8.0));
-  for (double v : kl.per_sample) CHECK(v <= std::log(8.0) + 1e-12);
+  for (double v : kl.per_sample)
+    CHECK(v <= std::log(8.0) + 1e-12);
 
   // f(x) = mean_g f(g.x): exactly invariant by construction
   StagedModel averaged{"averaged", {}};
@@ -133,7 +138,8 @@ TEST_CASE("a small case matches values computed by hand", "[probe]") {
   // equivariance of the identity: 0
   CHECK(row(r, "identity", 0, "equivariance", "euclidean").value == 0);
   // centroid (x + R^2 x) / 2 = 2.5 everywhere; |x - c| = sqrt(1.5^2 + 0.5^2 + 0.5^2 + 1.5^2)
-  CHECK(row(r, "identity", 0, "invariance", "euclidean").value == Approx(std::sqrt(5.0)).epsilon(1e-12));
+  CHECK(row(r, "identity", 0, "invariance", "euclidean").value ==
+        Approx(std::sqrt(5.0)).epsilon(1e-12));
   // cos(x, c) = (1+2+3+4) * 2.5 / (sqrt(30) * 5)
   CHECK(row(r, "identity", 0, "invariance", "cosine").value ==
         Approx(1.0 - 5.0 / std::sqrt(30.0)).epsilon(1e-12));
@@ -142,7 +148,8 @@ TEST_CASE("a small case matches values computed by hand", "[probe]") {
   const double logits[2][4] = {{1, 2, 3, 4}, {4, 3, 2, 1}};
   for (int k = 0; k < 2; ++k) {
     double z = 0;
-    for (int i = 0; i < 4; ++i) z += std::exp(logits[k][i]);
+    for (int i = 0; i < 4; ++i)
+      z += std::exp(logits[k][i]);
     for (int i = 0; i < 4; ++i) {
       p[k][i] = std::exp(logits[k][i]) / z;
       q[i] += p[k][i] / 2;
@@ -150,7 +157,8 @@ TEST_CASE("a small case matches values computed by hand", "[probe]") {
   }
   double kl = 0;
   for (int k = 0; k < 2; ++k)
-    for (int i = 0; i < 4; ++i) kl += p[k][i] * std::log(p[k][i] / q[i]) / 2;
+    for (int i = 0; i < 4; ++i)
+      kl += p[k][i] * std::log(p[k][i] / q[i]) / 2;
   CHECK(row(r, "identity", 1, "output_kl", "kl").value == Approx(kl).epsilon(1e-12));
   CHECK(r.transforms == std::vector<std::string>{"e", "R^2"});
 }
@@ -198,18 +206,22 @@ TEST_CASE("chunking by the memory budget does not change the numbers", "[probe]"
   REQUIRE(a.rows.size() == b.rows.size());
   for (size_t i = 0; i < a.rows.size(); ++i) {
     CHECK(b.rows[i].value == Approx(a.rows[i].value).epsilon(1e-12));
-    if (a.rows[i].metric != "output_kl") CHECK(b.rows[i].normalised == Approx(a.rows[i].normalised).epsilon(1e-12));
+    if (a.rows[i].metric != "output_kl")
+      CHECK(b.rows[i].normalised == Approx(a.rows[i].normalised).epsilon(1e-12));
   }
 }
 
-TEST_CASE("a TorchScript model gives the same numbers as the same model built in C++", "[probe][jit]") {
+TEST_CASE("a TorchScript model gives the same numbers as the same model built in C++",
+          "[probe][jit]") {
   torch::manual_seed(7);
-  const torch::Tensor w1 = torch::randn({4, 1, 3, 3}, torch::kDouble), w2 = torch::randn({5, 4, 3, 3}, torch::kDouble);
+  const torch::Tensor w1 = torch::randn({4, 1, 3, 3}, torch::kDouble),
+                      w2 = torch::randn({5, 4, 3, 3}, torch::kDouble);
   const torch::Tensor lw = torch::randn({3, 5}, torch::kDouble);
   auto conv_module = [](const std::string& name, const torch::Tensor& w) {
     torch::jit::Module m(name);
     m.register_parameter("weight", w, false);
-    m.define("def forward(self, x):\n  return torch.conv2d(x, self.weight, None, [1, 1], [1, 1])\n");
+    m.define(
+        "def forward(self, x):\n  return torch.conv2d(x, self.weight, None, [1, 1], [1, 1])\n");
     return m;
   };
   torch::jit::Module relu("Relu");
@@ -234,11 +246,12 @@ def forward(self, x):
   REQUIRE(scripted.stages.size() == 5);
   CHECK(scripted.stages[2].name == "2: conv2");
 
-  torch::nn::Sequential cpp(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1).bias(false)),
-                            torch::nn::ReLU(),
-                            torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 5, 3).padding(1).bias(false)),
-                            torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten(),
-                            torch::nn::Linear(torch::nn::LinearOptions(5, 3).bias(false)));
+  torch::nn::Sequential cpp(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1).bias(false)),
+      torch::nn::ReLU(),
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(4, 5, 3).padding(1).bias(false)),
+      torch::nn::AdaptiveAvgPool2d(1), torch::nn::Flatten(),
+      torch::nn::Linear(torch::nn::LinearOptions(5, 3).bias(false)));
   cpp->to(torch::kDouble);
   {
     torch::NoGradGuard no_grad;
@@ -248,18 +261,22 @@ def forward(self, x):
   }
   const Report a = run_probe(scripted, x, group_transforms(Group::d4()));
   const Report b = run_probe(stages_of(cpp, "net"), x, group_transforms(Group::d4()));
-  // stage by stage: conv1, relu, conv2 correspond 1:1; the scripted pool+linear = cpp pool,flatten,linear
+  // stage by stage: conv1, relu, conv2 correspond 1:1; the scripted pool+linear = cpp
+  // pool,flatten,linear
   for (const std::string metric : {"equivariance", "invariance"}) {
     for (int64_t s = 0; s < 3; ++s)
-      CHECK(row(a, "net", s, metric, "cosine").value == Approx(row(b, "net", s, metric, "cosine").value).epsilon(1e-9));
+      CHECK(row(a, "net", s, metric, "cosine").value ==
+            Approx(row(b, "net", s, metric, "cosine").value).epsilon(1e-9));
   }
-  CHECK(row(a, "net", 4, "output_kl", "kl").value == Approx(row(b, "net", 5, "output_kl", "kl").value).epsilon(1e-9));
+  CHECK(row(a, "net", 4, "output_kl", "kl").value ==
+        Approx(row(b, "net", 5, "output_kl", "kl").value).epsilon(1e-9));
 
   // a module whose forward is not the sequence of its children is refused
   torch::jit::Module skip("Skip");
   skip.register_module("conv1", conv_module("C", w1));
   skip.define("def forward(self, x):\n  return self.conv1.forward(x) + 1.0\n");
-  CHECK_THROWS_WITH(stages_of(skip, "skip", x.narrow(0, 0, 1)), Catch::Contains("not a plain sequence"));
+  CHECK_THROWS_WITH(stages_of(skip, "skip", x.narrow(0, 0, 1)),
+                    Catch::Contains("not a plain sequence"));
 }
 
 TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
@@ -274,7 +291,9 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   CHECK(text.find("gcnn") != std::string::npos);
   CHECK(text.find("normalised") != std::string::npos);
   const std::string csv = r.csv();
-  CHECK(csv.rfind("model,stage_index,stage,action,metric,deviation,value,normalised,element e,element R^2\n", 0) == 0);
+  CHECK(csv.rfind("model,stage_index,stage,action,metric,deviation,value,normalised,element "
+                  "e,element R^2\n",
+                  0) == 0);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == static_cast<long>(r.rows.size() + 1));
   const std::string json = r.json();
   CHECK(json.find("\"per_sample\"") != std::string::npos);

@@ -27,11 +27,11 @@ std::vector<std::string> split(const std::string& s, char sep) {
 }
 
 struct ProbeArgs {
-  std::string model;      // TorchScript file or eqnn checkpoint
-  std::string builtin;    // "gcnn" or "cnn": a freshly initialised example model
+  std::string model;    // TorchScript file or eqnn checkpoint
+  std::string builtin;  // "gcnn" or "cnn": a freshly initialised example model
   std::string images, labels;
   int64_t samples = 256;
-  int64_t size = 28;      // random inputs / builtin models
+  int64_t size = 28;  // random inputs / builtin models
   std::string group = "d4";
   std::vector<double> rotations;
   int64_t cn = 0, so2 = 0;
@@ -40,7 +40,7 @@ struct ProbeArgs {
   std::string metrics = "equivariance,invariance,output";
   std::string deviations = "cosine,euclidean";
   std::string stages;
-  int64_t budget_mb = 1024;
+  int64_t budget_mb = 64;
   std::string out;
 };
 
@@ -58,7 +58,8 @@ probe::StagedModel load_model(const ProbeArgs& a, const torch::Tensor& example) 
     net->eval();
     return probe::stages_of(net, spec.describe());
   }
-  TORCH_CHECK(std::filesystem::exists(a.model), "eqnn probe: model file '", a.model, "' does not exist");
+  TORCH_CHECK(std::filesystem::exists(a.model), "eqnn probe: model file '", a.model,
+              "' does not exist");
   // An eqnn checkpoint first; anything else must be TorchScript.
   try {
     Checkpoint ckpt = load_checkpoint(a.model);
@@ -74,7 +75,8 @@ probe::StagedModel load_model(const ProbeArgs& a, const torch::Tensor& example) 
   try {
     module = torch::jit::load(a.model);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "eqnn probe: '", a.model, "' is neither an eqnn checkpoint nor a TorchScript ",
+    TORCH_CHECK(false, "eqnn probe: '", a.model,
+                "' is neither an eqnn checkpoint nor a TorchScript ",
                 "module: ", e.what_without_backtrace());
   }
   module.eval();
@@ -89,7 +91,8 @@ std::vector<probe::Transform> transforms_for(const ProbeArgs& a) {
     std::vector<std::pair<int64_t, int64_t>> shifts;
     for (const std::string& pair : split(a.shifts, ';')) {
       const auto parts = split(pair, ',');
-      TORCH_CHECK(parts.size() == 2, "eqnn probe: --shifts expects 'rows,cols;rows,cols', got '", a.shifts, "'");
+      TORCH_CHECK(parts.size() == 2, "eqnn probe: --shifts expects 'rows,cols;rows,cols', got '",
+                  a.shifts, "'");
       shifts.push_back({std::stoll(parts[0]), std::stoll(parts[1])});
     }
     return probe::translation_transforms(shifts);
@@ -104,23 +107,36 @@ Command add_probe_command(CLI::App& app) {
   auto a = std::make_shared<ProbeArgs>();
   CLI::App* sub = app.add_subcommand(
       "probe", "Measure invariance and equivariance (G-EED) of a model layer by layer");
-  sub->add_option("-m,--model", a->model, "eqnn checkpoint or TorchScript file (top level: a sequence of submodules)");
-  sub->add_option("--builtin", a->builtin, "A freshly initialised example model instead: gcnn or cnn")
+  sub->add_option("-m,--model", a->model,
+                  "eqnn checkpoint or TorchScript file (top level: a sequence of submodules)");
+  sub->add_option("--builtin", a->builtin,
+                  "A freshly initialised example model instead: gcnn or cnn")
       ->check(CLI::IsMember({"gcnn", "cnn"}));
-  sub->add_option("--images", a->images, "IDX images (N, H, W), plain or .gz; random inputs if absent");
+  sub->add_option("--images", a->images,
+                  "IDX images (N, H, W), plain or .gz; random inputs if absent");
   sub->add_option("--labels", a->labels, "IDX labels (checked against the images)");
-  sub->add_option("-n,--samples", a->samples, "Number of samples")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--size", a->size, "Input size for random inputs")->capture_default_str()->check(CLI::Range(2, 4096));
-  sub->add_option("-g,--group", a->group, "Transforms: every element of c1 c2 c4 d1 d2 d4 (p4, p4m)")->capture_default_str();
-  sub->add_option("--rotations", a->rotations, "Transforms: rotations by these angles (degrees)")->delimiter(',');
+  sub->add_option("-n,--samples", a->samples, "Number of samples")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--size", a->size, "Input size for random inputs")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 4096));
+  sub->add_option("-g,--group", a->group,
+                  "Transforms: every element of c1 c2 c4 d1 d2 d4 (p4, p4m)")
+      ->capture_default_str();
+  sub->add_option("--rotations", a->rotations, "Transforms: rotations by these angles (degrees)")
+      ->delimiter(',');
   sub->add_option("--cn", a->cn, "Transforms: C_N through bilinear rotation");
   sub->add_option("--so2", a->so2, "Transforms: this many random angles (with --seed)");
   sub->add_option("--shifts", a->shifts, "Transforms: cyclic shifts 'rows,cols;rows,cols'");
-  sub->add_option("--seed", a->seed, "Seed (data, SO(2) angles, builtin weights)")->capture_default_str();
+  sub->add_option("--seed", a->seed, "Seed (data, SO(2) angles, builtin weights)")
+      ->capture_default_str();
   sub->add_option("--metrics", a->metrics, "equivariance,invariance,output")->capture_default_str();
   sub->add_option("--deviations", a->deviations, "cosine,euclidean")->capture_default_str();
   sub->add_option("--stages", a->stages, "Stage indices to report, e.g. 0,3,8 (default: all)");
-  sub->add_option("--budget-mb", a->budget_mb, "Memory budget per chunk (MiB)")->capture_default_str()->check(CLI::PositiveNumber);
+  sub->add_option("--budget-mb", a->budget_mb, "Memory budget per chunk (MiB)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_option("-o,--out", a->out, "Directory for probe.csv, probe.json and probe.html");
 
   return [a] {
@@ -136,14 +152,17 @@ Command add_probe_command(CLI::App& app) {
     const probe::StagedModel model = load_model(*a, inputs.narrow(0, 0, 1));
     probe::ProbeOptions options;
     options.metrics.clear();
-    for (const auto& m : split(a->metrics, ',')) options.metrics.push_back(probe::metric_from_name(m));
+    for (const auto& m : split(a->metrics, ','))
+      options.metrics.push_back(probe::metric_from_name(m));
     options.deviations.clear();
-    for (const auto& d : split(a->deviations, ',')) options.deviations.push_back(probe::deviation_from_name(d));
-    for (const auto& s : split(a->stages, ',')) options.stages.push_back(std::stoll(s));
+    for (const auto& d : split(a->deviations, ','))
+      options.deviations.push_back(probe::deviation_from_name(d));
+    for (const auto& s : split(a->stages, ','))
+      options.stages.push_back(std::stoll(s));
     options.memory_budget_bytes = a->budget_mb << 20;
     const auto transforms = transforms_for(*a);
-    std::cout << "model: " << model.name << ", " << model.stages.size() << " stages; transforms: "
-              << transforms.size() << "\n";
+    std::cout << "model: " << model.name << ", " << model.stages.size()
+              << " stages; transforms: " << transforms.size() << "\n";
     Progress progress("probing", inputs.size(0));
     options.progress = [&](int64_t done, int64_t) { progress.update(done); };
     const probe::Report report = probe::run_probe(model, inputs, transforms, options);

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   eqnn::configure_threads();
+  eqnn::tune_allocator();
   try {
     for (auto& [sub, run] : commands)
       if (sub->parsed()) return run();

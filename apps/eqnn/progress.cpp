@@ -14,7 +14,8 @@ Progress::Progress(std::string label, int64_t total)
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::update(int64_t done) {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double fraction = static_cast<double>(done) / static_cast<double>(total_);
   const double eta = fraction > 0 ? elapsed * (1 - fraction) / fraction : 0;
   const int64_t decile = static_cast<int64_t>(fraction * 10);
@@ -30,7 +31,8 @@ void Progress::update(int64_t done) {
 }
 
 void Progress::finish() {
-  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   char line[128];
   std::snprintf(line, sizeof(line), "%s done in %.1fs", label_.c_str(), elapsed);
   std::cerr << (tty_ ? "\r" : "") << line << (tty_ ? "\033[K\n" : "\n") << std::flush;

@@ -48,7 +48,8 @@ int64_t read_bytes(gzFile f, void* out, int64_t n, const std::string& path) {
 
 void swap_to_host(char* data, int64_t count, int64_t size) {
   if (size == 1) return;
-  for (int64_t i = 0; i < count; ++i) std::reverse(data + i * size, data + (i + 1) * size);
+  for (int64_t i = 0; i < count; ++i)
+    std::reverse(data + i * size, data + (i + 1) * size);
 }
 
 }  // namespace
@@ -85,8 +86,10 @@ torch::Tensor read_idx(const std::string& path) {
   torch::Tensor out = torch::empty(dims, torch::TensorOptions().dtype(type->dtype));
   const int64_t expected = count * type->size;
   const int64_t got = read_bytes(file.get(), out.data_ptr(), expected, path);
-  TORCH_CHECK(got == expected, "eqnn::data::read_idx: '", path, "' is truncated: the header "
-              "declares ", expected, " bytes of data, the file has ", got);
+  TORCH_CHECK(got == expected, "eqnn::data::read_idx: '", path,
+              "' is truncated: the header "
+              "declares ",
+              expected, " bytes of data, the file has ", got);
   char extra;
   TORCH_CHECK(read_bytes(file.get(), &extra, 1, path) == 0, "eqnn::data::read_idx: '", path,
               "' has trailing bytes after the ", expected, " bytes its header declares");
@@ -104,7 +107,8 @@ void write_idx(const std::string& path, const torch::Tensor& t_in, bool gzip) {
   swap_to_host(static_cast<char*>(t.data_ptr()), t.numel(), type->size);
   std::vector<unsigned char> header = {0, 0, type->code, static_cast<unsigned char>(t.dim())};
   for (int64_t d : t.sizes())
-    for (int shift = 24; shift >= 0; shift -= 8) header.push_back(static_cast<unsigned char>(d >> shift));
+    for (int shift = 24; shift >= 0; shift -= 8)
+      header.push_back(static_cast<unsigned char>(d >> shift));
   GzHandle file(gzopen(path.c_str(), gzip ? "wb" : "wbT"));
   TORCH_CHECK(file, "eqnn::data::write_idx: cannot open '", path, "' for writing");
   const int64_t bytes = t.numel() * type->size;
@@ -118,8 +122,9 @@ ImageDataset load_idx_images(const std::string& images_path, const std::string& 
                              int64_t limit) {
   const torch::Tensor images = read_idx(images_path);
   TORCH_CHECK(images.dim() == 3 && images.scalar_type() == torch::kByte,
-              "eqnn::data::load_idx_images: '", images_path, "' should hold uint8 images (N, H, W), ",
-              "got ", images.scalar_type(), " of shape ", images.sizes());
+              "eqnn::data::load_idx_images: '", images_path,
+              "' should hold uint8 images (N, H, W), ", "got ", images.scalar_type(), " of shape ",
+              images.sizes());
   int64_t n = images.size(0);
   if (limit >= 0) n = std::min(n, limit);
   ImageDataset out;
@@ -127,8 +132,9 @@ ImageDataset load_idx_images(const std::string& images_path, const std::string& 
   if (!labels_path.empty()) {
     const torch::Tensor labels = read_idx(labels_path);
     TORCH_CHECK(labels.dim() == 1 && labels.scalar_type() == torch::kByte,
-                "eqnn::data::load_idx_images: '", labels_path, "' should hold uint8 labels (N), got ",
-                labels.scalar_type(), " of shape ", labels.sizes());
+                "eqnn::data::load_idx_images: '", labels_path,
+                "' should hold uint8 labels (N), got ", labels.scalar_type(), " of shape ",
+                labels.sizes());
     TORCH_CHECK(labels.size(0) == images.size(0), "eqnn::data::load_idx_images: '", images_path,
                 "' has ", images.size(0), " images but '", labels_path, "' has ", labels.size(0),
                 " labels");

@@ -2,15 +2,22 @@
 
 #include <algorithm>
 #include <cctype>
+#include <optional>
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 
 namespace eqnn {
 namespace probe {
 
 const char* to_string(Deviation deviation) {
   switch (deviation) {
-    case Deviation::Cosine: return "cosine";
-    case Deviation::Euclidean: return "euclidean";
-    case Deviation::KL: return "kl";
+    case Deviation::Cosine:
+      return "cosine";
+    case Deviation::Euclidean:
+      return "euclidean";
+    case Deviation::KL:
+      return "kl";
   }
   return "?";
 }
@@ -22,39 +29,130 @@ Deviation deviation_from_name(const std::string& name) {
   if (key == "cosine") return Deviation::Cosine;
   if (key == "euclidean") return Deviation::Euclidean;
   if (key == "kl") return Deviation::KL;
-  TORCH_CHECK(false, "eqnn::probe: unknown deviation '", name, "'; expected cosine, euclidean or kl");
+  TORCH_CHECK(false, "eqnn::probe: unknown deviation '", name,
+              "'; expected cosine, euclidean or kl");
 }
 
-torch::Tensor deviation(const torch::Tensor& a_in, const torch::Tensor& b_in, Deviation kind) {
+namespace {
+
+/// Per-sample |a - b|^2, |a|^2 and |b|^2 in float64, (N) each. On CPU one fused pass over the two
+/// tensors in memory order (both NCHW or both channels_last: any common dense layout works, the
+/// sums do not depend on the order of the features); elsewhere through ATen.
+struct PairStats {
+  torch::Tensor diff2, a2, b2;
+};
+
+bool same_dense_layout(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.strides() != b.strides()) return false;
+  if (a.is_contiguous()) return true;
+  return a.dim() == 4 && a.is_contiguous(at::MemoryFormat::ChannelsLast);
+}
+
+PairStats pair_stats(const torch::Tensor& a_in, const torch::Tensor& b_in) {
+  const int64_t n = a_in.size(0);
+  const bool fused = a_in.is_cpu() && a_in.scalar_type() == b_in.scalar_type() &&
+                     (a_in.scalar_type() == torch::kFloat || a_in.scalar_type() == torch::kDouble);
+  if (!fused) {
+    const torch::Tensor a = a_in.reshape({n, -1}).to(torch::kDouble);
+    const torch::Tensor b = b_in.reshape({n, -1}).to(torch::kDouble);
+    return {(a - b).square().sum(1), a.square().sum(1), b.square().sum(1)};
+  }
+  torch::Tensor a = a_in, b = b_in;
+  if (!same_dense_layout(a, b)) {
+    a = a.contiguous();
+    b = b.contiguous();
+  }
+  const int64_t d = n > 0 ? a.numel() / n : 0;
+  PairStats out{torch::empty({n}, torch::kDouble), torch::empty({n}, torch::kDouble),
+                torch::empty({n}, torch::kDouble)};
+  double* diff2 = out.diff2.data_ptr<double>();
+  double* a2 = out.a2.data_ptr<double>();
+  double* b2 = out.b2.data_ptr<double>();
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "eqnn::probe::deviation", [&] {
+    const scalar_t* pa = a.data_ptr<scalar_t>();
+    const scalar_t* pb = b.data_ptr<scalar_t>();
+    at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        double sd = 0, sa = 0, sb = 0;
+        const scalar_t* x = pa + i * d;
+        const scalar_t* y = pb + i * d;
+        for (int64_t j = 0; j < d; ++j) {
+          const double u = static_cast<double>(x[j]), v = static_cast<double>(y[j]);
+          sd += (u - v) * (u - v);
+          sa += u * u;
+          sb += v * v;
+        }
+        diff2[i] = sd;
+        a2[i] = sa;
+        b2[i] = sb;
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+std::vector<torch::Tensor> deviations(const torch::Tensor& a_in, const torch::Tensor& b_in,
+                                      const std::vector<Deviation>& kinds) {
   TORCH_CHECK(a_in.sizes() == b_in.sizes(), "eqnn::probe::deviation: shapes differ: ", a_in.sizes(),
               " vs ", b_in.sizes());
   const int64_t n = a_in.size(0);
-  const torch::Tensor a = a_in.reshape({n, -1}).to(torch::kDouble);
-  const torch::Tensor b = b_in.reshape({n, -1}).to(torch::kDouble);
-  switch (kind) {
-    case Deviation::Cosine: {
-      const torch::Tensor norms = (a.norm(2, 1) * b.norm(2, 1)).clamp_min(1e-8);
-      return 1.0 - (a * b).sum(1) / norms;
-    }
-    case Deviation::Euclidean: return (a - b).norm(2, 1);
-    case Deviation::KL: {
-      // 0 log 0 = 0: terms with a_k = 0 contribute nothing
-      const torch::Tensor log_a = torch::where(a > 0, a.log(), torch::zeros_like(a));
-      return (a * (log_a - b.clamp_min(1e-12).log())).sum(1);
+  std::optional<PairStats> st;  // shared by cosine and euclidean: one pass over the data
+  std::vector<torch::Tensor> out;
+  for (const Deviation kind : kinds) {
+    if (kind != Deviation::KL && !st) st = pair_stats(a_in, b_in);
+    switch (kind) {
+      case Deviation::Cosine: {
+        // 1 - <a,b>/(|a||b|) = (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|): no cancellation when a ~ b
+        const torch::Tensor na = st->a2.sqrt(), nb = st->b2.sqrt();
+        out.push_back((st->diff2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8)));
+        break;
+      }
+      case Deviation::Euclidean:
+        out.push_back(st->diff2.sqrt());
+        break;
+      case Deviation::KL: {
+        const torch::Tensor a = a_in.reshape({n, -1}).to(torch::kDouble);
+        const torch::Tensor b = b_in.reshape({n, -1}).to(torch::kDouble);
+        // 0 log 0 = 0: terms with a_k = 0 contribute nothing
+        const torch::Tensor log_a = torch::where(a > 0, a.log(), torch::zeros_like(a));
+        out.push_back((a * (log_a - b.clamp_min(1e-12).log())).sum(1));
+        break;
+      }
     }
   }
-  return torch::Tensor();
+  return out;
 }
 
-std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind) {
-  const int64_t n = f.size(0);
+torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviation kind) {
+  return deviations(a, b, {kind})[0];
+}
+
+std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f_in, Deviation kind) {
+  const int64_t n = f_in.size(0);
   if (n < 2) return {0.0, 0};
-  double sum = 0;
-  // shift k pairs row i with row (i + k) mod n: every ordered pair i != j once over k = 1..n-1
-  for (int64_t k = 1; k < n; ++k) {
-    sum += deviation(f, torch::roll(f, {-k}, {0}), kind).sum().item<double>();
+  const int64_t pairs = n * (n - 1);
+  if (kind == Deviation::KL) {  // no Gram-matrix shortcut: shift k pairs row i with row i + k
+    double sum = 0;
+    for (int64_t k = 1; k < n; ++k)
+      sum += deviation(f_in, torch::roll(f_in, {-k}, {0}), kind).sum().item<double>();
+    return {sum / static_cast<double>(pairs), pairs};
   }
-  return {sum / static_cast<double>(n * (n - 1)), n * (n - 1)};
+  // Different inputs are far apart, so the Gram matrix is accurate here: |f_i - f_j|^2 =
+  // |f_i|^2 + |f_j|^2 - 2 <f_i, f_j>, one (n x D)(D x n) product.
+  const torch::Tensor f = f_in.reshape({n, -1}).to(torch::kDouble);
+  const torch::Tensor gram = f.matmul(f.t());
+  const torch::Tensor sq = gram.diagonal();
+  const torch::Tensor off = 1.0 - torch::eye(n, gram.options());
+  torch::Tensor dev;
+  if (kind == Deviation::Euclidean) {
+    dev = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * gram).clamp_min(0).sqrt();
+  } else {
+    const torch::Tensor norms = sq.sqrt();
+    dev = 1.0 - gram / (norms.unsqueeze(1) * norms.unsqueeze(0)).clamp_min(1e-8);
+  }
+  return {(dev * off).sum().item<double>() / static_cast<double>(pairs), pairs};
 }
 
 }  // namespace probe

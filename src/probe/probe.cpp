@@ -15,9 +15,12 @@ namespace probe {
 
 const char* to_string(Metric metric) {
   switch (metric) {
-    case Metric::Equivariance: return "equivariance";
-    case Metric::Invariance: return "invariance";
-    case Metric::OutputKL: return "output_kl";
+    case Metric::Equivariance:
+      return "equivariance";
+    case Metric::Invariance:
+      return "invariance";
+    case Metric::OutputKL:
+      return "output_kl";
   }
   return "?";
 }
@@ -59,12 +62,14 @@ torch::Tensor transformed_batch(const torch::Tensor& x, const std::vector<Transf
                 tr.group == transforms.front().group;
   if (one_group) {  // one fused pass for every element
     std::vector<int64_t> elements;
-    for (const Transform& tr : transforms) elements.push_back(tr.element);
+    for (const Transform& tr : transforms)
+      elements.push_back(tr.element);
     if (static_cast<int64_t>(elements.size()) <= detail::kMaxActionElements)
       return ops::group_action(x, transforms.front().group, elements, FieldKind::Trivial);
   }
   std::vector<torch::Tensor> copies;
-  for (const Transform& tr : transforms) copies.push_back(tr.apply(x));
+  for (const Transform& tr : transforms)
+    copies.push_back(tr.apply(x));
   return torch::cat(copies, 0);
 }
 
@@ -83,12 +88,13 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
                  const std::vector<Transform>& transforms_in, const ProbeOptions& options) {
   TORCH_CHECK(!model.stages.empty(), "eqnn::probe::run_probe: model '", model.name,
               "' has no stages");
-  TORCH_CHECK(inputs.defined() && inputs.dim() == 4 && inputs.size(0) > 0 &&
-                  inputs.is_floating_point(),
-              "eqnn::probe::run_probe: expected a non-empty floating-point batch (B, C, H, W), got ",
-              inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
+  TORCH_CHECK(
+      inputs.defined() && inputs.dim() == 4 && inputs.size(0) > 0 && inputs.is_floating_point(),
+      "eqnn::probe::run_probe: expected a non-empty floating-point batch (B, C, H, W), got ",
+      inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
   TORCH_CHECK(!transforms_in.empty(), "eqnn::probe::run_probe: no transforms given");
-  TORCH_CHECK(options.memory_budget_bytes > 0, "eqnn::probe::run_probe: memory budget must be positive");
+  TORCH_CHECK(options.memory_budget_bytes > 0,
+              "eqnn::probe::run_probe: memory budget must be positive");
 
   std::vector<Transform> transforms = transforms_in;
   const bool added_identity = !transforms.front().is_identity();
@@ -104,7 +110,8 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
   const int64_t n_stages = static_cast<int64_t>(model.stages.size());
   std::vector<int64_t> stages = options.stages;
   if (stages.empty())
-    for (int64_t s = 0; s < n_stages; ++s) stages.push_back(s);
+    for (int64_t s = 0; s < n_stages; ++s)
+      stages.push_back(s);
   for (int64_t s : stages)
     TORCH_CHECK(s >= 0 && s < n_stages, "eqnn::probe::run_probe: stage index ", s,
                 " is out of range (the model has ", n_stages, " stages)");
@@ -115,9 +122,13 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
   };
 
   // Chunk size from the memory of one sample's transformed copies and stage outputs.
-  int64_t bytes_per_sample = inputs[0].numel() * inputs.element_size();
-  for (const torch::Tensor& y : model.forward_all(prepare(inputs.narrow(0, 0, 1))))
-    bytes_per_sample += y.numel() * y.element_size();
+  // Stages run one after the other and only two consecutive outputs are alive at a time.
+  int64_t bytes_per_sample = 0, previous = inputs[0].numel() * inputs.element_size();
+  for (const torch::Tensor& y : model.forward_all(prepare(inputs.narrow(0, 0, 1)))) {
+    const int64_t bytes = y.numel() * y.element_size();
+    bytes_per_sample = std::max(bytes_per_sample, previous + bytes);
+    previous = bytes;
+  }
   const int64_t chunk = std::clamp<int64_t>(
       options.memory_budget_bytes / std::max<int64_t>(1, k_all * bytes_per_sample), 1, n_total);
 
@@ -141,39 +152,50 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
   for (int64_t start = 0; start < n_total; start += chunk) {
     const int64_t n = std::min(chunk, n_total - start);
     const torch::Tensor x = prepare(inputs.narrow(0, start, n));
-    const std::vector<torch::Tensor> outputs = model.forward_all(transformed_batch(x, transforms));
-    for (const int64_t s : stages) {
+    torch::Tensor y = transformed_batch(x, transforms);
+    for (int64_t s = 0; s < n_stages; ++s) {
       const Stage& stage = model.stages[s];
-      const torch::Tensor& y = outputs[s];
+      y = stage.forward(y);
+      if (std::find(stages.begin(), stages.end(), s) == stages.end()) continue;
       std::vector<torch::Tensor> yk;
-      for (int64_t k = 0; k < k_all; ++k) yk.push_back(y.narrow(0, k * n, n));
+      for (int64_t k = 0; k < k_all; ++k)
+        yk.push_back(y.narrow(0, k * n, n));
       const torch::Tensor& f0 = yk[0];
       // the first samples' features, for the normalisation (independent of the chunking)
       torch::Tensor& kept = reference[s];
       const int64_t have = kept.defined() ? kept.size(0) : 0;
       if (options.normalised && have < kMaxNormalisationSamples) {
-        const torch::Tensor more =
-            f0.narrow(0, 0, std::min(n, kMaxNormalisationSamples - have)).to(torch::kDouble).contiguous();
+        const torch::Tensor more = f0.narrow(0, 0, std::min(n, kMaxNormalisationSamples - have))
+                                       .to(torch::kDouble)
+                                       .contiguous();
         kept = kept.defined() ? torch::cat({kept, more}, 0) : more;
       }
-      for (const Deviation d : options.deviations) {
-        if (has(Metric::Equivariance)) {
-          Accumulator& a = slot(s, Metric::Equivariance, d);
-          for (int64_t k = first; k < k_all && a.defined; ++k) {
-            const std::optional<torch::Tensor> target = stage.action(f0, transforms[k]);
-            if (!target || target->sizes() != yk[k].sizes()) {
-              a.defined = false;
-              break;
-            }
-            add(a, k, start, deviation(yk[k], *target, d));
-          }
+      const std::vector<Deviation>& devs = options.deviations;
+      if (has(Metric::Equivariance)) {
+        bool defined = true;
+        for (int64_t k = first; k < k_all && defined; ++k) {
+          const std::optional<torch::Tensor> target = stage.action(f0, transforms[k]);
+          defined = target && target->sizes() == yk[k].sizes();
+          if (!defined) break;
+          const std::vector<torch::Tensor> values = deviations(yk[k], *target, devs);
+          for (size_t i = 0; i < devs.size(); ++i)
+            add(slot(s, Metric::Equivariance, devs[i]), k, start, values[i]);
         }
-        if (has(Metric::Invariance)) {
-          Accumulator& a = slot(s, Metric::Invariance, d);
-          torch::Tensor centroid = torch::zeros_like(f0, f0.options().dtype(torch::kDouble));
-          for (int64_t k = first; k < k_all; ++k) centroid += yk[k].to(torch::kDouble);
-          centroid /= static_cast<double>(used);
-          for (int64_t k = first; k < k_all; ++k) add(a, k, start, deviation(yk[k], centroid, d));
+        if (!defined)
+          for (const Deviation d : devs)
+            slot(s, Metric::Equivariance, d).defined = false;
+      }
+      if (has(Metric::Invariance)) {
+        torch::Tensor centroid = torch::zeros_like(f0, f0.options().dtype(torch::kDouble));
+        for (int64_t k = first; k < k_all; ++k)
+          centroid.add_(yk[k]);
+        centroid.div_(static_cast<double>(used));
+        const torch::Tensor c = centroid.to(f0.scalar_type());  // same dtype: the fused pass
+        for (int64_t k = first; k < k_all; ++k) {
+          const std::vector<torch::Tensor> values =
+              deviations(yk[k], f0.scalar_type() == torch::kDouble ? centroid : c, devs);
+          for (size_t i = 0; i < devs.size(); ++i)
+            add(slot(s, Metric::Invariance, devs[i]), k, start, values[i]);
         }
       }
       if (has(Metric::OutputKL) && s == n_stages - 1 && y.dim() == 2) {
@@ -185,7 +207,8 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
           mean += p.back();
         }
         mean /= static_cast<double>(used);
-        for (int64_t k = first; k < k_all; ++k) add(a, k, start, deviation(p[k - first], mean, Deviation::KL));
+        for (int64_t k = first; k < k_all; ++k)
+          add(a, k, start, deviation(p[k - first], mean, Deviation::KL));
       }
     }
     if (options.progress) options.progress(start + n, n_total);
@@ -193,7 +216,8 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
 
   Report report;
   report.samples = n_total;
-  for (int64_t k = first; k < k_all; ++k) report.transforms.push_back(transforms[k].name);
+  for (int64_t k = first; k < k_all; ++k)
+    report.transforms.push_back(transforms[k].name);
   for (auto& [key, a] : acc) {
     const auto [s, m, d] = key;
     ReportRow row;
@@ -212,7 +236,8 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
         total += a.per_element[k];
         row.per_element.push_back(a.per_element[k] / static_cast<double>(n_total));
       }
-      for (double v : a.per_sample) row.per_sample.push_back(v / static_cast<double>(used));
+      for (double v : a.per_sample)
+        row.per_sample.push_back(v / static_cast<double>(used));
       row.value = total / static_cast<double>(n_total * used);
       if (options.normalised && m != Metric::OutputKL && reference[s].defined()) {
         const auto [scale, pairs] = mean_pairwise_deviation(reference[s], d);
@@ -222,7 +247,8 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
     report.rows.push_back(std::move(row));
   }
   std::sort(report.rows.begin(), report.rows.end(), [](const ReportRow& a, const ReportRow& b) {
-    return std::tie(a.stage_index, a.metric, a.deviation) < std::tie(b.stage_index, b.metric, b.deviation);
+    return std::tie(a.stage_index, a.metric, a.deviation) <
+           std::tie(b.stage_index, b.metric, b.deviation);
   });
   return report;
 }

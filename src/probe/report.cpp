@@ -26,7 +26,8 @@ std::string number(double v, int precision = 4) {
 std::string csv_field(const std::string& s) {
   if (s.find_first_of(",\"\n") == std::string::npos) return s;
   std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  for (char c : s)
+    out += c == '"' ? std::string("\"\"") : std::string(1, c);
   return out + "\"";
 }
 
@@ -34,17 +35,28 @@ std::string html_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
-nlohmann::json json_number(double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); }
+nlohmann::json json_number(double v) {
+  return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
+}
 
 const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
 
@@ -61,7 +73,9 @@ std::string svg_chart(const std::string& title,
       x_max = std::max(x_max, x);
     }
   if (y_max <= 0) y_max = 1;
-  const auto px = [&](double x) { return left + (width - left - right) * x / static_cast<double>(x_max); };
+  const auto px = [&](double x) {
+    return left + (width - left - right) * x / static_cast<double>(x_max);
+  };
   const auto py = [&](double y) { return top + (height - top - bottom) * (1.0 - y / y_max); };
   std::ostringstream os;
   os << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
@@ -127,12 +141,13 @@ std::string Report::text() const {
       const auto it = std::max_element(r.per_element.begin(), r.per_element.end());
       worst = transforms[static_cast<size_t>(it - r.per_element.begin())];
     }
-    table.push_back({r.model, r.stage, r.metric, r.deviation, number(r.value), number(r.normalised),
-                     worst});
+    table.push_back(
+        {r.model, r.stage, r.metric, r.deviation, number(r.value), number(r.normalised), worst});
   }
   std::vector<size_t> width(table[0].size(), 0);
   for (const auto& row : table)
-    for (size_t c = 0; c < row.size(); ++c) width[c] = std::max(width[c], row[c].size());
+    for (size_t c = 0; c < row.size(); ++c)
+      width[c] = std::max(width[c], row[c].size());
   std::ostringstream os;
   for (size_t i = 0; i < table.size(); ++i) {
     for (size_t c = 0; c < table[i].size(); ++c)
@@ -140,7 +155,8 @@ std::string Report::text() const {
     os << "\n";
     if (i == 0) {
       size_t total = 0;
-      for (size_t w : width) total += w + 2;
+      for (size_t w : width)
+        total += w + 2;
       os << std::string(total, '-') << "\n";
     }
   }
@@ -152,7 +168,8 @@ std::string Report::text() const {
 std::string Report::csv() const {
   std::ostringstream os;
   os << "model,stage_index,stage,action,metric,deviation,value,normalised";
-  for (const std::string& t : transforms) os << "," << csv_field("element " + t);
+  for (const std::string& t : transforms)
+    os << "," << csv_field("element " + t);
   os << "\n";
   for (const ReportRow& r : rows) {
     os << csv_field(r.model) << "," << r.stage_index << "," << csv_field(r.stage) << ","
@@ -171,14 +188,20 @@ std::string Report::json() const {
   j["transforms"] = transforms;
   j["rows"] = nlohmann::json::array();
   for (const ReportRow& r : rows) {
-    nlohmann::json row = {{"model", r.model},       {"stage_index", r.stage_index},
-                          {"stage", r.stage},       {"action", r.action},
-                          {"metric", r.metric},     {"deviation", r.deviation},
-                          {"value", json_number(r.value)}, {"normalised", json_number(r.normalised)}};
+    nlohmann::json row = {{"model", r.model},
+                          {"stage_index", r.stage_index},
+                          {"stage", r.stage},
+                          {"action", r.action},
+                          {"metric", r.metric},
+                          {"deviation", r.deviation},
+                          {"value", json_number(r.value)},
+                          {"normalised", json_number(r.normalised)}};
     row["per_element"] = nlohmann::json::array();
-    for (double v : r.per_element) row["per_element"].push_back(json_number(v));
+    for (double v : r.per_element)
+      row["per_element"].push_back(json_number(v));
     row["per_sample"] = nlohmann::json::array();
-    for (double v : r.per_sample) row["per_sample"].push_back(json_number(v));
+    for (double v : r.per_sample)
+      row["per_sample"].push_back(json_number(v));
     j["rows"].push_back(row);
   }
   return j.dump(1);
@@ -200,13 +223,15 @@ std::string Report::html(const std::string& title) const {
         "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
         ".charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>";
   os << "<h1>" << html_escape(title) << "</h1><p>G-EED metrics (Kvinge et al., NeurIPS 2022) per "
-     << "stage: 0 means the stage is exactly invariant/equivariant to the transforms. "
-     << samples << " samples, transforms: ";
-  for (size_t i = 0; i < transforms.size(); ++i) os << (i ? ", " : "") << html_escape(transforms[i]);
+     << "stage: 0 means the stage is exactly invariant/equivariant to the transforms. " << samples
+     << " samples, transforms: ";
+  for (size_t i = 0; i < transforms.size(); ++i)
+    os << (i ? ", " : "") << html_escape(transforms[i]);
   os << ". *normalised G-EED is eqnn's extension: G-EED divided by the mean deviation between "
      << "different inputs at the same stage (~1: the transforms move features as far as changing "
      << "the input does).</p><div class='charts'>";
-  for (const auto& [name, lines] : charts) os << svg_chart(name, lines, stage_names);
+  for (const auto& [name, lines] : charts)
+    os << svg_chart(name, lines, stage_names);
   os << "</div><h2>Table</h2><table><tr><th>model</th><th>stage</th><th>action</th><th>metric</th>"
         "<th>deviation</th><th>G-EED</th><th>normalised*</th></tr>";
   for (const ReportRow& r : rows)

@@ -13,9 +13,12 @@ namespace probe {
 
 bool Transform::is_identity() const {
   switch (kind) {
-    case Kind::GroupElement: return element == 0;
-    case Kind::Rotation: return std::fmod(std::fmod(degrees, 360.0) + 360.0, 360.0) == 0.0;
-    case Kind::Translation: return shift_rows == 0 && shift_cols == 0;
+    case Kind::GroupElement:
+      return element == 0;
+    case Kind::Rotation:
+      return std::fmod(std::fmod(degrees, 360.0) + 360.0, 360.0) == 0.0;
+    case Kind::Translation:
+      return shift_rows == 0 && shift_cols == 0;
   }
   return false;
 }
@@ -29,9 +32,12 @@ torch::Tensor Transform::apply(const torch::Tensor& x) const {
 torch::Tensor Transform::apply_to_plane(const torch::Tensor& x) const {
   if (x.dim() != 4 || (x.size(2) == 1 && x.size(3) == 1) || is_identity()) return x;
   switch (kind) {
-    case Kind::GroupElement: return ops::group_action(x, group, {element}, FieldKind::Trivial);
-    case Kind::Rotation: return rotate_bilinear(x, degrees);
-    case Kind::Translation: return torch::roll(x, {shift_rows, shift_cols}, {2, 3});
+    case Kind::GroupElement:
+      return ops::group_action(x, group, {element}, FieldKind::Trivial);
+    case Kind::Rotation:
+      return rotate_bilinear(x, degrees);
+    case Kind::Translation:
+      return torch::roll(x, {shift_rows, shift_cols}, {2, 3});
   }
   return x;
 }
@@ -43,7 +49,8 @@ torch::Tensor rotate_bilinear(const torch::Tensor& x, double degrees) {
   // column/row sit at -1 and 1) samples the input at R^-1 p, where R(row, col) rotates by +theta:
   //   col_src = x cos - y sin,  row_src = x sin + y cos.
   const double t = degrees * M_PI / 180.0, c = std::cos(t), s = std::sin(t);
-  const auto options = x.options().dtype(x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat);
+  const auto options =
+      x.options().dtype(x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat);
   const torch::Tensor theta =
       torch::tensor({c, -s, 0.0, s, c, 0.0}, options).view({1, 2, 3}).expand({x.size(0), 2, 3});
   namespace F = torch::nn::functional;
@@ -88,7 +95,8 @@ std::vector<Transform> rotation_transforms(const std::vector<double>& degrees) {
 std::vector<Transform> cyclic_rotation_transforms(int64_t n) {
   TORCH_CHECK(n >= 1, "eqnn::probe::cyclic_rotation_transforms: N must be positive, got ", n);
   std::vector<double> degrees;
-  for (int64_t k = 0; k < n; ++k) degrees.push_back(360.0 * static_cast<double>(k) / n);
+  for (int64_t k = 0; k < n; ++k)
+    degrees.push_back(360.0 * static_cast<double>(k) / n);
   return rotation_transforms(degrees);
 }
 
@@ -97,7 +105,8 @@ std::vector<Transform> sampled_rotation_transforms(int64_t n, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> angle(0.0, 360.0);
   std::vector<double> degrees = {0.0};
-  while (static_cast<int64_t>(degrees.size()) < n) degrees.push_back(angle(rng));
+  while (static_cast<int64_t>(degrees.size()) < n)
+    degrees.push_back(angle(rng));
   return rotation_transforms(degrees);
 }
 

@@ -5,6 +5,8 @@
 #include <torch/types.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace eqnn {
 namespace probe {
@@ -19,8 +21,12 @@ const char* to_string(Deviation deviation);
 /// "cosine", "euclidean", "kl" (case-insensitive); throws otherwise.
 Deviation deviation_from_name(const std::string& name);
 
-/// Row-wise deviation of a and b (both (N, ...), flattened per sample) -> (N) float64.
+/// Row-wise deviation of a and b (both (N, ...), flattened per sample) -> (N) float64. Cosine and
+/// euclidean come from per-sample sums accumulated in float64 in one pass (fused on CPU).
 torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviation kind);
+/// Several deviations of the same pair, sharing that pass.
+std::vector<torch::Tensor> deviations(const torch::Tensor& a, const torch::Tensor& b,
+                                      const std::vector<Deviation>& kinds);
 
 /// Mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f, and the number of
 /// pairs (for the normalised G-EED, metrics.md section 3).

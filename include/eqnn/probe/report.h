@@ -18,8 +18,8 @@ struct ReportRow {
   std::string metric;     ///< "equivariance", "invariance", "output_kl"
   std::string deviation;  ///< "cosine", "euclidean", "kl"
   double value = 0;       ///< G-EED: mean over samples and transforms
-  /// Normalised G-EED (our extension, docs/metrics.md section 3): value / mean deviation between the
-  /// same stage's features of different inputs; NaN when not computed.
+  /// Normalised G-EED (our extension, docs/metrics.md section 3): value / mean deviation between
+  /// the same stage's features of different inputs; NaN when not computed.
   double normalised = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> per_element;  ///< mean over samples, one per transform
   std::vector<double> per_sample;   ///< mean over transforms, one per sample

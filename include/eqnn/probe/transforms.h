@@ -20,10 +20,10 @@ struct Transform {
   enum class Kind { GroupElement, Rotation, Translation };
 
   Kind kind = Kind::GroupElement;
-  std::string name;       ///< "R^2", "rot 45.0", "shift (1, -2)"
-  Group group;            ///< for GroupElement
-  int64_t element = 0;    ///< index in group, for GroupElement
-  double degrees = 0;     ///< counter-clockwise, for Rotation (same sense as R in conventions.md)
+  std::string name;     ///< "R^2", "rot 45.0", "shift (1, -2)"
+  Group group;          ///< for GroupElement
+  int64_t element = 0;  ///< index in group, for GroupElement
+  double degrees = 0;   ///< counter-clockwise, for Rotation (same sense as R in conventions.md)
   int64_t shift_rows = 0, shift_cols = 0;  ///< for Translation (cyclic)
 
   bool is_identity() const;
@@ -43,7 +43,8 @@ std::vector<Transform> cyclic_rotation_transforms(int64_t n);
 /// n angles drawn uniformly from [0, 360) with a seed (SO(2) sampled); the identity comes first.
 std::vector<Transform> sampled_rotation_transforms(int64_t n, uint64_t seed);
 /// Cyclic translations by the given (rows, cols) shifts; the identity is added first if missing.
-std::vector<Transform> translation_transforms(const std::vector<std::pair<int64_t, int64_t>>& shifts);
+std::vector<Transform> translation_transforms(
+    const std::vector<std::pair<int64_t, int64_t>>& shifts);
 
 /// Rotation about the image centre by `degrees`, bilinear, zeros outside: (L f)(p) = f(R^-1 p).
 /// A multiple of 90 degrees reproduces torch::rot90 up to rounding (pixel centres map to pixel

@@ -1,0 +1,48 @@
+// The cost of a probe against plain forward passes, in the same iterations: probing N samples under
+// |G| transforms should cost at most 1.1 x (|G| + 1) forward passes of N samples (issue target).
+// Counter `ratio` = probe time / ((|G| + 1) x one forward of N samples).
+//
+// Arguments: model (0 = p4m G-CNN, 1 = plain CNN), samples N. 28x28 inputs, D4 transforms,
+// inference mode, channels_last.
+#include <c10/core/InferenceMode.h>
+#include <torch/torch.h>
+
+#include "bench_util.h"
+#include "eqnn/eqnn.h"
+
+namespace {
+
+void BM_ProbeCost(benchmark::State& state) {
+  const bool gcnn = state.range(0) == 0;
+  const int64_t n = state.range(1);
+  eqnn::ModelSpec spec;
+  spec.arch = gcnn ? "gcnn" : "cnn";
+  spec.group = "d4";
+  torch::manual_seed(0);
+  auto net = eqnn::build_model(spec);
+  net->eval();
+  const auto model = eqnn::probe::stages_of(net, spec.describe());
+  const eqnn::Group g = eqnn::Group::d4();
+  const auto transforms = eqnn::probe::group_transforms(g);
+  const torch::Tensor x = torch::rand({n, 1, 28, 28});
+  // the forward baseline in the probe's memory format (channels_last strides, free for 1 channel)
+  const torch::Tensor x_cl = x.as_strided(x.sizes(), {28 * 28, 1, 28, 1});
+  eqnn_bench::paired(
+      state, [&] { benchmark::DoNotOptimize(eqnn::probe::run_probe(model, x, transforms)); },
+      [&] {
+        c10::InferenceMode inference;
+        for (int i = 0; i < g.order() + 1; ++i)
+          benchmark::DoNotOptimize(net->forward(x_cl));
+      });
+  state.SetLabel(spec.describe() + ", |G| = 8, ratio vs (|G|+1) forwards");
+}
+
+}  // namespace
+
+BENCHMARK(BM_ProbeCost)
+    ->ArgNames({"model", "samples"})
+    ->Args({0, 64})
+    ->Args({1, 64})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
