@@ -136,6 +136,82 @@ torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviatio
   return deviations(a, b, {kind})[0];
 }
 
+namespace {
+
+/// Cosine and euclidean deviations from per-sample sums.
+std::vector<torch::Tensor> from_sums(const PairStats& st, const std::vector<Deviation>& kinds) {
+  std::vector<torch::Tensor> out;
+  for (const Deviation kind : kinds) {
+    if (kind == Deviation::Euclidean) {
+      out.push_back(st.diff2.sqrt());
+    } else {
+      const torch::Tensor na = st.a2.sqrt(), nb = st.b2.sqrt();
+      out.push_back((st.diff2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<torch::Tensor>& ys,
+                                                            const std::vector<Deviation>& kinds) {
+  TORCH_CHECK(!ys.empty(), "eqnn::probe::centroid_deviations: no tensors");
+  const torch::Tensor& y0 = ys.front();
+  const int64_t n = y0.size(0), k_count = static_cast<int64_t>(ys.size());
+  bool fused = y0.is_cpu() && (y0.scalar_type() == torch::kFloat || y0.scalar_type() == torch::kDouble);
+  for (const Deviation kind : kinds) fused = fused && kind != Deviation::KL;
+  for (const torch::Tensor& y : ys)
+    fused = fused && y.sizes() == y0.sizes() && y.scalar_type() == y0.scalar_type() &&
+            same_dense_layout(y, y0);
+  std::vector<std::vector<torch::Tensor>> out;
+  if (!fused) {  // through ATen: materialise the centroid in float64
+    torch::Tensor centroid = torch::zeros_like(y0, y0.options().dtype(torch::kDouble));
+    for (const torch::Tensor& y : ys) centroid.add_(y);
+    centroid.div_(static_cast<double>(k_count));
+    for (const torch::Tensor& y : ys) out.push_back(deviations(y.to(torch::kDouble), centroid, kinds));
+    return out;
+  }
+  // One pass: per entry, the float64 centroid of the K copies, then each copy's sums against it.
+  const int64_t d = n > 0 ? y0.numel() / n : 0;
+  std::vector<PairStats> stats(k_count);
+  for (auto& st : stats) {
+    st.diff2 = torch::zeros({n}, torch::kDouble);
+    st.a2 = torch::zeros({n}, torch::kDouble);
+    st.b2 = torch::zeros({n}, torch::kDouble);
+  }
+  AT_DISPATCH_FLOATING_TYPES(y0.scalar_type(), "eqnn::probe::centroid_deviations", [&] {
+    std::vector<const scalar_t*> data;
+    for (const torch::Tensor& y : ys) data.push_back(y.data_ptr<scalar_t>());
+    at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+      std::vector<double> sd(k_count), sa(k_count);
+      for (int64_t i = begin; i < end; ++i) {
+        std::fill(sd.begin(), sd.end(), 0.0);
+        std::fill(sa.begin(), sa.end(), 0.0);
+        double sc = 0;
+        for (int64_t j = 0; j < d; ++j) {
+          double c = 0;
+          for (int64_t k = 0; k < k_count; ++k) c += static_cast<double>(data[k][i * d + j]);
+          c /= static_cast<double>(k_count);
+          sc += c * c;
+          for (int64_t k = 0; k < k_count; ++k) {
+            const double v = static_cast<double>(data[k][i * d + j]);
+            sd[k] += (v - c) * (v - c);
+            sa[k] += v * v;
+          }
+        }
+        for (int64_t k = 0; k < k_count; ++k) {
+          stats[k].diff2.data_ptr<double>()[i] = sd[k];
+          stats[k].a2.data_ptr<double>()[i] = sa[k];
+          stats[k].b2.data_ptr<double>()[i] = sc;
+        }
+      }
+    });
+  });
+  for (const PairStats& st : stats) out.push_back(from_sums(st, kinds));
+  return out;
+}
+
 std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f_in, Deviation kind) {
   const int64_t n = f_in.size(0);
   if (n < 2) return {0.0, 0};

@@ -186,17 +186,11 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
             slot(s, Metric::Equivariance, d).defined = false;
       }
       if (has(Metric::Invariance)) {
-        torch::Tensor centroid = torch::zeros_like(f0, f0.options().dtype(torch::kDouble));
+        const std::vector<torch::Tensor> copies(yk.begin() + first, yk.end());
+        const auto values = centroid_deviations(copies, devs);
         for (int64_t k = first; k < k_all; ++k)
-          centroid.add_(yk[k]);
-        centroid.div_(static_cast<double>(used));
-        const torch::Tensor c = centroid.to(f0.scalar_type());  // same dtype: the fused pass
-        for (int64_t k = first; k < k_all; ++k) {
-          const std::vector<torch::Tensor> values =
-              deviations(yk[k], f0.scalar_type() == torch::kDouble ? centroid : c, devs);
           for (size_t i = 0; i < devs.size(); ++i)
-            add(slot(s, Metric::Invariance, devs[i]), k, start, values[i]);
-        }
+            add(slot(s, Metric::Invariance, devs[i]), k, start, values[k - first][i]);
       }
       if (has(Metric::OutputKL) && s == n_stages - 1 && y.dim() == 2) {
         Accumulator& a = slot(s, Metric::OutputKL, Deviation::KL);

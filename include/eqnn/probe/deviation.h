@@ -28,6 +28,11 @@ torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviatio
 std::vector<torch::Tensor> deviations(const torch::Tensor& a, const torch::Tensor& b,
                                       const std::vector<Deviation>& kinds);
 
+/// deviations(ys[k], centroid) for every k, where centroid = mean_k ys[k] in float64: one fused
+/// pass on CPU (no materialised centroid) for cosine and euclidean.
+std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<torch::Tensor>& ys,
+                                                            const std::vector<Deviation>& kinds);
+
 /// Mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f, and the number of
 /// pairs (for the normalised G-EED, metrics.md section 3).
 std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind);
