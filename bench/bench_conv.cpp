@@ -87,7 +87,7 @@ void conv_args(benchmark::internal::Benchmark* b) {
         for (int64_t size : sizes)
           for (int64_t nhwc : {0, 1})
             b->Args({g, batch, fields, size, nhwc});
-  b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(0.5);
+  b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
 }
 
 }  // namespace

@@ -2,8 +2,9 @@
 // |G| transforms should cost at most 1.1 x (|G| + 1) forward passes of N samples (issue target).
 // Counter `ratio` = probe time / ((|G| + 1) x one forward of N samples).
 //
-// Arguments: model (0 = p4m G-CNN, 1 = plain CNN), samples N. 28x28 inputs, D4 transforms,
-// inference mode, channels_last.
+// Arguments: model (0 = p4m G-CNN, 1 = plain CNN), samples N, width (0 = the models' defaults,
+// else first/second layer widths width, 2 * width). 28x28 inputs, D4 transforms, inference mode,
+// channels_last.
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
 
@@ -18,6 +19,10 @@ void BM_ProbeCost(benchmark::State& state) {
   eqnn::ModelSpec spec;
   spec.arch = gcnn ? "gcnn" : "cnn";
   spec.group = "d4";
+  if (state.range(2) > 0) {
+    spec.width1 = state.range(2);
+    spec.width2 = 2 * state.range(2);
+  }
   torch::manual_seed(0);
   auto net = eqnn::build_model(spec);
   net->eval();
@@ -40,9 +45,11 @@ void BM_ProbeCost(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_ProbeCost)
-    ->ArgNames({"model", "samples"})
-    ->Args({0, 64})
-    ->Args({1, 64})
+    ->ArgNames({"model", "samples", "width"})
+    ->Args({0, 64, 0})
+    ->Args({1, 64, 0})
+    ->Args({0, 64, 16})
+    ->Args({1, 64, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(1.0);
