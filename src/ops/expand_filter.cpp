@@ -39,13 +39,39 @@ std::vector<int64_t> expanded_shape(const ExpandFilterParams& p) {
   return {p.out_fields * p.group.order, p.in_fields * p.in_order, p.kernel_size, p.kernel_size};
 }
 
+/// Dense input, freshly allocated output and parameters of one pass (shared by CPU and CUDA).
+struct Prepared {
+  at::Tensor in, out;
+  ExpandFilterParams p;
+};
+
+Prepared prepare_forward(const at::Tensor& weight, c10::string_view group_name, bool lifting) {
+  const Group group = Group::from_name(std::string(group_name));
+  check_weight(weight, group, lifting);
+  Prepared r;
+  r.in = weight.contiguous();
+  r.p = params_for(group, r.in.sizes());
+  r.out = at::empty(expanded_shape(r.p), r.in.options());
+  return r;
+}
+
+Prepared prepare_backward(const at::Tensor& grad, c10::string_view group_name,
+                          at::IntArrayRef weight_shape) {
+  Prepared r;
+  r.in = grad.contiguous();
+  r.p = params_for(Group::from_name(std::string(group_name)), weight_shape);
+  TORCH_CHECK(r.in.numel() == r.p.expanded_numel(), kOp, " backward: gradient has ", r.in.numel(),
+              " entries, expected ", r.p.expanded_numel());
+  r.out = at::empty(weight_shape, r.in.options());
+  return r;
+}
+
 at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group_name,
                              bool lifting) {
-  const Group group = Group::from_name(std::string(group_name));
-  check_weight(weight_in, group, lifting);
-  const at::Tensor weight = weight_in.contiguous();
-  const ExpandFilterParams p = params_for(group, weight.sizes());
-  at::Tensor expanded = at::empty(expanded_shape(p), weight.options());
+  const Prepared r = prepare_forward(weight_in, group_name, lifting);
+  const ExpandFilterParams& p = r.p;
+  const at::Tensor& weight = r.in;
+  at::Tensor expanded = r.out;
   // Blocks of k*k entries (one filter plane of output element t) are contiguous in the output;
   // within a block the source offsets depend only on t. Tabulate them once per t with the shared
   // index math (block o = i = s = 0), then each block costs one index computation and k*k copies.
@@ -75,12 +101,10 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
 
 at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_view group_name,
                                       at::IntArrayRef weight_shape) {
-  const Group group = Group::from_name(std::string(group_name));
-  const at::Tensor grad = grad_in.contiguous();
-  const ExpandFilterParams p = params_for(group, weight_shape);
-  TORCH_CHECK(grad.numel() == p.expanded_numel(), kOp, " backward: gradient has ", grad.numel(),
-              " entries, expected ", p.expanded_numel());
-  at::Tensor grad_base = at::empty(weight_shape, grad.options());
+  const Prepared r = prepare_backward(grad_in, group_name, weight_shape);
+  const ExpandFilterParams& p = r.p;
+  const at::Tensor& grad = r.in;
+  at::Tensor grad_base = r.out;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), kOp, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* src = grad.data_ptr<scalar_t>();
@@ -95,29 +119,22 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
 #ifdef EQNN_WITH_CUDA
 at::Tensor expand_filter_cuda(const at::Tensor& weight_in, c10::string_view group_name,
                               bool lifting) {
-  const Group group = Group::from_name(std::string(group_name));
-  check_weight(weight_in, group, lifting);
-  const at::Tensor weight = weight_in.contiguous();
-  const ExpandFilterParams p = params_for(group, weight.sizes());
-  at::Tensor expanded = at::empty(expanded_shape(p), weight.options());
+  const Prepared r = prepare_forward(weight_in, group_name, lifting);
   support::check_launch(detail::cuda::expand_filter_forward(
-                            p, support::scalar_kind(weight.scalar_type(), kOp), weight.data_ptr(),
-                            expanded.data_ptr(), support::current_stream()),
+                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
+                            r.out.data_ptr(), support::current_stream()),
                         kOp);
-  return expanded;
+  return r.out;
 }
 
 at::Tensor expand_filter_backward_cuda(const at::Tensor& grad_in, c10::string_view group_name,
                                        at::IntArrayRef weight_shape) {
-  const Group group = Group::from_name(std::string(group_name));
-  const at::Tensor grad = grad_in.contiguous();
-  const ExpandFilterParams p = params_for(group, weight_shape);
-  at::Tensor grad_base = at::empty(weight_shape, grad.options());
+  const Prepared r = prepare_backward(grad_in, group_name, weight_shape);
   support::check_launch(detail::cuda::expand_filter_backward(
-                            p, support::scalar_kind(grad.scalar_type(), kOp), grad.data_ptr(),
-                            grad_base.data_ptr(), support::current_stream()),
+                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
+                            r.out.data_ptr(), support::current_stream()),
                         kOp);
-  return grad_base;
+  return r.out;
 }
 #endif
 
