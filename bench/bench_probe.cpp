@@ -39,7 +39,7 @@ void BM_ProbeCost(benchmark::State& state) {
         for (int i = 0; i < g.order() + 1; ++i)
           benchmark::DoNotOptimize(net->forward(x_cl));
       });
-  state.SetLabel(spec.describe() + ", |G| = 8, ratio vs (|G|+1) forwards");
+  state.SetLabel(spec.describe() + ", D4 (8 elements)");
 }
 
 }  // namespace

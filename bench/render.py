@@ -27,6 +27,11 @@ def params(name):
     return parts[0], out
 
 
+def cell(text):
+    """Markdown table cell: pipes escaped."""
+    return str(text).replace("|", "\\|")
+
+
 def fmt(x, digits=2):
     return f"{x:.{digits}f}"
 
@@ -102,10 +107,10 @@ def render(path):
     probes = [b for b in rows if b["name"].startswith("BM_ProbeCost")]
     if probes:
         out.append("### Probe cost vs plain forward passes\n")
-        out.append("| model | probe ms | (|G|+1) forwards ms | ratio | target |")
+        out.append("| model | probe ms | (\\|G\\|+1) forwards ms | ratio | target |")
         out.append("| --- | --- | --- | --- | --- |")
         for b in probes:
-            out.append(f"| {b.get('label', '')} | {fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
+            out.append(f"| {cell(b.get('label', ''))} | {fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
                        f"{fmt(b['ratio'], 3)} | <= 1.1: {'met' if b['ratio'] <= 1.1 else 'NOT met'} |")
         out.append("")
     return "\n".join(out)
