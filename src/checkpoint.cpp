@@ -73,13 +73,19 @@ torch::nn::Sequential build_model(const ModelSpec& spec) {
 }
 
 void save_checkpoint(const std::string& path, const ModelSpec& spec,
-                     const torch::nn::Sequential& model, const std::string& extra_json) {
+                     const torch::nn::Sequential& model, const std::string& extra_json,
+                     const torch::optim::Optimizer* optimizer) {
   torch::serialize::OutputArchive archive;
   archive.write("eqnn_spec", c10::IValue(spec.to_json()));
   archive.write("eqnn_extra", c10::IValue(extra_json));
   torch::serialize::OutputArchive weights;
   model->save(weights);
   archive.write("model", weights);
+  if (optimizer != nullptr) {
+    torch::serialize::OutputArchive state;
+    optimizer->save(state);
+    archive.write("optimizer", state);
+  }
   const std::string temporary = path + ".tmp";
   archive.save_to(temporary);
   TORCH_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0,
@@ -123,6 +129,16 @@ void read_weights(torch::serialize::InputArchive& archive, const std::string& pa
 }
 
 }  // namespace
+
+bool load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer) {
+  ModelSpec spec;
+  std::string extra;
+  torch::serialize::InputArchive archive = open_archive(path, &spec, &extra);
+  torch::serialize::InputArchive state;
+  if (!archive.try_read("optimizer", state)) return false;
+  optimizer.load(state);
+  return true;
+}
 
 Checkpoint load_checkpoint(const std::string& path) {
   Checkpoint out;

@@ -12,5 +12,6 @@ using Command = std::function<int()>;
 
 Command add_check_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
+Command add_train_command(CLI::App& app);
 
 }  // namespace eqnn_cli

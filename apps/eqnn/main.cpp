@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   };
   add(eqnn_cli::add_check_command);
   add(eqnn_cli::add_probe_command);
+  add(eqnn_cli::add_train_command);
   CLI11_PARSE(app, argc, argv);
 
   eqnn::configure_threads();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
+#include <torch/optim/optimizer.h>
 
 #include <string>
 #include <utility>
@@ -28,10 +29,14 @@ struct ModelSpec {
 /// Builds the architecture a spec names, freshly initialised.
 torch::nn::Sequential build_model(const ModelSpec& spec);
 
-/// Writes spec + weights (+ an optional opaque JSON string of extra state, e.g. the epoch) to
-/// path.tmp and renames it over path.
+/// Writes spec + weights (+ an optional opaque JSON string of extra state, e.g. the epoch, and the
+/// optimizer's state for resuming) to path.tmp and renames it over path.
 void save_checkpoint(const std::string& path, const ModelSpec& spec,
-                     const torch::nn::Sequential& model, const std::string& extra_json = "{}");
+                     const torch::nn::Sequential& model, const std::string& extra_json = "{}",
+                     const torch::optim::Optimizer* optimizer = nullptr);
+
+/// Restores the optimizer state saved with a checkpoint; false if it has none.
+bool load_optimizer_state(const std::string& path, torch::optim::Optimizer& optimizer);
 
 struct Checkpoint {
   ModelSpec spec;

@@ -18,4 +18,5 @@
 #include "eqnn/probe/probe.h"
 #include "eqnn/self_check.h"
 #include "eqnn/threads.h"
+#include "eqnn/train.h"
 #include "eqnn/version.h"

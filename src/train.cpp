@@ -1,0 +1,100 @@
+#include "eqnn/train.h"
+
+#include <c10/core/InferenceMode.h>
+#include <torch/nn/functional/loss.h>
+
+#include "eqnn/ops.h"
+
+namespace eqnn {
+namespace {
+
+/// channels_last strides for a dense batch (free for one channel, where both formats coincide).
+torch::Tensor to_format(const torch::Tensor& x, bool channels_last) {
+  if (!channels_last) return x.contiguous();
+  if (x.size(1) != 1) return x.contiguous(at::MemoryFormat::ChannelsLast);
+  const torch::Tensor c = x.contiguous();
+  return c.as_strided(c.sizes(), {c.size(2) * c.size(3), 1, c.size(3), 1});
+}
+
+}  // namespace
+
+torch::Tensor apply_elements(const torch::Tensor& x, const Group& group,
+                             const torch::Tensor& elements) {
+  TORCH_CHECK(elements.dim() == 1 && elements.size(0) == x.size(0),
+              "eqnn::apply_elements: expected one element per image, got ", elements.sizes(),
+              " for a batch of ", x.size(0));
+  torch::Tensor out = x.clone();
+  for (int64_t t = 1; t < group.order(); ++t) {  // the identity leaves images unchanged
+    const torch::Tensor rows = (elements == t).nonzero().flatten();
+    if (rows.numel() == 0) continue;
+    out.index_copy_(0, rows,
+                    ops::group_action(x.index_select(0, rows), group, {t}, FieldKind::Trivial));
+  }
+  return out;
+}
+
+std::vector<double> train_classifier(torch::nn::Sequential& model,
+                                     torch::optim::Optimizer& optimizer,
+                                     const torch::Tensor& images, const torch::Tensor& labels,
+                                     const TrainOptions& options, int64_t first_epoch) {
+  TORCH_CHECK(images.dim() == 4 && labels.dim() == 1 && images.size(0) == labels.size(0),
+              "eqnn::train_classifier: expected images (N, C, H, W) and labels (N), got ",
+              images.sizes(), " and ", labels.sizes());
+  TORCH_CHECK(options.batch_size > 0 && options.epochs >= 0,
+              "eqnn::train_classifier: batch size must be positive and epochs non-negative");
+  const int64_t n = images.size(0);
+  const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
+  std::vector<double> losses;
+  model->train();
+  for (int64_t epoch = first_epoch; epoch < options.epochs; ++epoch) {
+    torch::Generator gen = at::detail::createCPUGenerator(options.seed * 1000003 + epoch);
+    const torch::Tensor order = torch::randperm(n, gen, torch::kLong);
+    double total = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      const int64_t begin = step * options.batch_size;
+      const torch::Tensor idx = order.narrow(0, begin, std::min(options.batch_size, n - begin));
+      torch::Tensor x = images.index_select(0, idx);
+      if (options.augment) {
+        const torch::Tensor elements =
+            torch::randint(options.augment->order(), {x.size(0)}, gen, torch::kLong);
+        x = apply_elements(x, *options.augment, elements);
+      }
+      optimizer.zero_grad();
+      const torch::Tensor loss = torch::nn::functional::cross_entropy(
+          model->forward(to_format(x, options.channels_last)), labels.index_select(0, idx));
+      loss.backward();
+      optimizer.step();
+      total += loss.item<double>();
+      if (options.progress) options.progress(step + 1, steps, epoch, total / (step + 1));
+    }
+    losses.push_back(total / static_cast<double>(steps));
+    if (options.on_epoch_end) options.on_epoch_end(epoch, losses.back());
+  }
+  return losses;
+}
+
+double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
+                const torch::Tensor& labels, int64_t batch_size,
+                const std::optional<std::pair<Group, int64_t>>& transform) {
+  TORCH_CHECK(images.size(0) == labels.size(0) && images.size(0) > 0,
+              "eqnn::accuracy: expected as many labels as images, got ", labels.size(0), " and ",
+              images.size(0));
+  const bool was_training = model->is_training();
+  model->eval();
+  int64_t correct = 0;
+  {
+    c10::InferenceMode inference;
+    for (int64_t begin = 0; begin < images.size(0); begin += batch_size) {
+      const int64_t count = std::min(batch_size, images.size(0) - begin);
+      torch::Tensor x = images.narrow(0, begin, count);
+      if (transform)
+        x = ops::group_action(x, transform->first, {transform->second}, FieldKind::Trivial);
+      const torch::Tensor predicted = model->forward(to_format(x, true)).argmax(1);
+      correct += (predicted == labels.narrow(0, begin, count)).sum().item<int64_t>();
+    }
+  }
+  model->train(was_training);
+  return static_cast<double>(correct) / static_cast<double>(images.size(0));
+}
+
+}  // namespace eqnn
