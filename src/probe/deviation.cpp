@@ -159,17 +159,21 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
   TORCH_CHECK(!ys.empty(), "eqnn::probe::centroid_deviations: no tensors");
   const torch::Tensor& y0 = ys.front();
   const int64_t n = y0.size(0), k_count = static_cast<int64_t>(ys.size());
-  bool fused = y0.is_cpu() && (y0.scalar_type() == torch::kFloat || y0.scalar_type() == torch::kDouble);
-  for (const Deviation kind : kinds) fused = fused && kind != Deviation::KL;
+  bool fused =
+      y0.is_cpu() && (y0.scalar_type() == torch::kFloat || y0.scalar_type() == torch::kDouble);
+  for (const Deviation kind : kinds)
+    fused = fused && kind != Deviation::KL;
   for (const torch::Tensor& y : ys)
     fused = fused && y.sizes() == y0.sizes() && y.scalar_type() == y0.scalar_type() &&
             same_dense_layout(y, y0);
   std::vector<std::vector<torch::Tensor>> out;
   if (!fused) {  // through ATen: materialise the centroid in float64
     torch::Tensor centroid = torch::zeros_like(y0, y0.options().dtype(torch::kDouble));
-    for (const torch::Tensor& y : ys) centroid.add_(y);
+    for (const torch::Tensor& y : ys)
+      centroid.add_(y);
     centroid.div_(static_cast<double>(k_count));
-    for (const torch::Tensor& y : ys) out.push_back(deviations(y.to(torch::kDouble), centroid, kinds));
+    for (const torch::Tensor& y : ys)
+      out.push_back(deviations(y.to(torch::kDouble), centroid, kinds));
     return out;
   }
   // One pass: per entry, the float64 centroid of the K copies, then each copy's sums against it.
@@ -182,7 +186,8 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
   }
   AT_DISPATCH_FLOATING_TYPES(y0.scalar_type(), "eqnn::probe::centroid_deviations", [&] {
     std::vector<const scalar_t*> data;
-    for (const torch::Tensor& y : ys) data.push_back(y.data_ptr<scalar_t>());
+    for (const torch::Tensor& y : ys)
+      data.push_back(y.data_ptr<scalar_t>());
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> sd(k_count), sa(k_count);
       for (int64_t i = begin; i < end; ++i) {
@@ -191,7 +196,8 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
         double sc = 0;
         for (int64_t j = 0; j < d; ++j) {
           double c = 0;
-          for (int64_t k = 0; k < k_count; ++k) c += static_cast<double>(data[k][i * d + j]);
+          for (int64_t k = 0; k < k_count; ++k)
+            c += static_cast<double>(data[k][i * d + j]);
           c /= static_cast<double>(k_count);
           sc += c * c;
           for (int64_t k = 0; k < k_count; ++k) {
@@ -208,7 +214,8 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
       }
     });
   });
-  for (const PairStats& st : stats) out.push_back(from_sums(st, kinds));
+  for (const PairStats& st : stats)
+    out.push_back(from_sums(st, kinds));
   return out;
 }
 
