@@ -61,7 +61,7 @@ TEST_CASE("an exactly equivariant network has zero latent-equivariance G-EED at 
   }
 }
 
-TEST_CASE("a plain CNN is clearly not equivariant; a group-averaged one is output invariant",
+TEST_CASE("a plain CNN is clearly not equivariant, and a group-averaged one is output invariant",
           "[probe]") {
   const Group g = Group::d4();
   auto net = trained_like_plain_cnn(9);
