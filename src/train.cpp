@@ -3,17 +3,14 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/nn/functional/loss.h>
 
+#include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
 
 namespace eqnn {
 namespace {
 
-/// channels_last strides for a dense batch (free for one channel, where both formats coincide).
 torch::Tensor to_format(const torch::Tensor& x, bool channels_last) {
-  if (!channels_last) return x.contiguous();
-  if (x.size(1) != 1) return x.contiguous(at::MemoryFormat::ChannelsLast);
-  const torch::Tensor c = x.contiguous();
-  return c.as_strided(c.sizes(), {c.size(2) * c.size(3), 1, c.size(3), 1});
+  return channels_last ? to_channels_last(x) : x.contiguous();
 }
 
 }  // namespace

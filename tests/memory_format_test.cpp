@@ -97,3 +97,18 @@ TEST_CASE("the example network runs in channels_last end to end", "[memory_forma
   }
   REQUIRE_EQUIVARIANT(net, x_cl);
 }
+
+TEST_CASE("to_channels_last restrides ambiguous maps for free and converts the rest",
+          "[memory_format]") {
+  const torch::Tensor grey = torch::rand({2, 1, 5, 5});
+  const torch::Tensor grey_cl = eqnn::to_channels_last(grey);
+  CHECK(grey_cl.data_ptr() == grey.data_ptr());  // no copy
+  CHECK(grey_cl.suggest_memory_format() == torch::MemoryFormat::ChannelsLast);
+  CHECK(torch::equal(grey_cl, grey));
+  const torch::Tensor rgb = torch::rand({2, 3, 5, 5});
+  const torch::Tensor rgb_cl = eqnn::to_channels_last(rgb);
+  CHECK(rgb_cl.is_contiguous(torch::MemoryFormat::ChannelsLast));
+  CHECK_FALSE(rgb_cl.is_contiguous());
+  CHECK(torch::equal(rgb_cl, rgb));
+  CHECK(eqnn::to_channels_last(rgb_cl).data_ptr() == rgb_cl.data_ptr());
+}

@@ -7,6 +7,7 @@
 #include "eqnn/export.h"
 #include "eqnn/field.h"
 #include "eqnn/group.h"
+#include "eqnn/memory_format.h"
 #include "eqnn/models.h"
 #include "eqnn/nn/equivariant_module.h"
 #include "eqnn/nn/group_batch_norm.h"

@@ -5,6 +5,7 @@
 #include <array>
 #include <cmath>
 
+#include "eqnn/memory_format.h"
 #include "exactness.h"
 
 namespace eqnn {
@@ -43,13 +44,10 @@ torch::Tensor equivariant_conv2d(const std::string& who, const FieldType& in_typ
   const std::array<int64_t, 2> stride{g.stride, g.stride}, dilation{g.dilation, g.dilation};
   // The backends (oneDNN, cuDNN) follow the input's strides. An ambiguous input (one channel or a
   // 1x1 plane) stores the same bytes in both formats: give it channels_last strides for free.
-  torch::Tensor x = input;
-  if (conv_output_format(input, g.channels_last) == at::MemoryFormat::ChannelsLast &&
-      input.suggest_memory_format() != at::MemoryFormat::ChannelsLast) {
-    const int64_t c = input.size(1), h = input.size(2), w = input.size(3);
-    x = input.is_contiguous() ? input.as_strided(input.sizes(), {c * h * w, 1, w * c, c})
-                              : input.contiguous(at::MemoryFormat::ChannelsLast);
-  }
+  const torch::Tensor x =
+      conv_output_format(input, g.channels_last) == at::MemoryFormat::ChannelsLast
+          ? to_channels_last(input)
+          : input;
   if (g.padding_mode == PaddingMode::Zeros || g.padding == 0) {
     const std::array<int64_t, 2> padding{g.padding, g.padding};
     return torch::conv2d(x, expanded_weight, expanded_bias, stride, padding, dilation);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "eqnn/detail/group_action_kernel.h"
+#include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
 
 namespace eqnn {
@@ -46,13 +47,6 @@ struct Accumulator {
   std::vector<double> per_sample;   // sum over used transforms, per sample
   bool defined = true;
 };
-
-/// channels_last without a copy where the format is ambiguous (one channel).
-torch::Tensor to_channels_last(const torch::Tensor& x) {
-  if (x.size(1) != 1) return x.contiguous(at::MemoryFormat::ChannelsLast);
-  const torch::Tensor c = x.contiguous();
-  return c.as_strided(c.sizes(), {c.size(2) * c.size(3), 1, c.size(3), 1});
-}
 
 /// All transformed copies of x, transform-major: (K * n, C, H, W).
 torch::Tensor transformed_batch(const torch::Tensor& x, const std::vector<Transform>& transforms) {
