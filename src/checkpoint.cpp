@@ -2,6 +2,7 @@
 
 #include <torch/serialize.h>
 
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -10,15 +11,20 @@
 #include "eqnn/models.h"
 
 namespace eqnn {
+namespace {
+/// Version of the spec's JSON; bumped whenever the example architectures change shape.
+constexpr int kSpecFormat = 2;
+}  // namespace
 
 std::string ModelSpec::to_json() const {
-  return nlohmann::json{{"format", 1},
+  return nlohmann::json{{"format", kSpecFormat},
                         {"arch", arch},
                         {"group", group},
                         {"input_size", input_size},
                         {"in_channels", in_channels},
                         {"width1", width1},
                         {"width2", width2},
+                        {"width3", width3},
                         {"classes", classes}}
       .dump();
 }
@@ -32,14 +38,20 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
   }
   ModelSpec s;
   try {
-    TORCH_CHECK(j.at("format").get<int>() == 1, "eqnn::ModelSpec: unsupported format ",
-                j.at("format").dump());
+    const int format = j.at("format").get<int>();
+    TORCH_CHECK(format == kSpecFormat, "eqnn::ModelSpec: unsupported spec format ", format,
+                " (this eqnn reads format ", kSpecFormat,
+                format < kSpecFormat
+                    ? "; the checkpoint was written by an older eqnn whose example "
+                      "architectures differ: train it again)"
+                    : ")");
     s.arch = j.at("arch").get<std::string>();
     s.group = j.at("group").get<std::string>();
     s.input_size = j.at("input_size").get<int64_t>();
     s.in_channels = j.at("in_channels").get<int64_t>();
     s.width1 = j.at("width1").get<int64_t>();
     s.width2 = j.at("width2").get<int64_t>();
+    s.width3 = j.at("width3").get<int64_t>();
     s.classes = j.at("classes").get<int64_t>();
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
@@ -50,26 +62,48 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
 }
 
 std::string ModelSpec::describe() const {
-  const auto width = [](int64_t w) { return w > 0 ? std::to_string(w) : std::string("default"); };
-  if (arch == "gcnn")
-    return "gcnn-" + group + " (" + width(width1) + ", " + width(width2) + " fields)";
-  return "cnn (" + width(width1) + ", " + width(width2) + " channels)";
+  const auto w = resolved_widths();
+  const std::string widths =
+      std::to_string(w[0]) + ", " + std::to_string(w[1]) + ", " + std::to_string(w[2]);
+  if (arch == "gcnn") return "gcnn-" + group + " (" + widths + " fields)";
+  return "cnn (" + widths + " channels)";
 }
 
-torch::nn::Sequential build_model(const ModelSpec& spec) {
-  if (spec.arch == "gcnn") {
-    models::SmallGCNNOptions o(Group::from_name(spec.group), spec.input_size);
-    o.in_channels(spec.in_channels).classes(spec.classes).channels_last(true);
-    if (spec.width1 > 0) o.fields1(spec.width1);
-    if (spec.width2 > 0) o.fields2(spec.width2);
-    return models::small_gcnn(o);
-  }
-  TORCH_CHECK(spec.arch == "cnn", "eqnn::build_model: unknown architecture '", spec.arch, "'");
+namespace {
+
+models::SmallGCNNOptions gcnn_options(const ModelSpec& spec) {
+  models::SmallGCNNOptions o(Group::from_name(spec.group), spec.input_size);
+  o.in_channels(spec.in_channels).classes(spec.classes).channels_last(true);
+  if (spec.width1 > 0) o.fields1(spec.width1);
+  if (spec.width2 > 0) o.fields2(spec.width2);
+  if (spec.width3 > 0) o.fields3(spec.width3);
+  return o;
+}
+
+models::PlainCNNOptions cnn_options(const ModelSpec& spec) {
   models::PlainCNNOptions o(spec.input_size);
   o.in_channels(spec.in_channels).classes(spec.classes);
   if (spec.width1 > 0) o.channels1(spec.width1);
   if (spec.width2 > 0) o.channels2(spec.width2);
-  return models::plain_cnn(o);
+  if (spec.width3 > 0) o.channels3(spec.width3);
+  return o;
+}
+
+}  // namespace
+
+std::array<int64_t, 3> ModelSpec::resolved_widths() const {
+  if (arch == "gcnn") {
+    const auto o = gcnn_options(*this);
+    return {o.fields1(), o.fields2(), o.fields3()};
+  }
+  const auto o = cnn_options(*this);
+  return {o.channels1(), o.channels2(), o.channels3()};
+}
+
+torch::nn::Sequential build_model(const ModelSpec& spec) {
+  if (spec.arch == "gcnn") return models::small_gcnn(gcnn_options(spec));
+  TORCH_CHECK(spec.arch == "cnn", "eqnn::build_model: unknown architecture '", spec.arch, "'");
+  return models::plain_cnn(cnn_options(spec));
 }
 
 void save_checkpoint(const std::string& path, const ModelSpec& spec,

@@ -1,7 +1,10 @@
 #include "eqnn/train.h"
 
 #include <c10/core/InferenceMode.h>
+#include <torch/optim/optimizer.h>
+
 #include <torch/nn/functional/loss.h>
+#include <cmath>
 
 #include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
@@ -14,6 +17,19 @@ torch::Tensor to_format(const torch::Tensor& x, bool channels_last) {
 }
 
 }  // namespace
+
+double scheduled_learning_rate(const TrainOptions& options, int64_t step, int64_t total_steps) {
+  TORCH_CHECK(step >= 0 && step < total_steps, "eqnn::scheduled_learning_rate: step ", step,
+              " outside [0, ", total_steps, ")");
+  if (options.schedule == LrSchedule::Constant) return options.learning_rate;
+  const auto warm =
+      static_cast<int64_t>(std::ceil(options.warmup * static_cast<double>(total_steps)));
+  if (step < warm)
+    return options.learning_rate * static_cast<double>(step + 1) / static_cast<double>(warm);
+  // Cosine from the peak after warm-up; the last step still gets a positive rate.
+  const double t = static_cast<double>(step - warm) / static_cast<double>(total_steps - warm);
+  return options.learning_rate * 0.5 * (1.0 + std::cos(M_PI * t));
+}
 
 torch::Tensor apply_elements(const torch::Tensor& x, const Group& group,
                              const torch::Tensor& elements) {
@@ -38,7 +54,12 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
               "eqnn::train_classifier: expected images (N, C, H, W) and labels (N), got ",
               images.sizes(), " and ", labels.sizes());
   TORCH_CHECK(options.batch_size > 0 && options.epochs >= 0,
-              "eqnn::train_classifier: batch size must be positive and epochs non-negative");
+              "eqnn::train_classifier: batch size must be positive and epochs non-negative, got ",
+              options.batch_size, " and ", options.epochs);
+  TORCH_CHECK(options.learning_rate > 0 && options.warmup >= 0 && options.warmup < 1,
+              "eqnn::train_classifier: expected a positive learning rate and a warm-up fraction in "
+              "[0, 1), got ",
+              options.learning_rate, " and ", options.warmup);
   const int64_t n = images.size(0);
   const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
   std::vector<double> losses;
@@ -56,6 +77,10 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
             torch::randint(options.augment->order(), {x.size(0)}, gen, torch::kLong);
         x = apply_elements(x, *options.augment, elements);
       }
+      const double lr =
+          scheduled_learning_rate(options, epoch * steps + step, options.epochs * steps);
+      for (auto& group : optimizer.param_groups())
+        group.options().set_lr(lr);
       optimizer.zero_grad();
       const torch::Tensor loss = torch::nn::functional::cross_entropy(
           model->forward(to_format(x, options.channels_last)), labels.index_select(0, idx));
@@ -72,10 +97,11 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
 
 double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
                 const torch::Tensor& labels, int64_t batch_size,
-                const std::optional<std::pair<Group, int64_t>>& transform) {
+                const std::function<torch::Tensor(const torch::Tensor&)>& transform) {
   TORCH_CHECK(images.size(0) == labels.size(0) && images.size(0) > 0,
               "eqnn::accuracy: expected as many labels as images, got ", labels.size(0), " and ",
               images.size(0));
+  TORCH_CHECK(batch_size > 0, "eqnn::accuracy: batch size must be positive, got ", batch_size);
   const bool was_training = model->is_training();
   model->eval();
   int64_t correct = 0;
@@ -84,14 +110,23 @@ double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
     for (int64_t begin = 0; begin < images.size(0); begin += batch_size) {
       const int64_t count = std::min(batch_size, images.size(0) - begin);
       torch::Tensor x = images.narrow(0, begin, count);
-      if (transform)
-        x = ops::group_action(x, transform->first, {transform->second}, FieldKind::Trivial);
+      if (transform) x = transform(x);
       const torch::Tensor predicted = model->forward(to_format(x, true)).argmax(1);
       correct += (predicted == labels.narrow(0, begin, count)).sum().item<int64_t>();
     }
   }
   model->train(was_training);
   return static_cast<double>(correct) / static_cast<double>(images.size(0));
+}
+
+double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
+                const torch::Tensor& labels, int64_t batch_size,
+                const std::optional<std::pair<Group, int64_t>>& transform) {
+  if (!transform) return accuracy(model, images, labels, batch_size, nullptr);
+  const auto [group, element] = *transform;
+  return accuracy(model, images, labels, batch_size, [&](const torch::Tensor& x) {
+    return ops::group_action(x, group, {element}, FieldKind::Trivial);
+  });
 }
 
 }  // namespace eqnn

@@ -1,5 +1,6 @@
-// A composed network: lift -> group BN -> ReLU -> group conv -> pool -> group conv -> GroupPool ->
-// global average -> linear is invariant, and every intermediate output is equivariant.
+// A composed network (models::small_gcnn: lift -> pool -> group BN -> ReLU -> group conv -> pool ->
+// group BN -> ReLU -> group conv -> group BN -> ReLU -> GroupPool -> global average -> linear) is
+// invariant, and every intermediate output is equivariant.
 #include <catch2/catch.hpp>
 
 #include "eqnn/testing/catch2.h"
@@ -26,7 +27,9 @@ TEST_CASE("the example G-CNN is invariant and equivariant at every stage",
           CHECK(stage.report.elements.size() == static_cast<size_t>(g.order()));
         }
         // the stage types follow the architecture
-        CHECK(stages[0].report.out_type == eqnn::FieldType::regular(g, 4));
+        CHECK(stages[0].report.out_type == eqnn::FieldType::regular(g, 6));
+        CHECK(stages[4].report.out_type == eqnn::FieldType::regular(g, 12));
+        CHECK(stages[11].report.out_type == eqnn::FieldType::trivial(g, 24));
         CHECK(stages.back().report.out_type == eqnn::FieldType::trivial(g, 5));
         CHECK(net->forward(x).sizes() == torch::IntArrayRef({4, 5}));
         // eval mode too (running statistics after one training pass)
@@ -43,9 +46,9 @@ TEST_CASE("a plain CNN is detected as not invariant", "[equivariance][network]")
   const Group g = Group::c4();
   auto net = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(g, 9));
   net->to(torch::kDouble);
-  const torch::Tensor plain_weight = eqnn_test::randn({16, 1, 3, 3}, torch::kDouble, 5);
+  const torch::Tensor plain_weight = eqnn_test::randn({24, 1, 5, 5}, torch::kDouble, 5);
   auto plain = [&](const torch::Tensor& x) {
-    torch::Tensor h = torch::conv2d(x, plain_weight, {}, 1, 1);
+    torch::Tensor h = torch::conv2d(x, plain_weight, {}, 1, 2);
     auto it = net->begin();
     ++it;
     for (; it != net->end(); ++it)

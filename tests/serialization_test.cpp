@@ -28,7 +28,7 @@ TEST_CASE("save and load round trip the example network in train and eval mode",
       if (eval) loaded->eval();
       // the saved keys include parameters and batch-norm buffers
       const auto keys = loaded->named_buffers().keys();
-      CHECK(std::find(keys.begin(), keys.end(), "1.running_mean") != keys.end());
+      CHECK(std::find(keys.begin(), keys.end(), "2.running_mean") != keys.end());
       CHECK(torch::equal(loaded->forward(x), net->forward(x)));
       for (const auto& p : net->named_parameters())
         CHECK(torch::equal(p.value(), loaded->named_parameters()[p.key()]));

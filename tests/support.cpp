@@ -1,5 +1,6 @@
 #include "support.h"
 
+#include <cstdio>
 #include <stdexcept>
 
 namespace eqnn_test {
@@ -195,6 +196,32 @@ double max_gradient_error(torch::Tensor param, const std::function<torch::Tensor
     worst = std::max(worst, std::abs((plus - minus) / (2 * h) - analytic[i].item<double>()));
   }
   return worst;
+}
+
+eqnn::data::ImageDataset shapes_dataset(int64_t n, const std::string& idx_prefix) {
+  torch::manual_seed(11);
+  torch::Tensor pixels = (torch::rand({n, 12, 12}) * 60).to(torch::kByte);
+  torch::Tensor labels = torch::arange(n, torch::kLong).remainder(3).to(torch::kByte);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t c = labels[i].item<int64_t>();
+    if (c == 0) pixels[i].narrow(0, 5, 2).fill_(250);                  // horizontal bar
+    if (c == 1) pixels[i].narrow(0, 2, 8).narrow(1, 2, 8).fill_(250);  // filled square
+    if (c == 2) {                                                      // square outline
+      pixels[i].narrow(0, 2, 8).narrow(1, 2, 8).fill_(250);
+      pixels[i].narrow(0, 4, 4).narrow(1, 4, 4).fill_(0);
+    }
+  }
+  const std::string prefix = idx_prefix.empty() ? "eqnn_shapes" : idx_prefix;
+  const std::string images = prefix + "-images.idx" + (idx_prefix.empty() ? ".gz" : "");
+  const std::string label_file = prefix + "-labels.idx" + (idx_prefix.empty() ? ".gz" : "");
+  eqnn::data::write_idx(images, pixels, idx_prefix.empty());
+  eqnn::data::write_idx(label_file, labels, idx_prefix.empty());
+  auto data = eqnn::data::load_idx_images(images, label_file);
+  if (idx_prefix.empty()) {
+    std::remove(images.c_str());
+    std::remove(label_file.c_str());
+  }
+  return data;
 }
 
 }  // namespace eqnn_test

@@ -50,6 +50,11 @@ torch::Tensor randn(std::vector<int64_t> shape, torch::ScalarType dtype, uint64_
 /// max |a - b| in float64.
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b);
 
+/// n images of 12x12 in 3 classes that no rotation or mirror maps into each other (a bar, a filled
+/// square, a square outline; plus noise), round-tripped through gzipped IDX files. With
+/// `idx_prefix`, the IDX files (PREFIX-images.idx, PREFIX-labels.idx, uncompressed) are kept.
+eqnn::data::ImageDataset shapes_dataset(int64_t n, const std::string& idx_prefix = "");
+
 inline std::vector<torch::ScalarType> float_types() {
   return {torch::kFloat, torch::kDouble};
 }

@@ -9,29 +9,6 @@
 
 namespace {
 
-/// 3 classes of 12x12 images that no rotation or mirror maps into each other (a bar, a filled
-/// square, a square outline; plus noise), as IDX files.
-eqnn::data::ImageDataset make_dataset(int64_t n) {
-  torch::manual_seed(11);
-  torch::Tensor pixels = (torch::rand({n, 12, 12}) * 60).to(torch::kByte);
-  torch::Tensor labels = torch::arange(n, torch::kLong).remainder(3).to(torch::kByte);
-  for (int64_t i = 0; i < n; ++i) {
-    const int64_t c = labels[i].item<int64_t>();
-    if (c == 0) pixels[i].narrow(0, 5, 2).fill_(250);                  // horizontal bar
-    if (c == 1) pixels[i].narrow(0, 2, 8).narrow(1, 2, 8).fill_(250);  // filled square
-    if (c == 2) {                                                      // square outline
-      pixels[i].narrow(0, 2, 8).narrow(1, 2, 8).fill_(250);
-      pixels[i].narrow(0, 4, 4).narrow(1, 4, 4).fill_(0);
-    }
-  }
-  eqnn::data::write_idx("eqnn_train_images.idx.gz", pixels, true);
-  eqnn::data::write_idx("eqnn_train_labels.idx.gz", labels, true);
-  auto data = eqnn::data::load_idx_images("eqnn_train_images.idx.gz", "eqnn_train_labels.idx.gz");
-  std::remove("eqnn_train_images.idx.gz");
-  std::remove("eqnn_train_labels.idx.gz");
-  return data;
-}
-
 eqnn::ModelSpec small_spec() {
   eqnn::ModelSpec spec;
   spec.arch = "gcnn";
@@ -39,6 +16,7 @@ eqnn::ModelSpec small_spec() {
   spec.input_size = 12;
   spec.width1 = 2;
   spec.width2 = 4;
+  spec.width3 = 4;
   spec.classes = 3;
   return spec;
 }
@@ -46,12 +24,15 @@ eqnn::ModelSpec small_spec() {
 }  // namespace
 
 TEST_CASE("training learns, checkpoints round trip, and resuming reproduces the run", "[train]") {
-  const auto data = make_dataset(48);
+  const auto data = eqnn_test::shapes_dataset(48);
   eqnn::TrainOptions options;
   options.epochs = 8;  // enough steps for the batch-norm running statistics to settle
   options.batch_size = 16;
   options.augment = eqnn::Group::d4();
   options.seed = 5;
+  options.learning_rate = 1e-2;
+  options.schedule = eqnn::LrSchedule::Cosine;
+  options.warmup = 0.1;
   int64_t progress_calls = 0;
   options.progress = [&](int64_t step, int64_t steps, int64_t, double loss) {
     ++progress_calls;
@@ -59,7 +40,7 @@ TEST_CASE("training learns, checkpoints round trip, and resuming reproduces the 
     CHECK(std::isfinite(loss));
   };
 
-  // uninterrupted: 2 epochs
+  // uninterrupted: 8 epochs
   torch::manual_seed(1);
   auto straight = eqnn::build_model(small_spec());
   torch::optim::Adam adam_straight(straight->parameters(), torch::optim::AdamOptions(1e-2));
@@ -67,6 +48,9 @@ TEST_CASE("training learns, checkpoints round trip, and resuming reproduces the 
   const auto losses =
       eqnn::train_classifier(straight, adam_straight, data.images, data.labels, options);
   REQUIRE(losses.size() == 8);
+  // the optimizer ran the last step at the schedule's last rate
+  CHECK(adam_straight.param_groups()[0].options().get_lr() ==
+        eqnn::scheduled_learning_rate(options, 8 * 3 - 1, 8 * 3));
   CHECK(progress_calls == 8 * 3);
   CHECK(losses[7] < losses[0]);
   CHECK(eqnn::accuracy(straight, data.images, data.labels) > before);
@@ -76,19 +60,22 @@ TEST_CASE("training learns, checkpoints round trip, and resuming reproduces the 
     CHECK(eqnn::accuracy(straight, data.images, data.labels, 256,
                          std::make_pair(eqnn::Group::d4(), t)) == acc);
 
-  // interrupted after epoch 0, checkpointed, resumed in a fresh model and optimizer for epochs 1-7
+  // interrupted after epoch 0 (checkpoint written, then the process "dies"), resumed in a fresh
+  // model and optimizer for epochs 1-7: same batches, same learning rates, same weights
   const std::string path = "eqnn_train_test.pt";
+  struct Interrupted {};
   torch::manual_seed(1);
   auto first = eqnn::build_model(small_spec());
   torch::optim::Adam adam_first(first->parameters(), torch::optim::AdamOptions(1e-2));
-  eqnn::TrainOptions one_epoch = options;
-  one_epoch.epochs = 1;
-  one_epoch.progress = nullptr;
-  one_epoch.on_epoch_end = [&](int64_t epoch, double) {
+  eqnn::TrainOptions interrupted = options;
+  interrupted.progress = nullptr;
+  interrupted.on_epoch_end = [&](int64_t epoch, double) {
     eqnn::save_checkpoint(path, small_spec(), first, "{\"epoch\": " + std::to_string(epoch) + "}",
                           &adam_first);
+    throw Interrupted{};
   };
-  eqnn::train_classifier(first, adam_first, data.images, data.labels, one_epoch);
+  CHECK_THROWS_AS(eqnn::train_classifier(first, adam_first, data.images, data.labels, interrupted),
+                  Interrupted);
 
   eqnn::Checkpoint ckpt = eqnn::load_checkpoint(path);
   CHECK(ckpt.extra_json == "{\"epoch\": 0}");
@@ -106,9 +93,40 @@ TEST_CASE("training learns, checkpoints round trip, and resuming reproduces the 
   std::remove(path.c_str());
 }
 
+TEST_CASE("the cosine schedule warms up, peaks and decays, and bad options are refused",
+          "[train]") {
+  eqnn::TrainOptions o;
+  o.learning_rate = 0.5;
+  const int64_t total = 40;
+  for (int64_t s = 0; s < total; ++s)
+    CHECK(eqnn::scheduled_learning_rate(o, s, total) == 0.5);  // Constant
+  o.schedule = eqnn::LrSchedule::Cosine;
+  o.warmup = 0.1;  // 4 steps
+  std::vector<double> lr;
+  for (int64_t s = 0; s < total; ++s)
+    lr.push_back(eqnn::scheduled_learning_rate(o, s, total));
+  CHECK(lr[0] == Approx(0.125));
+  CHECK(lr[3] == Approx(0.5));
+  CHECK(lr[4] == Approx(0.5));        // cos(0): the peak
+  CHECK(lr[4 + 18] == Approx(0.25));  // half way through the decay
+  CHECK(lr[total - 1] > 0);
+  CHECK(lr[total - 1] < 0.01);
+  for (int64_t s = 1; s < total; ++s)
+    CHECK((s <= 3 ? lr[s] > lr[s - 1] : lr[s] <= lr[s - 1]));
+  CHECK_THROWS_WITH(eqnn::scheduled_learning_rate(o, total, total),
+                    Catch::Contains("step 40 outside [0, 40)"));
+
+  auto net = eqnn::build_model(small_spec());
+  torch::optim::Adam adam(net->parameters());
+  const auto data = eqnn_test::shapes_dataset(6);
+  o.warmup = 1.5;
+  CHECK_THROWS_WITH(eqnn::train_classifier(net, adam, data.images, data.labels, o),
+                    Catch::Contains("warm-up fraction in [0, 1), got 0.5 and 1.5"));
+}
+
 #ifdef EQNN_CLI_PATH
 TEST_CASE("eqnn train runs end to end, checkpoints each epoch and resumes", "[train][cli]") {
-  const auto data = make_dataset(30);
+  const auto data = eqnn_test::shapes_dataset(30);
   eqnn::data::write_idx("cli_train_images.idx",
                         (data.images.squeeze(1) * 255).round().to(torch::kByte), false);
   eqnn::data::write_idx("cli_train_labels.idx", data.labels.to(torch::kByte), false);
@@ -116,7 +134,7 @@ TEST_CASE("eqnn train runs end to end, checkpoints each epoch and resumes", "[tr
       " --train-images cli_train_images.idx --train-labels cli_train_labels.idx"
       " --test-images cli_train_images.idx --test-labels cli_train_labels.idx";
   const std::string cli =
-      std::string(EQNN_CLI_PATH) + " train --width1 2 --width2 2 -b 10 -c cli_train.pt";
+      std::string(EQNN_CLI_PATH) + " train --width1 2 --width2 2 --width3 2 -b 10 -c cli_train.pt";
   REQUIRE(std::system((cli + files + " --epochs 1 > cli_train.log 2>&1").c_str()) == 0);
   eqnn::Checkpoint first = eqnn::load_checkpoint("cli_train.pt");
   CHECK(first.spec.arch == "gcnn");

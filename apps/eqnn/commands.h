@@ -11,6 +11,7 @@ namespace eqnn_cli {
 using Command = std::function<int()>;
 
 Command add_check_command(CLI::App& app);
+Command add_demo_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 

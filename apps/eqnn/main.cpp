@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
     eqnn_cli::Command run = register_command(app);
     commands[app.get_subcommands({}).back()] = std::move(run);
   };
+  add(eqnn_cli::add_demo_command);
   add(eqnn_cli::add_check_command);
   add(eqnn_cli::add_probe_command);
   add(eqnn_cli::add_train_command);

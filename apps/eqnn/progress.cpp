@@ -38,4 +38,9 @@ void Progress::finish() {
   std::cerr << (tty_ ? "\r" : "") << line << (tty_ ? "\033[K\n" : "\n") << std::flush;
 }
 
+void Progress::note(const std::string& line) {
+  if (tty_) std::cerr << "\r\033[K" << std::flush;
+  std::cout << line << std::endl;
+}
+
 }  // namespace eqnn_cli

@@ -14,6 +14,8 @@ class Progress {
   void update(int64_t done);
   /// Final line with the elapsed time.
   void finish();
+  /// Prints a line on stdout without tearing the bar (the next update redraws it).
+  void note(const std::string& line);
 
  private:
   std::string label_;

@@ -13,6 +13,8 @@ class Table {
   void add_row(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
   /// Columns padded to their widest cell, a rule under the header.
   void print(std::ostream& os) const;
+  const std::vector<std::string>& header() const { return header_; }
+  const std::vector<std::vector<std::string>>& rows() const { return rows_; }
 
  private:
   std::vector<std::string> header_;

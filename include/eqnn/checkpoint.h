@@ -5,6 +5,7 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/optim/optimizer.h>
 
+#include <array>
 #include <string>
 #include <utility>
 
@@ -17,13 +18,16 @@ struct ModelSpec {
   int64_t in_channels = 1;
   int64_t width1 = 0;  ///< fields (gcnn) or channels (cnn) of the first layer; 0: the default
   int64_t width2 = 0;
+  int64_t width3 = 0;
   int64_t classes = 10;
 
   std::string to_json() const;
   /// Throws with a clear message on malformed or unknown specs.
   static ModelSpec from_json(const std::string& json);
-  /// e.g. "gcnn-d4 (8, 16 fields)"
+  /// e.g. "gcnn-d4 (6, 12, 24 fields)"
   std::string describe() const;
+  /// The widths of the three blocks, defaults filled in.
+  std::array<int64_t, 3> resolved_widths() const;
 };
 
 /// Builds the architecture a spec names, freshly initialised.

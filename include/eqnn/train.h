@@ -14,9 +14,19 @@
 
 namespace eqnn {
 
+enum class LrSchedule {
+  Constant,  ///< learning_rate throughout
+  Cosine,    ///< linear warm-up, then cosine decay towards 0 over all epochs
+};
+
 struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch_size = 64;
+  /// Learning rate (the peak of Cosine), set on every parameter group before each step.
+  double learning_rate = 1e-3;
+  LrSchedule schedule = LrSchedule::Constant;
+  /// Fraction of all steps spent warming up (Cosine).
+  double warmup = 0.05;
   /// Augmentation: each training image is transformed by a uniformly random element of this group.
   std::optional<Group> augment;
   uint64_t seed = 0;
@@ -28,13 +38,17 @@ struct TrainOptions {
   std::function<void(int64_t, double)> on_epoch_end;
 };
 
+/// The learning rate of step `step` (0-based, counted over all epochs) out of `total_steps` under
+/// options.schedule (options.learning_rate for Constant).
+double scheduled_learning_rate(const TrainOptions& options, int64_t step, int64_t total_steps);
+
 /// Transforms each image of x (B, C, H, W) by the element in `elements` (B, int64) of `group`.
 torch::Tensor apply_elements(const torch::Tensor& x, const Group& group,
                              const torch::Tensor& elements);
 
 /// Trains with cross-entropy from epoch `first_epoch` to options.epochs - 1 (resume: pass the next
 /// epoch), shuffling with a generator seeded by (seed, epoch) so a resumed run sees the same
-/// batches. Returns the mean loss of each epoch run.
+/// batches and learning rates. Returns the mean loss of each epoch run.
 std::vector<double> train_classifier(torch::nn::Sequential& model,
                                      torch::optim::Optimizer& optimizer,
                                      const torch::Tensor& images, const torch::Tensor& labels,
@@ -45,5 +59,11 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
 double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
                 const torch::Tensor& labels, int64_t batch_size = 256,
                 const std::optional<std::pair<Group, int64_t>>& transform = std::nullopt);
+
+/// Top-1 accuracy in eval mode after applying `transform` to each batch of images (B, C, H, W),
+/// e.g. a rotation the training never saw.
+double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
+                const torch::Tensor& labels, int64_t batch_size,
+                const std::function<torch::Tensor(const torch::Tensor&)>& transform);
 
 }  // namespace eqnn

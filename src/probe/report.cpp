@@ -31,7 +31,7 @@ std::string csv_field(const std::string& s) {
   return out + "\"";
 }
 
-std::string html_escape(const std::string& s) {
+std::string escape_html(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
@@ -80,7 +80,7 @@ std::string svg_chart(const std::string& title,
   std::ostringstream os;
   os << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
      << "' font-family='sans-serif' font-size='11'>";
-  os << "<text x='" << left << "' y='18' font-size='13' font-weight='bold'>" << html_escape(title)
+  os << "<text x='" << left << "' y='18' font-size='13' font-weight='bold'>" << escape_html(title)
      << "</text>";
   os << "<line x1='" << left << "' y1='" << py(0) << "' x2='" << width - right << "' y2='" << py(0)
      << "' stroke='#444'/><line x1='" << left << "' y1='" << top << "' x2='" << left << "' y2='"
@@ -93,7 +93,7 @@ std::string svg_chart(const std::string& title,
   }
   for (const auto& [x, name] : stage_names) {
     os << "<text transform='translate(" << px(static_cast<double>(x)) << "," << py(0) + 12
-       << ") rotate(30)'>" << html_escape(name.substr(0, 28)) << "</text>";
+       << ") rotate(30)'>" << escape_html(name.substr(0, 28)) << "</text>";
   }
   int colour = 0;
   for (const auto& [model, points] : lines) {
@@ -105,9 +105,9 @@ std::string svg_chart(const std::string& title,
     for (const auto& [x, y] : points)
       if (!std::isnan(y))
         os << "<circle cx='" << px(static_cast<double>(x)) << "' cy='" << py(y) << "' r='3' fill='"
-           << c << "'><title>" << html_escape(model) << ": " << number(y) << "</title></circle>";
+           << c << "'><title>" << escape_html(model) << ": " << number(y) << "</title></circle>";
     os << "<text x='" << width - right - 150 << "' y='" << top + 14 * colour << "' fill='" << c
-       << "'>" << html_escape(model) << "</text>";
+       << "'>" << escape_html(model) << "</text>";
   }
   os << "</svg>";
   return os.str();
@@ -207,7 +207,7 @@ std::string Report::json() const {
   return j.dump(1);
 }
 
-std::string Report::html(const std::string& title) const {
+std::string Report::html_section(const std::string& heading) const {
   // group rows by (metric, deviation) -> model -> points
   std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>> charts;
   std::map<int64_t, std::string> stage_names;
@@ -218,28 +218,42 @@ std::string Report::html(const std::string& title) const {
     stage_names.emplace(r.stage_index, r.stage);
   }
   std::ostringstream os;
-  os << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" << html_escape(title)
-     << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
-        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
-        ".charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>";
-  os << "<h1>" << html_escape(title) << "</h1><p>G-EED metrics (Kvinge et al., NeurIPS 2022) per "
+  os << "<h2>" << escape_html(heading) << "</h2><p>G-EED metrics (Kvinge et al., NeurIPS 2022) per "
      << "stage: 0 means the stage is exactly invariant/equivariant to the transforms. " << samples
      << " samples, transforms: ";
   for (size_t i = 0; i < transforms.size(); ++i)
-    os << (i ? ", " : "") << html_escape(transforms[i]);
+    os << (i ? ", " : "") << escape_html(transforms[i]);
   os << ". *normalised G-EED is eqnn's extension: G-EED divided by the mean deviation between "
      << "different inputs at the same stage (~1: the transforms move features as far as changing "
      << "the input does).</p><div class='charts'>";
   for (const auto& [name, lines] : charts)
     os << svg_chart(name, lines, stage_names);
-  os << "</div><h2>Table</h2><table><tr><th>model</th><th>stage</th><th>action</th><th>metric</th>"
-        "<th>deviation</th><th>G-EED</th><th>normalised*</th></tr>";
+  os << "</div><details><summary>Table</summary><table><tr><th>model</th><th>stage</th>"
+        "<th>action</th><th>metric</th><th>deviation</th><th>G-EED</th><th>normalised*</th></tr>";
   for (const ReportRow& r : rows)
-    os << "<tr><td>" << html_escape(r.model) << "</td><td>" << html_escape(r.stage) << "</td><td>"
-       << html_escape(r.action) << "</td><td>" << r.metric << "</td><td>" << r.deviation
+    os << "<tr><td>" << escape_html(r.model) << "</td><td>" << escape_html(r.stage) << "</td><td>"
+       << escape_html(r.action) << "</td><td>" << r.metric << "</td><td>" << r.deviation
        << "</td><td>" << number(r.value) << "</td><td>" << number(r.normalised) << "</td></tr>";
-  os << "</table></body></html>\n";
+  os << "</table></details>";
   return os.str();
+}
+
+std::string Report::html_page(const std::string& title, const std::string& body) {
+  std::ostringstream os;
+  os << "<!DOCTYPE html><html><head><meta charset='utf-8'><title>" << escape_html(title)
+     << "</title><style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
+        "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body><h1>"
+     << escape_html(title) << "</h1>" << body << "</body></html>\n";
+  return os.str();
+}
+
+std::string Report::html_escape(const std::string& text) {
+  return escape_html(text);
+}
+
+std::string Report::html(const std::string& title) const {
+  return html_page(title, html_section("Probe"));
 }
 
 void Report::write_file(const std::string& path, const std::string& contents) {

@@ -42,6 +42,12 @@ struct Report {
   /// Self-contained HTML: one inline SVG chart per (metric, deviation) of the value across stages,
   /// one line per model, plus the table.
   std::string html(const std::string& title) const;
+  /// The charts and table of html() as a section under `heading`, to compose pages of several
+  /// reports.
+  std::string html_section(const std::string& heading) const;
+  /// A self-contained page around `body` (HTML), styled like html().
+  static std::string html_page(const std::string& title, const std::string& body);
+  static std::string html_escape(const std::string& text);
 
   /// Writes text to path atomically (temporary file, then rename); throws with the path on failure.
   static void write_file(const std::string& path, const std::string& contents);

@@ -1,0 +1,53 @@
+// Options shared by `eqnn train` and `eqnn demo`: where the images are, and the training recipe.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "eqnn/data/idx.h"
+#include "eqnn/train.h"
+#include "progress.h"
+
+namespace eqnn_cli {
+
+/// Debian's dataset-fashion-mnist package installs the four IDX files here.
+inline constexpr const char* kDefaultDataDir = "/usr/share/datasets/fashion-mnist";
+
+struct DataArgs {
+  std::string dir = kDefaultDataDir;
+  std::string train_images, train_labels, test_images, test_labels;  ///< override dir's files
+  int64_t train_limit = -1, test_limit = -1;                         ///< -1: all
+
+  void add_to(CLI::App* command);
+};
+
+struct Datasets {
+  eqnn::data::ImageDataset train, test;
+};
+
+/// Reads the training and test sets; a missing file gives an error that says how to install
+/// Fashion-MNIST. `who` names the command in messages.
+Datasets load_datasets(const DataArgs& args, const std::string& who);
+
+struct RecipeArgs {
+  int64_t epochs = 3;
+  int64_t batch = 32;
+  double lr = 3e-3;
+  std::string schedule = "cosine";
+  uint64_t seed = 0;
+
+  void add_to(CLI::App* command);
+  /// TrainOptions with this recipe (no augmentation, no callbacks).
+  eqnn::TrainOptions options() const;
+};
+
+/// A TrainOptions::progress callback that draws one bar over all epochs of a run (created on the
+/// first step), and prints each epoch's mean loss when `verbose`.
+std::function<void(int64_t, int64_t, int64_t, double)> training_progress(
+    std::string label, int64_t first_epoch, int64_t epochs, std::shared_ptr<Progress>& bar,
+    bool verbose);
+
+}  // namespace eqnn_cli
