@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-exec "${BUILD_DIR:-build}/apps/eqnn/eqnn" check "$@"
+exec "${BUILD_DIR:-build}/apps/eqnn/eqnn" demo "$@"
