@@ -3,7 +3,7 @@
 // Counter `ratio` = probe time / ((|G| + 1) x one forward of N samples).
 //
 // Arguments: model (0 = p4m G-CNN, 1 = plain CNN), samples N, width (0 = the models' defaults,
-// else first/second layer widths width, 2 * width). 28x28 inputs, D4 transforms, inference mode,
+// else the first and second blocks' widths width, 2 * width). 28x28 inputs, D4 transforms, inference mode,
 // channels_last.
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
@@ -48,6 +48,8 @@ BENCHMARK(BM_ProbeCost)
     ->ArgNames({"model", "samples", "width"})
     ->Args({0, 64, 0})
     ->Args({1, 64, 0})
+    ->Args({0, 256, 0})
+    ->Args({1, 256, 0})
     ->Args({0, 64, 16})
     ->Args({1, 64, 128})
     ->UseManualTime()

@@ -308,3 +308,45 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   CHECK(back == html);
   std::remove(path.c_str());
 }
+
+TEST_CASE("the fused deviation passes match ATen in float32 and float64", "[probe]") {
+  // Feature sizes that are not multiples of the 256-entry blocks, channels_last and NCHW inputs.
+  for (const auto dtype : eqnn_test::float_types()) {
+    INFO(c10::toString(dtype));
+    const double tol = dtype == torch::kFloat ? 1e-5 : 1e-12;
+    const torch::Tensor f = eqnn_test::randn({7, 5, 9, 11}, dtype, 21);
+    const torch::Tensor f64 = f.to(torch::kDouble).reshape({7, -1});
+    // mean over ordered pairs i != j, computed directly
+    double euclid = 0, cosine = 0;
+    for (int64_t i = 0; i < 7; ++i)
+      for (int64_t j = 0; j < 7; ++j)
+        if (i != j) {
+          euclid += (f64[i] - f64[j]).norm().item<double>();
+          cosine += 1 - (f64[i] * f64[j]).sum().item<double>() /
+                            (f64[i].norm() * f64[j].norm()).item<double>();
+        }
+    const auto scales = eqnn::probe::mean_pairwise_deviations(
+        f.contiguous(at::MemoryFormat::ChannelsLast),
+        {eqnn::probe::Deviation::Euclidean, eqnn::probe::Deviation::Cosine});
+    CHECK(scales[0].second == 42);
+    CHECK(scales[0].first == Approx(euclid / 42).epsilon(tol));
+    CHECK(scales[1].first == Approx(cosine / 42).epsilon(tol));
+
+    // each of K copies against their centroid
+    std::vector<torch::Tensor> copies;
+    for (uint64_t k = 0; k < 3; ++k)
+      copies.push_back(eqnn_test::randn({4, 6, 7, 13}, dtype, 30 + k));
+    const auto fused = eqnn::probe::centroid_deviations(
+        copies, {eqnn::probe::Deviation::Euclidean, eqnn::probe::Deviation::Cosine});
+    torch::Tensor centroid = torch::zeros({4, 6 * 7 * 13}, torch::kDouble);
+    for (const auto& c : copies)
+      centroid += c.to(torch::kDouble).reshape({4, -1}) / 3.0;
+    for (size_t k = 0; k < 3; ++k) {
+      const torch::Tensor y = copies[k].to(torch::kDouble).reshape({4, -1});
+      const torch::Tensor eu = (y - centroid).norm(2, 1);
+      const torch::Tensor co = 1 - (y * centroid).sum(1) / (y.norm(2, 1) * centroid.norm(2, 1));
+      CHECK(eqnn_test::max_abs_diff(fused[k][0], eu) < tol * eu.abs().max().item<double>());
+      CHECK(eqnn_test::max_abs_diff(fused[k][1], co) < tol);
+    }
+  }
+}

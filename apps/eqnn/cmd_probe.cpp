@@ -40,7 +40,7 @@ struct ProbeArgs {
   std::string metrics = "equivariance,invariance,output";
   std::string deviations = "cosine,euclidean";
   std::string stages;
-  int64_t budget_mb = 64;
+  int64_t budget_mb = 16;
   std::string out;
 };
 

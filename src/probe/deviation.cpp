@@ -42,22 +42,77 @@ struct PairStats {
   torch::Tensor diff2, a2, b2;
 };
 
-/// sum (x-y)^2, sum x^2, sum y^2 in float64. The simd reduction lets the compiler keep several
-/// partial sums in vector registers (it may not reassociate a plain loop).
+/// Elements summed in the input's precision before a partial sum is added to the float64 total:
+/// float32 rounding stays at the level of a 256-term sum while the loops run at full SIMD width.
+constexpr int64_t kBlock = 256;
+
+/// sum (x-y)^2, sum x^2, sum y^2 in float64 (blocks of kBlock summed in scalar_t). The simd
+/// reduction lets the compiler keep several partial sums in vector registers (it may not
+/// reassociate a plain loop).
 template <typename scalar_t>
 void sample_sums(const scalar_t* x, const scalar_t* y, int64_t d, double* diff2, double* a2,
                  double* b2) {
   double sd = 0, sa = 0, sb = 0;
-#pragma omp simd reduction(+ : sd, sa, sb)
-  for (int64_t j = 0; j < d; ++j) {
-    const double u = static_cast<double>(x[j]), v = static_cast<double>(y[j]);
-    sd += (u - v) * (u - v);
-    sa += u * u;
-    sb += v * v;
+  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
+    const int64_t j1 = std::min(d, j0 + kBlock);
+    scalar_t bd = 0, ba = 0, bb = 0;
+#pragma omp simd reduction(+ : bd, ba, bb)
+    for (int64_t j = j0; j < j1; ++j) {
+      const scalar_t u = x[j], v = y[j];
+      bd += (u - v) * (u - v);
+      ba += u * u;
+      bb += v * v;
+    }
+    sd += static_cast<double>(bd);
+    sa += static_cast<double>(ba);
+    sb += static_cast<double>(bb);
   }
   *diff2 = sd;
   *a2 = sa;
   *b2 = sb;
+}
+
+/// For one sample (entries [offset, offset + d) of every copy): with c = mean_k copies[k],
+/// diff2[k] = sum (copies[k] - c)^2, a2[k] = sum copies[k]^2 and *c2 = sum c^2, block by block
+/// (the centroid of a block, then each copy against it; every loop runs over contiguous memory).
+template <typename scalar_t>
+void centroid_sums(const std::vector<const scalar_t*>& copies, int64_t offset, int64_t d,
+                   double* diff2, double* a2, double* c2) {
+  const int64_t k_count = static_cast<int64_t>(copies.size());
+  const scalar_t inv_k = scalar_t(1) / static_cast<scalar_t>(k_count);
+  std::fill(diff2, diff2 + k_count, 0.0);
+  std::fill(a2, a2 + k_count, 0.0);
+  double sc = 0;
+  scalar_t centroid[kBlock];
+  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
+    const int64_t len = std::min(kBlock, d - j0);
+    std::fill(centroid, centroid + len, scalar_t(0));
+    for (int64_t k = 0; k < k_count; ++k) {
+      const scalar_t* v = copies[k] + offset + j0;
+#pragma omp simd
+      for (int64_t j = 0; j < len; ++j)
+        centroid[j] += v[j];
+    }
+    scalar_t bc = 0;
+#pragma omp simd reduction(+ : bc)
+    for (int64_t j = 0; j < len; ++j) {
+      centroid[j] *= inv_k;
+      bc += centroid[j] * centroid[j];
+    }
+    sc += static_cast<double>(bc);
+    for (int64_t k = 0; k < k_count; ++k) {
+      const scalar_t* v = copies[k] + offset + j0;
+      scalar_t bd = 0, ba = 0;
+#pragma omp simd reduction(+ : bd, ba)
+      for (int64_t j = 0; j < len; ++j) {
+        bd += (v[j] - centroid[j]) * (v[j] - centroid[j]);
+        ba += v[j] * v[j];
+      }
+      diff2[k] += static_cast<double>(bd);
+      a2[k] += static_cast<double>(ba);
+    }
+  }
+  *c2 = sc;
 }
 
 bool same_dense_layout(const torch::Tensor& a, const torch::Tensor& b) {
@@ -176,7 +231,7 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
       out.push_back(deviations(y.to(torch::kDouble), centroid, kinds));
     return out;
   }
-  // One pass: per entry, the float64 centroid of the K copies, then each copy's sums against it.
+  // One pass over the K copies, block by block (the centroid of a block, then each copy against it).
   const int64_t d = n > 0 ? y0.numel() / n : 0;
   std::vector<PairStats> stats(k_count);
   for (auto& st : stats) {
@@ -191,21 +246,8 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
       std::vector<double> sd(k_count), sa(k_count);
       for (int64_t i = begin; i < end; ++i) {
-        std::fill(sd.begin(), sd.end(), 0.0);
-        std::fill(sa.begin(), sa.end(), 0.0);
         double sc = 0;
-        for (int64_t j = 0; j < d; ++j) {
-          double c = 0;
-          for (int64_t k = 0; k < k_count; ++k)
-            c += static_cast<double>(data[k][i * d + j]);
-          c /= static_cast<double>(k_count);
-          sc += c * c;
-          for (int64_t k = 0; k < k_count; ++k) {
-            const double v = static_cast<double>(data[k][i * d + j]);
-            sd[k] += (v - c) * (v - c);
-            sa[k] += v * v;
-          }
-        }
+        centroid_sums(data, i * d, d, sd.data(), sa.data(), &sc);
         for (int64_t k = 0; k < k_count; ++k) {
           stats[k].diff2.data_ptr<double>()[i] = sd[k];
           stats[k].a2.data_ptr<double>()[i] = sa[k];
@@ -219,30 +261,82 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
   return out;
 }
 
-std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f_in, Deviation kind) {
+namespace {
+
+/// (n, n, 3) float64: for i < j the sums (|f_i - f_j|^2, |f_i|^2, |f_j|^2) over the flattened
+/// rows, zeros elsewhere. On CPU the fused per-pair pass; elsewhere through ATen.
+torch::Tensor all_pair_sums(const torch::Tensor& f_in) {
   const int64_t n = f_in.size(0);
-  if (n < 2) return {0.0, 0};
+  torch::Tensor out = torch::zeros({n, n, 3}, torch::kDouble);
+  const bool fused =
+      f_in.is_cpu() && (f_in.scalar_type() == torch::kFloat || f_in.scalar_type() == torch::kDouble);
+  if (!fused) {
+    const torch::Tensor f = f_in.reshape({n, -1}).to(torch::kDouble);
+    for (int64_t i = 0; i + 1 < n; ++i) {
+      const torch::Tensor rest = f.narrow(0, i + 1, n - i - 1);
+      const torch::Tensor fi = f[i].unsqueeze(0);
+      out[i].narrow(0, i + 1, n - i - 1).select(1, 0).copy_((rest - fi).square().sum(1).cpu());
+      out[i].narrow(0, i + 1, n - i - 1).select(1, 1).fill_(fi.square().sum().item<double>());
+      out[i].narrow(0, i + 1, n - i - 1).select(1, 2).copy_(rest.square().sum(1).cpu());
+    }
+    return out;
+  }
+  const torch::Tensor f = f_in.reshape({n, -1}).contiguous();
+  const int64_t d = f.size(1);
+  double* o = out.data_ptr<double>();
+  AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "eqnn::probe::mean_pairwise_deviation", [&] {
+    const scalar_t* p = f.data_ptr<scalar_t>();
+    at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i)
+        for (int64_t j = i + 1; j < n; ++j) {
+          double* sums = o + (i * n + j) * 3;
+          sample_sums(p + i * d, p + j * d, d, sums, sums + 1, sums + 2);
+        }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<double, int64_t>> mean_pairwise_deviations(
+    const torch::Tensor& f_in, const std::vector<Deviation>& kinds) {
+  const int64_t n = f_in.size(0);
   const int64_t pairs = n * (n - 1);
-  if (kind == Deviation::KL) {  // no Gram-matrix shortcut: shift k pairs row i with row i + k
-    double sum = 0;
-    for (int64_t k = 1; k < n; ++k)
-      sum += deviation(f_in, torch::roll(f_in, {-k}, {0}), kind).sum().item<double>();
-    return {sum / static_cast<double>(pairs), pairs};
+  std::vector<std::pair<double, int64_t>> out;
+  torch::Tensor pair_sums;  // shared by cosine and euclidean
+  for (const Deviation kind : kinds) {
+    if (n < 2) {
+      out.push_back({0.0, 0});
+      continue;
+    }
+    if (kind == Deviation::KL) {  // no Gram-matrix shortcut: shift k pairs row i with row i + k
+      double sum = 0;
+      for (int64_t k = 1; k < n; ++k)
+        sum += deviation(f_in, torch::roll(f_in, {-k}, {0}), kind).sum().item<double>();
+      out.push_back({sum / static_cast<double>(pairs), pairs});
+      continue;
+    }
+    if (!pair_sums.defined()) pair_sums = all_pair_sums(f_in);
+    // pair_sums[i][j] = (|f_i - f_j|^2, |f_i|^2, |f_j|^2) for i < j; both deviations are symmetric
+    const torch::Tensor upper = torch::ones({n, n}, torch::kBool).triu(1);
+    const torch::Tensor d2 = pair_sums.select(2, 0), a2 = pair_sums.select(2, 1),
+                        b2 = pair_sums.select(2, 2);
+    torch::Tensor dev;
+    if (kind == Deviation::Euclidean) {
+      dev = d2.sqrt();
+    } else {
+      const torch::Tensor na = a2.sqrt(), nb = b2.sqrt();
+      dev = (d2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8));
+    }
+    const double sum = 2.0 * dev.masked_select(upper).sum().item<double>();
+    out.push_back({sum / static_cast<double>(pairs), pairs});
   }
-  // Different inputs are far apart, so the Gram matrix is accurate here: |f_i - f_j|^2 =
-  // |f_i|^2 + |f_j|^2 - 2 <f_i, f_j>, one (n x D)(D x n) product.
-  const torch::Tensor f = f_in.reshape({n, -1}).to(torch::kDouble);
-  const torch::Tensor gram = f.matmul(f.t());
-  const torch::Tensor sq = gram.diagonal();
-  const torch::Tensor off = 1.0 - torch::eye(n, gram.options());
-  torch::Tensor dev;
-  if (kind == Deviation::Euclidean) {
-    dev = (sq.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * gram).clamp_min(0).sqrt();
-  } else {
-    const torch::Tensor norms = sq.sqrt();
-    dev = 1.0 - gram / (norms.unsqueeze(1) * norms.unsqueeze(0)).clamp_min(1e-8);
-  }
-  return {(dev * off).sum().item<double>() / static_cast<double>(pairs), pairs};
+  return out;
+}
+
+std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind) {
+  return mean_pairwise_deviations(f, {kind})[0];
 }
 
 }  // namespace probe

@@ -159,9 +159,8 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
       torch::Tensor& kept = reference[s];
       const int64_t have = kept.defined() ? kept.size(0) : 0;
       if (options.normalised && have < kMaxNormalisationSamples) {
-        const torch::Tensor more = f0.narrow(0, 0, std::min(n, kMaxNormalisationSamples - have))
-                                       .to(torch::kDouble)
-                                       .contiguous();
+        const torch::Tensor more =
+            f0.narrow(0, 0, std::min(n, kMaxNormalisationSamples - have)).contiguous();
         kept = kept.defined() ? torch::cat({kept, more}, 0) : more;
       }
       const std::vector<Deviation>& devs = options.deviations;
@@ -202,6 +201,16 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
     if (options.progress) options.progress(start + n, n_total);
   }
 
+  // Normalisation scales, one Gram matrix per stage (shared by the metrics and deviations).
+  std::map<std::pair<int64_t, Deviation>, std::pair<double, int64_t>> scales;
+  if (options.normalised)
+    for (int64_t s : stages)
+      if (reference[s].defined()) {
+        const auto values = mean_pairwise_deviations(reference[s], options.deviations);
+        for (size_t i = 0; i < values.size(); ++i)
+          scales[{s, options.deviations[i]}] = values[i];
+      }
+
   Report report;
   report.samples = n_total;
   for (int64_t k = first; k < k_all; ++k)
@@ -227,10 +236,10 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
       for (double v : a.per_sample)
         row.per_sample.push_back(v / static_cast<double>(used));
       row.value = total / static_cast<double>(n_total * used);
-      if (options.normalised && m != Metric::OutputKL && reference[s].defined()) {
-        const auto [scale, pairs] = mean_pairwise_deviation(reference[s], d);
-        if (pairs > 0 && scale > 0) row.normalised = row.value / scale;
-      }
+      const auto scale = scales.find({s, d});
+      if (m != Metric::OutputKL && scale != scales.end() && scale->second.second > 0 &&
+          scale->second.first > 0)
+        row.normalised = row.value / scale->second.first;
     }
     report.rows.push_back(std::move(row));
   }

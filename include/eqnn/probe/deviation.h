@@ -36,6 +36,9 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
 /// Mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f, and the number of
 /// pairs (for the normalised G-EED, metrics.md section 3).
 std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind);
+/// The same for several deviations, sharing one Gram matrix for cosine and euclidean.
+std::vector<std::pair<double, int64_t>> mean_pairwise_deviations(
+    const torch::Tensor& f, const std::vector<Deviation>& kinds);
 
 }  // namespace probe
 }  // namespace eqnn
