@@ -19,7 +19,7 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
   const std::string out = "demo_test_out";
   std::filesystem::remove_all(out);
   const std::string cmd = std::string(EQNN_CLI_PATH) +
-                          " demo --train-images demo_shapes-images.idx"
+                          " --threads 1 demo --train-images demo_shapes-images.idx"
                           " --train-labels demo_shapes-labels.idx"
                           " --test-images demo_shapes-images.idx"
                           " --test-labels demo_shapes-labels.idx"
@@ -34,6 +34,7 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
   CHECK(j.at("data").at("train_images") == 36);
   CHECK(j.at("data").at("probe_samples") == 9);
   CHECK(j.at("recipe").at("epochs") == 1);
+  CHECK(j.at("recipe").at("threads") == 1);  // eqnn --threads 1
   REQUIRE(j.at("models").size() == 3);
   const std::vector<std::string> names = {"cnn", "cnn+aug", "gcnn"};
   for (size_t m = 0; m < 3; ++m) {

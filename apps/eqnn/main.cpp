@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
                "equivariant a model really is"};
   app.require_subcommand(1);
   app.set_version_flag("--version", EQNN_VERSION_STRING);
+  int threads = 0;
+  app.add_option("-j,--threads", threads,
+                 "Intra-op threads (0: OMP_NUM_THREADS if set, else every hardware thread)")
+      ->check(CLI::NonNegativeNumber);
 
   std::map<CLI::App*, eqnn_cli::Command> commands;
   // Each add_*_command registers one subcommand; remember which function runs it.
@@ -28,7 +32,10 @@ int main(int argc, char** argv) {
   add(eqnn_cli::add_train_command);
   CLI11_PARSE(app, argc, argv);
 
-  eqnn::configure_threads();
+  if (threads > 0)
+    at::set_num_threads(threads);
+  else
+    eqnn::configure_threads();
   eqnn::tune_allocator();
   try {
     for (auto& [sub, run] : commands)

@@ -1,5 +1,6 @@
 // Deviation functions of the G-EED metrics (docs/metrics.md, section 2), each on whole flattened
-// per-sample vectors, computed in float64.
+// per-sample vectors. Sums are float64 totals of partial sums over at most 256 entries in the
+// input's precision (SIMD-friendly; ~1e-6 relative for float32 inputs).
 #pragma once
 
 #include <torch/types.h>
@@ -22,13 +23,13 @@ const char* to_string(Deviation deviation);
 Deviation deviation_from_name(const std::string& name);
 
 /// Row-wise deviation of a and b (both (N, ...), flattened per sample) -> (N) float64. Cosine and
-/// euclidean come from per-sample sums accumulated in float64 in one pass (fused on CPU).
+/// euclidean come from per-sample sums in one pass (fused on CPU).
 torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviation kind);
 /// Several deviations of the same pair, sharing that pass.
 std::vector<torch::Tensor> deviations(const torch::Tensor& a, const torch::Tensor& b,
                                       const std::vector<Deviation>& kinds);
 
-/// deviations(ys[k], centroid) for every k, where centroid = mean_k ys[k] in float64: one fused
+/// deviations(ys[k], centroid) for every k, where centroid = mean_k ys[k]: one fused
 /// pass on CPU (no materialised centroid) for cosine and euclidean.
 std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<torch::Tensor>& ys,
                                                             const std::vector<Deviation>& kinds);
@@ -36,7 +37,7 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
 /// Mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f, and the number of
 /// pairs (for the normalised G-EED, metrics.md section 3).
 std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind);
-/// The same for several deviations, sharing one Gram matrix for cosine and euclidean.
+/// The same for several deviations, sharing one pass over the pairs for cosine and euclidean.
 std::vector<std::pair<double, int64_t>> mean_pairwise_deviations(
     const torch::Tensor& f, const std::vector<Deviation>& kinds);
 
