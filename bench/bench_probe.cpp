@@ -3,8 +3,8 @@
 // Counter `ratio` = probe time / ((|G| + 1) x one forward of N samples).
 //
 // Arguments: model (0 = p4m G-CNN, 1 = plain CNN), samples N, width (0 = the models' defaults,
-// else the first and second blocks' widths width, 2 * width). 28x28 inputs, D4 transforms, inference mode,
-// channels_last.
+// else the first and second blocks' widths width, 2 * width). 28x28 inputs, D4 transforms,
+// inference mode, channels_last.
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
 

@@ -143,8 +143,14 @@ TEST_CASE("group_action equals the ATen composition for every element, dtype and
                        eqnn_test::group_action_aten(flat, g, some, FieldKind::Regular)));
   }
   // rectangles are fine without quarter turns, refused with them
-  const torch::Tensor rect = torch::randn({1, 4, 3, 5});
-  CHECK(eqnn::ops::group_action(rect, Group::d2(), {0, 1, 2, 3}, FieldKind::Regular).size(0) == 4);
+  const torch::Tensor rect = torch::randn({2, 8, 3, 5});
+  for (const bool channels_last : {false, true}) {
+    const torch::Tensor r =
+        channels_last ? rect.contiguous(torch::MemoryFormat::ChannelsLast) : rect;
+    for (const FieldKind kind : {FieldKind::Regular, FieldKind::Trivial})
+      CHECK(torch::equal(eqnn::ops::group_action(r, Group::d2(), {0, 1, 2, 3}, kind),
+                         eqnn_test::group_action_aten(rect, Group::d2(), {0, 1, 2, 3}, kind)));
+  }
   CHECK_THROWS_WITH(eqnn::ops::group_action(rect, Group::c4(), {1}, FieldKind::Regular),
                     Catch::Contains("needs a square plane, got 3x5"));
   CHECK_THROWS_WITH(eqnn::ops::group_action(rect, Group::c4(), {4}, FieldKind::Regular),

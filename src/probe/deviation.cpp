@@ -231,7 +231,8 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
       out.push_back(deviations(y.to(torch::kDouble), centroid, kinds));
     return out;
   }
-  // One pass over the K copies, block by block (the centroid of a block, then each copy against it).
+  // One pass over the K copies, block by block (the centroid of a block, then each copy against
+  // it).
   const int64_t d = n > 0 ? y0.numel() / n : 0;
   std::vector<PairStats> stats(k_count);
   for (auto& st : stats) {
@@ -268,8 +269,8 @@ namespace {
 torch::Tensor all_pair_sums(const torch::Tensor& f_in) {
   const int64_t n = f_in.size(0);
   torch::Tensor out = torch::zeros({n, n, 3}, torch::kDouble);
-  const bool fused =
-      f_in.is_cpu() && (f_in.scalar_type() == torch::kFloat || f_in.scalar_type() == torch::kDouble);
+  const bool fused = f_in.is_cpu() &&
+                     (f_in.scalar_type() == torch::kFloat || f_in.scalar_type() == torch::kDouble);
   if (!fused) {
     const torch::Tensor f = f_in.reshape({n, -1}).to(torch::kDouble);
     for (int64_t i = 0; i + 1 < n; ++i) {
