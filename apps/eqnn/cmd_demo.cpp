@@ -88,6 +88,7 @@ Outcome train_and_evaluate(const Contender& who, const Datasets& data, const Dem
   o.epoch_losses =
       train_classifier(o.model, optimizer, data.train.images, data.train.labels, options);
   o.train_seconds = seconds_since(start);
+  o.model->eval();  // from here on: running batch-norm statistics, as a deployed model
   save_checkpoint(a.out + "/" + who.name + ".pt", who.spec, o.model,
                   nlohmann::json{{"epoch", options.epochs - 1}}.dump(), &optimizer);
 
