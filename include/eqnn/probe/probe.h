@@ -42,7 +42,8 @@ struct ProbeOptions {
 
 /// Probes `model` on the samples in `inputs` (B, C, H, W) under `transforms` (an identity is added
 /// first if missing, and then left out of the averages). Runs in inference mode, all transformed
-/// copies of a chunk in one batch.
+/// copies of a chunk in one batch. The model's train/eval mode is the caller's: put it in eval mode
+/// first (in train mode batch norm normalises with each chunk's own statistics).
 Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
                  const std::vector<Transform>& transforms, const ProbeOptions& options = {});
 
