@@ -57,10 +57,9 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
     CHECK(eqnn::accuracy(ckpt.model, data.images, data.labels) == test);
     // the reported probe is the eval-mode model's: probing the checkpoint gives the same numbers
     ckpt.model->eval();
-    const auto report =
-        eqnn::probe::run_probe(eqnn::probe::stages_of(ckpt.model, names[m]),
-                               data.images.narrow(0, 0, 9),
-                               eqnn::probe::group_transforms(eqnn::Group::d4()));
+    const auto report = eqnn::probe::run_probe(eqnn::probe::stages_of(ckpt.model, names[m]),
+                                               data.images.narrow(0, 0, 9),
+                                               eqnn::probe::group_transforms(eqnn::Group::d4()));
     for (const auto& r : j.at("probe_group").at("rows")) {
       if (r.at("model") != names[m] || r.at("metric") != "output_kl") continue;
       const auto* ours = report.find(names[m], r.at("stage_index"), "output_kl", "kl");
