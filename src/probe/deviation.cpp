@@ -153,6 +153,34 @@ PairStats pair_stats(const torch::Tensor& a_in, const torch::Tensor& b_in) {
   return out;
 }
 
+/// Cosine or euclidean deviation from per-sample sums. Cosine: 1 - <a,b>/(|a||b|) =
+/// (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|), which does not cancel when a ~ b. On CPU one loop (these
+/// are called per stage, copy and chunk on (n) tensors, where a chain of ATen ops costs more in
+/// dispatch than in arithmetic).
+torch::Tensor from_sums(const PairStats& st, Deviation kind) {
+  TORCH_CHECK(kind != Deviation::KL, "eqnn::probe: KL is not a function of the pair sums");
+  if (!st.diff2.is_cpu()) {
+    if (kind == Deviation::Euclidean) return st.diff2.sqrt();
+    const torch::Tensor na = st.a2.sqrt(), nb = st.b2.sqrt();
+    return (st.diff2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8));
+  }
+  const torch::Tensor d2 = st.diff2.contiguous(), a2 = st.a2.contiguous(), b2 = st.b2.contiguous();
+  const int64_t n = d2.numel();
+  torch::Tensor out = torch::empty({n}, torch::kDouble);
+  const double *pd = d2.data_ptr<double>(), *pa = a2.data_ptr<double>(),
+               *pb = b2.data_ptr<double>();
+  double* po = out.data_ptr<double>();
+  for (int64_t i = 0; i < n; ++i) {
+    if (kind == Deviation::Euclidean) {
+      po[i] = std::sqrt(pd[i]);
+    } else {
+      const double na = std::sqrt(pa[i]), nb = std::sqrt(pb[i]);
+      po[i] = (pd[i] - (na - nb) * (na - nb)) / (2.0 * std::max(na * nb, 1e-8));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<torch::Tensor> deviations(const torch::Tensor& a_in, const torch::Tensor& b_in,
@@ -165,14 +193,9 @@ std::vector<torch::Tensor> deviations(const torch::Tensor& a_in, const torch::Te
   for (const Deviation kind : kinds) {
     if (kind != Deviation::KL && !st) st = pair_stats(a_in, b_in);
     switch (kind) {
-      case Deviation::Cosine: {
-        // 1 - <a,b>/(|a||b|) = (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|): no cancellation when a ~ b
-        const torch::Tensor na = st->a2.sqrt(), nb = st->b2.sqrt();
-        out.push_back((st->diff2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8)));
-        break;
-      }
+      case Deviation::Cosine:
       case Deviation::Euclidean:
-        out.push_back(st->diff2.sqrt());
+        out.push_back(from_sums(*st, kind));
         break;
       case Deviation::KL: {
         const torch::Tensor a = a_in.reshape({n, -1}).to(torch::kDouble);
@@ -190,24 +213,6 @@ std::vector<torch::Tensor> deviations(const torch::Tensor& a_in, const torch::Te
 torch::Tensor deviation(const torch::Tensor& a, const torch::Tensor& b, Deviation kind) {
   return deviations(a, b, {kind})[0];
 }
-
-namespace {
-
-/// Cosine and euclidean deviations from per-sample sums.
-std::vector<torch::Tensor> from_sums(const PairStats& st, const std::vector<Deviation>& kinds) {
-  std::vector<torch::Tensor> out;
-  for (const Deviation kind : kinds) {
-    if (kind == Deviation::Euclidean) {
-      out.push_back(st.diff2.sqrt());
-    } else {
-      const torch::Tensor na = st.a2.sqrt(), nb = st.b2.sqrt();
-      out.push_back((st.diff2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8)));
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<torch::Tensor>& ys,
                                                             const std::vector<Deviation>& kinds) {
@@ -257,8 +262,11 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
       }
     });
   });
-  for (const PairStats& st : stats)
-    out.push_back(from_sums(st, kinds));
+  for (const PairStats& st : stats) {
+    out.emplace_back();
+    for (const Deviation kind : kinds)
+      out.back().push_back(from_sums(st, kind));
+  }
   return out;
 }
 
