@@ -56,9 +56,11 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
   TORCH_CHECK(options.batch_size > 0 && options.epochs >= 0,
               "eqnn::train_classifier: batch size must be positive and epochs non-negative, got ",
               options.batch_size, " and ", options.epochs);
-  TORCH_CHECK(options.learning_rate > 0 && options.warmup >= 0 && options.warmup < 1,
-              "eqnn::train_classifier: expected a positive learning rate and a warm-up fraction in "
-              "[0, 1), got ",
+  const bool cosine = options.schedule == LrSchedule::Cosine;
+  TORCH_CHECK((cosine ? options.learning_rate > 0 : options.learning_rate >= 0) &&
+                  options.warmup >= 0 && options.warmup < 1,
+              "eqnn::train_classifier: expected a learning rate >= 0 (> 0 for the cosine "
+              "schedule) and a warm-up fraction in [0, 1), got ",
               options.learning_rate, " and ", options.warmup);
   const int64_t n = images.size(0);
   const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
@@ -79,8 +81,9 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
       }
       const double lr =
           scheduled_learning_rate(options, epoch * steps + step, options.epochs * steps);
-      for (auto& group : optimizer.param_groups())
-        group.options().set_lr(lr);
+      if (lr > 0 || cosine)  // Constant with learning_rate 0 keeps the optimizer's own rate
+        for (auto& group : optimizer.param_groups())
+          group.options().set_lr(lr);
       optimizer.zero_grad();
       const torch::Tensor loss = torch::nn::functional::cross_entropy(
           model->forward(to_format(x, options.channels_last)), labels.index_select(0, idx));

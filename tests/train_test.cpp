@@ -122,6 +122,20 @@ TEST_CASE("the cosine schedule warms up, peaks and decays, and bad options are r
   o.warmup = 1.5;
   CHECK_THROWS_WITH(eqnn::train_classifier(net, adam, data.images, data.labels, o),
                     Catch::Contains("warm-up fraction in [0, 1), got 0.5 and 1.5"));
+  o.warmup = 0.05;
+  o.learning_rate = 0;  // the cosine schedule needs a peak
+  CHECK_THROWS_WITH(eqnn::train_classifier(net, adam, data.images, data.labels, o),
+                    Catch::Contains("> 0 for the cosine schedule"));
+
+  // the defaults (Constant, learning_rate 0) keep the optimizer's own rate
+  torch::optim::Adam own(net->parameters(), torch::optim::AdamOptions(0.02));
+  eqnn::TrainOptions defaults;
+  defaults.batch_size = 3;
+  eqnn::train_classifier(net, own, data.images, data.labels, defaults);
+  CHECK(own.param_groups()[0].options().get_lr() == 0.02);
+  defaults.learning_rate = 0.01;  // ... and a given constant rate replaces it
+  eqnn::train_classifier(net, own, data.images, data.labels, defaults);
+  CHECK(own.param_groups()[0].options().get_lr() == 0.01);
 }
 
 #ifdef EQNN_CLI_PATH

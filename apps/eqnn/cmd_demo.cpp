@@ -149,9 +149,13 @@ int64_t stage_count(const probe::Report& r, const std::string& model) {
   return n;
 }
 
-std::string stage_name(const probe::Report& r, const std::string& model, int64_t stage) {
+/// The layer of stage `stage` of `model` without its "N: " prefix, or "-" if it has none.
+std::string stage_layer(const probe::Report& r, const std::string& model, int64_t stage) {
   for (const auto& row : r.rows)
-    if (row.model == model && row.stage_index == stage) return row.stage;
+    if (row.model == model && row.stage_index == stage) {
+      const size_t colon = row.stage.find(": ");
+      return colon == std::string::npos ? row.stage : row.stage.substr(colon + 2);
+    }
   return "-";
 }
 
@@ -189,9 +193,8 @@ Table invariance_table(const std::vector<Outcome>& outcomes, const Group& group,
   const std::string first = outcomes.front().who.name, last = outcomes.back().who.name;
   const int64_t stages = std::max(stage_count(seen_probe, first), stage_count(seen_probe, last));
   for (int64_t s = 0; s < stages; ++s) {
-    std::vector<std::string> row = {
-        stage_name(seen_probe, first, s) + " / " +
-        stage_name(seen_probe, last, s).substr(std::to_string(s).size() + 2)};
+    std::vector<std::string> row = {std::to_string(s) + ": " + stage_layer(seen_probe, first, s) +
+                                    " / " + stage_layer(seen_probe, last, s)};
     for (const Outcome& o : outcomes)
       row.push_back(cell(cosine_value(seen_probe, o.who.name, s, "invariance")));
     for (const Outcome& o : outcomes)

@@ -15,15 +15,16 @@
 namespace eqnn {
 
 enum class LrSchedule {
-  Constant,  ///< learning_rate throughout
+  Constant,  ///< learning_rate throughout (0: the optimizer's own rate, untouched)
   Cosine,    ///< linear warm-up, then cosine decay towards 0 over all epochs
 };
 
 struct TrainOptions {
   int64_t epochs = 1;
   int64_t batch_size = 64;
-  /// Learning rate (the peak of Cosine), set on every parameter group before each step.
-  double learning_rate = 1e-3;
+  /// Learning rate (the peak of Cosine), set on every parameter group before each step. 0 (the
+  /// default) with Constant leaves the optimizer's own rate alone.
+  double learning_rate = 0;
   LrSchedule schedule = LrSchedule::Constant;
   /// Fraction of all steps spent warming up (Cosine).
   double warmup = 0.05;

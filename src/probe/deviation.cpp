@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <optional>
 
 #include <ATen/Dispatch.h>
@@ -272,35 +273,33 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
 
 namespace {
 
-/// (n, n, 3) float64: for i < j the sums (|f_i - f_j|^2, |f_i|^2, |f_j|^2) over the flattened
-/// rows, zeros elsewhere. On CPU the fused per-pair pass; elsewhere through ATen.
-torch::Tensor all_pair_sums(const torch::Tensor& f_in) {
-  const int64_t n = f_in.size(0);
-  torch::Tensor out = torch::zeros({n, n, 3}, torch::kDouble);
+/// The pair sums (|f_i - f_j|^2, |f_i|^2, |f_j|^2) of every pair i < j of rows, in the order
+/// (0,1), (0,2), ..., (n-2,n-1). On CPU the fused per-pair pass; elsewhere through ATen.
+PairStats all_pair_sums(const torch::Tensor& f_in) {
+  const int64_t n = f_in.size(0), pairs = n * (n - 1) / 2;
   const bool fused = f_in.is_cpu() &&
                      (f_in.scalar_type() == torch::kFloat || f_in.scalar_type() == torch::kDouble);
   if (!fused) {
     const torch::Tensor f = f_in.reshape({n, -1}).to(torch::kDouble);
-    for (int64_t i = 0; i + 1 < n; ++i) {
-      const torch::Tensor rest = f.narrow(0, i + 1, n - i - 1);
-      const torch::Tensor fi = f[i].unsqueeze(0);
-      out[i].narrow(0, i + 1, n - i - 1).select(1, 0).copy_((rest - fi).square().sum(1).cpu());
-      out[i].narrow(0, i + 1, n - i - 1).select(1, 1).fill_(fi.square().sum().item<double>());
-      out[i].narrow(0, i + 1, n - i - 1).select(1, 2).copy_(rest.square().sum(1).cpu());
-    }
-    return out;
+    const torch::Tensor ij = torch::triu_indices(n, n, 1, f.options().dtype(torch::kLong));
+    const torch::Tensor a = f.index_select(0, ij[0]), b = f.index_select(0, ij[1]);
+    return {(a - b).square().sum(1).cpu(), a.square().sum(1).cpu(), b.square().sum(1).cpu()};
   }
+  PairStats out{torch::empty({pairs}, torch::kDouble), torch::empty({pairs}, torch::kDouble),
+                torch::empty({pairs}, torch::kDouble)};
   const torch::Tensor f = f_in.reshape({n, -1}).contiguous();
   const int64_t d = f.size(1);
-  double* o = out.data_ptr<double>();
+  double* diff2 = out.diff2.data_ptr<double>();
+  double* a2 = out.a2.data_ptr<double>();
+  double* b2 = out.b2.data_ptr<double>();
   AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "eqnn::probe::mean_pairwise_deviation", [&] {
     const scalar_t* p = f.data_ptr<scalar_t>();
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i)
-        for (int64_t j = i + 1; j < n; ++j) {
-          double* sums = o + (i * n + j) * 3;
-          sample_sums(p + i * d, p + j * d, d, sums, sums + 1, sums + 2);
-        }
+      for (int64_t i = begin; i < end; ++i) {
+        int64_t m = i * (2 * n - i - 1) / 2;  // index of pair (i, i + 1)
+        for (int64_t j = i + 1; j < n; ++j, ++m)
+          sample_sums(p + i * d, p + j * d, d, diff2 + m, a2 + m, b2 + m);
+      }
     });
   });
   return out;
@@ -313,32 +312,22 @@ std::vector<std::pair<double, int64_t>> mean_pairwise_deviations(
   const int64_t n = f_in.size(0);
   const int64_t pairs = n * (n - 1);
   std::vector<std::pair<double, int64_t>> out;
-  torch::Tensor pair_sums;  // shared by cosine and euclidean
+  std::optional<PairStats> sums;  // shared by cosine and euclidean
   for (const Deviation kind : kinds) {
     if (n < 2) {
       out.push_back({0.0, 0});
       continue;
     }
-    if (kind == Deviation::KL) {  // no Gram-matrix shortcut: shift k pairs row i with row i + k
+    if (kind == Deviation::KL) {  // not symmetric: every ordered pair, row i against row i + k
       double sum = 0;
       for (int64_t k = 1; k < n; ++k)
         sum += deviation(f_in, torch::roll(f_in, {-k}, {0}), kind).sum().item<double>();
       out.push_back({sum / static_cast<double>(pairs), pairs});
       continue;
     }
-    if (!pair_sums.defined()) pair_sums = all_pair_sums(f_in);
-    // pair_sums[i][j] = (|f_i - f_j|^2, |f_i|^2, |f_j|^2) for i < j; both deviations are symmetric
-    const torch::Tensor upper = torch::ones({n, n}, torch::kBool).triu(1);
-    const torch::Tensor d2 = pair_sums.select(2, 0), a2 = pair_sums.select(2, 1),
-                        b2 = pair_sums.select(2, 2);
-    torch::Tensor dev;
-    if (kind == Deviation::Euclidean) {
-      dev = d2.sqrt();
-    } else {
-      const torch::Tensor na = a2.sqrt(), nb = b2.sqrt();
-      dev = (d2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8));
-    }
-    const double sum = 2.0 * dev.masked_select(upper).sum().item<double>();
+    if (!sums) sums = all_pair_sums(f_in);
+    // cosine and euclidean are symmetric: each unordered pair counts twice
+    const double sum = 2.0 * from_sums(*sums, kind).sum().item<double>();
     out.push_back({sum / static_cast<double>(pairs), pairs});
   }
   return out;
