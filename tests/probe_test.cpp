@@ -350,3 +350,89 @@ TEST_CASE("the fused deviation passes match ATen in float32 and float64", "[prob
     }
   }
 }
+
+namespace {
+
+/// A three-stage model with non-equivariant maps (a convolution plus a fixed random map) whose
+/// stages carry the library's actions: regular `group` fields, plain maps (plane action), and
+/// invariant 1x1 features. `action_calls` counts how often the materialising action runs.
+StagedModel non_equivariant_model(const Group& group, int64_t channels, int64_t size,
+                                  torch::ScalarType dtype, bool exact, int64_t* action_calls) {
+  const torch::Tensor weight = eqnn_test::randn({channels, 1, 3, 3}, dtype, 40);
+  const torch::Tensor offset = eqnn_test::randn({1, channels, size, size}, dtype, 41);
+  const auto counted = [action_calls](LatentAction action) -> LatentAction {
+    return [action, action_calls](const torch::Tensor& y, const Transform& tr) {
+      ++*action_calls;
+      return action(y, tr);
+    };
+  };
+  const eqnn::FieldType type = eqnn::FieldType::regular(group);
+  StagedModel model{"m", {}};
+  model.stages.push_back({"regular", [=](const torch::Tensor& x) {
+                            return torch::conv2d(x, weight, {}, 1, 1) + offset;
+                          },
+                          counted(field_type_action(type)), type.str(),
+                          exact ? field_type_exact_action(type) : nullptr});
+  model.stages.push_back({"plane", [](const torch::Tensor& x) { return torch::relu(x) * 2; },
+                          counted(plane_action()), "plane",
+                          exact ? plane_exact_action() : nullptr});
+  model.stages.push_back({"invariant",
+                          [](const torch::Tensor& x) { return x.mean({2, 3}, true); },
+                          counted(invariant_action()), "invariant",
+                          exact ? invariant_exact_action() : nullptr});
+  return model;
+}
+
+}  // namespace
+
+TEST_CASE("the fused metric pass gives the numbers of materialised targets", "[probe]") {
+  // Channel counts with and without whole 8-channel groups (vectorised and row-buffer paths),
+  // odd and even planes, both memory formats, exact and non-exact transforms (45 degrees: the
+  // regular stage's equivariance is undefined, invariance still fused).
+  struct Case {
+    Group group;
+    int64_t channels;
+  };
+  for (const auto dtype : eqnn_test::float_types())
+    for (const Case& c : {Case{Group::d4(), 16}, Case{Group::c4(), 12}, Case{Group::d2(), 8},
+                          Case{Group::d1(), 6}})
+      for (const int64_t size : {9, 10})
+        for (const bool channels_last : {true, false}) {
+          INFO(c10::toString(dtype) << " " << c.group.name() << " " << c.channels << " channels, "
+                                    << size << "x" << size
+                                    << (channels_last ? " channels_last" : " NCHW"));
+          const double eps = dtype == torch::kFloat ? 1e-5 : 1e-11;
+          const torch::Tensor x = eqnn_test::randn({5, 1, size, size}, dtype, 42);
+          ProbeOptions options;
+          options.channels_last = channels_last;
+          options.memory_budget_bytes = 20000;  // several chunks
+          for (const bool rotations : {false, true}) {
+            const std::vector<Transform> transforms =
+                rotations ? rotation_transforms({90, 45, 180}) : group_transforms(c.group);
+            int64_t fused_calls = 0, generic_calls = 0;
+            const Report fused = run_probe(
+                non_equivariant_model(c.group, c.channels, size, dtype, true, &fused_calls), x,
+                transforms, options);
+            const Report generic = run_probe(
+                non_equivariant_model(c.group, c.channels, size, dtype, false, &generic_calls), x,
+                transforms, options);
+            CHECK(generic_calls > 0);
+            if (!rotations) CHECK(fused_calls == 0);  // every target came from the fused pass
+            REQUIRE(fused.rows.size() == generic.rows.size());
+            for (size_t i = 0; i < fused.rows.size(); ++i) {
+              const ReportRow &a = fused.rows[i], &b = generic.rows[i];
+              INFO(a.stage << " " << a.metric << " " << a.deviation);
+              REQUIRE(std::isnan(a.value) == std::isnan(b.value));
+              if (std::isnan(a.value)) continue;
+              CHECK(a.value > 0);  // nothing here is equivariant or invariant
+              CHECK(a.value == Approx(b.value).epsilon(eps));
+              CHECK(a.normalised == Approx(b.normalised).epsilon(eps));
+              REQUIRE(a.per_sample.size() == b.per_sample.size());
+              for (size_t k = 0; k < a.per_element.size(); ++k)
+                CHECK(a.per_element[k] == Approx(b.per_element[k]).epsilon(eps).margin(1e-12));
+              for (size_t k = 0; k < a.per_sample.size(); ++k)
+                CHECK(a.per_sample[k] == Approx(b.per_sample[k]).epsilon(eps));
+            }
+          }
+        }
+}

@@ -1,7 +1,7 @@
 // eqnn::group_action: the action of several group elements on a feature map in one fused pass
-// (plane rotation/flip and group-axis permutation), in NCHW or channels_last. CUDA and the CPU's
-// NCHW rows run the element functions of eqnn/detail/group_action_kernel.h; the CPU's
-// channels_last path walks image rows with the same map, unrolled (no per-entry index math).
+// (plane rotation/flip and group-axis permutation), in NCHW or channels_last. CUDA runs the element
+// functions of eqnn/detail/group_action_kernel.h; the CPU walks output rows with the same map
+// (action_rows.h: no per-entry index math).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/dispatch/Dispatcher.h>
@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "action_rows.h"
 #include "eqnn/ops.h"
 #include "kernel_support.h"
 
@@ -78,67 +79,22 @@ Prepared prepare(const at::Tensor& t, c10::string_view group_name, at::IntArrayR
   return r;
 }
 
-/// channels_last: one task per image row of one copy (W pixels x C channels). Along the row the
-/// source pixel moves by a constant step (the plane action is affine), and the channel pattern
-/// (the permutation of each regular field's group axis) is the same at every pixel of a copy, so
-/// no index is decomposed per entry. Same map as detail::group_action_source (tests compare them).
-void group_action_nhwc(Prepared& r) {
-  const GroupActionParams& p = r.p;
-  const int64_t c = p.channels, h = p.rows, w = p.cols, b = p.batch;
-  const int64_t order = p.regular ? p.group.order : 1;
-  // source group index of each target index t, per copy
-  std::vector<int64_t> perm(static_cast<size_t>(p.num_elements * order));
-  for (int k = 0; k < p.num_elements; ++k)
-    for (int64_t t = 0; t < order; ++t)
-      perm[k * order + t] = p.regular ? p.group.left_divide(p.elements[k], static_cast<int>(t)) : t;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
-    const scalar_t* src = r.in.data_ptr<scalar_t>();
-    scalar_t* dst = r.out.data_ptr<scalar_t>();
-    support::cpu_for_rows(p.num_elements * b * h, w * c, [&](int64_t rr) {
-      const int64_t k = rr / (b * h), bi = rr / h % b, i = rr % h;
-      const int d4 = p.group.d4_index[p.elements[k]];
-      int64_t si = 0, sj = 0, si1 = 0, sj1 = 0;
-      detail::plane_source(d4, h, w, i, 0, &si, &sj);
-      detail::plane_source(d4, h, w, i, w > 1 ? 1 : 0, &si1, &sj1);
-      const int64_t step = ((si1 - si) * w + (sj1 - sj)) * c;
-      const scalar_t* from = src + ((bi * h + si) * w + sj) * c;
-      scalar_t* to = dst + rr * w * c;
-      const int64_t* pk = perm.data() + k * order;
-      for (int64_t j = 0; j < w; ++j, from += step, to += c) {
-        if (order == 1) {
-          std::copy(from, from + c, to);
-          continue;
-        }
-        for (int64_t f = 0; f < c; f += order)
-          for (int64_t t = 0; t < order; ++t)
-            to[f + t] = from[f + pk[t]];
-      }
-    });
-  });
-}
-
 at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
                             bool regular) {
   Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
   const GroupActionParams& p = r.p;
-  if (p.channels_last) {
-    group_action_nhwc(r);
-    return r.out;
-  }
-  // Rows of y that are contiguous in memory: a plane row. Within a row the source offset is affine
-  // in the column, so the shared index math runs twice per row, not per entry.
-  const int64_t row = p.cols;
+  std::vector<ActionRows> copies;
+  for (int k = 0; k < p.num_elements; ++k)
+    copies.emplace_back(p, k);
+  const int64_t rows = copies.front().rows(), length = copies.front().row_length();
+  const int64_t image = p.in_numel() / p.batch;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
     const scalar_t* src = r.in.data_ptr<scalar_t>();
     scalar_t* dst = r.out.data_ptr<scalar_t>();
-    support::cpu_for_rows(p.out_numel() / row, row, [&](int64_t rr) {
-      const int64_t n0 = rr * row;
-      const int64_t s0 = detail::group_action_source(p, n0);
-      const int64_t step = row > 1 ? detail::group_action_source(p, n0 + 1) - s0 : 0;
-      const scalar_t* from = src + s0;
-      scalar_t* to = dst + n0;
-      for (int64_t j = 0; j < row; ++j)
-        to[j] = from[j * step];
+    // output rows in memory order: (copy, image, row)
+    support::cpu_for_rows(p.num_elements * p.batch * rows, length, [&](int64_t rr) {
+      const int64_t k = rr / (p.batch * rows), b = rr / rows % p.batch;
+      copies[k].fill(rr % rows, src + b * image, dst + rr * length);
     });
   });
   return r.out;

@@ -8,6 +8,8 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include "sums.h"
+
 namespace eqnn {
 namespace probe {
 
@@ -43,79 +45,6 @@ struct PairStats {
   torch::Tensor diff2, a2, b2;
 };
 
-/// Elements summed in the input's precision before a partial sum is added to the float64 total:
-/// float32 rounding stays at the level of a 256-term sum while the loops run at full SIMD width.
-constexpr int64_t kBlock = 256;
-
-/// sum (x-y)^2, sum x^2, sum y^2 in float64 (blocks of kBlock summed in scalar_t). The simd
-/// reduction lets the compiler keep several partial sums in vector registers (it may not
-/// reassociate a plain loop).
-template <typename scalar_t>
-void sample_sums(const scalar_t* x, const scalar_t* y, int64_t d, double* diff2, double* a2,
-                 double* b2) {
-  double sd = 0, sa = 0, sb = 0;
-  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
-    const int64_t j1 = std::min(d, j0 + kBlock);
-    scalar_t bd = 0, ba = 0, bb = 0;
-#pragma omp simd reduction(+ : bd, ba, bb)
-    for (int64_t j = j0; j < j1; ++j) {
-      const scalar_t u = x[j], v = y[j];
-      bd += (u - v) * (u - v);
-      ba += u * u;
-      bb += v * v;
-    }
-    sd += static_cast<double>(bd);
-    sa += static_cast<double>(ba);
-    sb += static_cast<double>(bb);
-  }
-  *diff2 = sd;
-  *a2 = sa;
-  *b2 = sb;
-}
-
-/// For one sample (entries [offset, offset + d) of every copy): with c = mean_k copies[k],
-/// diff2[k] = sum (copies[k] - c)^2, a2[k] = sum copies[k]^2 and *c2 = sum c^2, block by block
-/// (the centroid of a block, then each copy against it; every loop runs over contiguous memory).
-template <typename scalar_t>
-void centroid_sums(const std::vector<const scalar_t*>& copies, int64_t offset, int64_t d,
-                   double* diff2, double* a2, double* c2) {
-  const int64_t k_count = static_cast<int64_t>(copies.size());
-  const scalar_t inv_k = scalar_t(1) / static_cast<scalar_t>(k_count);
-  std::fill(diff2, diff2 + k_count, 0.0);
-  std::fill(a2, a2 + k_count, 0.0);
-  double sc = 0;
-  scalar_t centroid[kBlock];
-  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
-    const int64_t len = std::min(kBlock, d - j0);
-    std::fill(centroid, centroid + len, scalar_t(0));
-    for (int64_t k = 0; k < k_count; ++k) {
-      const scalar_t* v = copies[k] + offset + j0;
-#pragma omp simd
-      for (int64_t j = 0; j < len; ++j)
-        centroid[j] += v[j];
-    }
-    scalar_t bc = 0;
-#pragma omp simd reduction(+ : bc)
-    for (int64_t j = 0; j < len; ++j) {
-      centroid[j] *= inv_k;
-      bc += centroid[j] * centroid[j];
-    }
-    sc += static_cast<double>(bc);
-    for (int64_t k = 0; k < k_count; ++k) {
-      const scalar_t* v = copies[k] + offset + j0;
-      scalar_t bd = 0, ba = 0;
-#pragma omp simd reduction(+ : bd, ba)
-      for (int64_t j = 0; j < len; ++j) {
-        bd += (v[j] - centroid[j]) * (v[j] - centroid[j]);
-        ba += v[j] * v[j];
-      }
-      diff2[k] += static_cast<double>(bd);
-      a2[k] += static_cast<double>(ba);
-    }
-  }
-  *c2 = sc;
-}
-
 bool same_dense_layout(const torch::Tensor& a, const torch::Tensor& b) {
   if (a.strides() != b.strides()) return false;
   if (a.is_contiguous()) return true;
@@ -147,17 +76,16 @@ PairStats pair_stats(const torch::Tensor& a_in, const torch::Tensor& b_in) {
     const scalar_t* pb = b.data_ptr<scalar_t>();
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
       for (int64_t i = begin; i < end; ++i) {
-        sample_sums(pa + i * d, pb + i * d, d, diff2 + i, a2 + i, b2 + i);
+        sums::pair_sums(pa + i * d, pb + i * d, d, diff2 + i, a2 + i, b2 + i);
       }
     });
   });
   return out;
 }
 
-/// Cosine or euclidean deviation from per-sample sums. Cosine: 1 - <a,b>/(|a||b|) =
-/// (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|), which does not cancel when a ~ b. On CPU one loop (these
-/// are called per stage, copy and chunk on (n) tensors, where a chain of ATen ops costs more in
-/// dispatch than in arithmetic).
+/// Cosine or euclidean deviation from per-sample sums. On CPU one loop (these are called per stage,
+/// copy and chunk on (n) tensors, where a chain of ATen ops costs more in dispatch than in
+/// arithmetic).
 torch::Tensor from_sums(const PairStats& st, Deviation kind) {
   TORCH_CHECK(kind != Deviation::KL, "eqnn::probe: KL is not a function of the pair sums");
   if (!st.diff2.is_cpu()) {
@@ -171,14 +99,8 @@ torch::Tensor from_sums(const PairStats& st, Deviation kind) {
   const double *pd = d2.data_ptr<double>(), *pa = a2.data_ptr<double>(),
                *pb = b2.data_ptr<double>();
   double* po = out.data_ptr<double>();
-  for (int64_t i = 0; i < n; ++i) {
-    if (kind == Deviation::Euclidean) {
-      po[i] = std::sqrt(pd[i]);
-    } else {
-      const double na = std::sqrt(pa[i]), nb = std::sqrt(pb[i]);
-      po[i] = (pd[i] - (na - nb) * (na - nb)) / (2.0 * std::max(na * nb, 1e-8));
-    }
-  }
+  for (int64_t i = 0; i < n; ++i)
+    po[i] = sums::from_sums(kind, pd[i], pa[i], pb[i]);
   return out;
 }
 
@@ -247,14 +169,16 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
     st.b2 = torch::zeros({n}, torch::kDouble);
   }
   AT_DISPATCH_FLOATING_TYPES(y0.scalar_type(), "eqnn::probe::centroid_deviations", [&] {
-    std::vector<const scalar_t*> data;
-    for (const torch::Tensor& y : ys)
-      data.push_back(y.data_ptr<scalar_t>());
     at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
+      std::vector<const scalar_t*> data(k_count);
       std::vector<double> sd(k_count), sa(k_count);
       for (int64_t i = begin; i < end; ++i) {
+        for (int64_t k = 0; k < k_count; ++k)
+          data[k] = ys[k].data_ptr<scalar_t>() + i * d;
+        std::fill(sd.begin(), sd.end(), 0.0);
+        std::fill(sa.begin(), sa.end(), 0.0);
         double sc = 0;
-        centroid_sums(data, i * d, d, sd.data(), sa.data(), &sc);
+        sums::centroid_sums(data.data(), k_count, 0, d, sd.data(), sa.data(), &sc);
         for (int64_t k = 0; k < k_count; ++k) {
           stats[k].diff2.data_ptr<double>()[i] = sd[k];
           stats[k].a2.data_ptr<double>()[i] = sa[k];
@@ -273,8 +197,41 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
 
 namespace {
 
+/// Adds sum over entries [begin, end) of (f_i - f_j)^2 to total[m] for every pair m = (i < j) of
+/// the n rows of f (row length d), block by block.
+template <typename scalar_t>
+EQNN_SIMD_CLONES void pair_distances(const scalar_t* f, int64_t n, int64_t d, int64_t begin,
+                                     int64_t end, double* total) {
+  for (int64_t j0 = begin; j0 < end; j0 += sums::kBlock) {
+    const int64_t len = std::min(sums::kBlock, end - j0);
+    for (int64_t i = 0, m = 0; i < n; ++i) {
+      const scalar_t* a = f + i * d + j0;
+      int64_t j = i + 1;
+      for (; j + 4 <= n; j += 4, m += 4) {  // row i against four rows: one load of a per four
+        const scalar_t* b = f + j * d + j0;
+        scalar_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        for (int64_t t = 0; t < len; ++t) {
+          const scalar_t u = a[t], d0 = u - b[t], d1 = u - b[d + t], d2 = u - b[2 * d + t],
+                         d3 = u - b[3 * d + t];
+          s0 += d0 * d0;
+          s1 += d1 * d1;
+          s2 += d2 * d2;
+          s3 += d3 * d3;
+        }
+        total[m] += static_cast<double>(s0);
+        total[m + 1] += static_cast<double>(s1);
+        total[m + 2] += static_cast<double>(s2);
+        total[m + 3] += static_cast<double>(s3);
+      }
+      for (; j < n; ++j, ++m)
+        total[m] += sums::squared_distance(a, f + j * d + j0, len);
+    }
+  }
+}
+
 /// The pair sums (|f_i - f_j|^2, |f_i|^2, |f_j|^2) of every pair i < j of rows, in the order
-/// (0,1), (0,2), ..., (n-2,n-1). On CPU the fused per-pair pass; elsewhere through ATen.
+/// (0,1), (0,2), ..., (n-2,n-1). On CPU one blocked pass; elsewhere through ATen.
 PairStats all_pair_sums(const torch::Tensor& f_in) {
   const int64_t n = f_in.size(0), pairs = n * (n - 1) / 2;
   const bool fused = f_in.is_cpu() &&
@@ -285,23 +242,44 @@ PairStats all_pair_sums(const torch::Tensor& f_in) {
     const torch::Tensor a = f.index_select(0, ij[0]), b = f.index_select(0, ij[1]);
     return {(a - b).square().sum(1).cpu(), a.square().sum(1).cpu(), b.square().sum(1).cpu()};
   }
-  PairStats out{torch::empty({pairs}, torch::kDouble), torch::empty({pairs}, torch::kDouble),
+  PairStats out{torch::zeros({pairs}, torch::kDouble), torch::empty({pairs}, torch::kDouble),
                 torch::empty({pairs}, torch::kDouble)};
-  const torch::Tensor f = f_in.reshape({n, -1}).contiguous();
-  const int64_t d = f.size(1);
-  double* diff2 = out.diff2.data_ptr<double>();
-  double* a2 = out.a2.data_ptr<double>();
-  double* b2 = out.b2.data_ptr<double>();
+  // Each sample's features as one contiguous vector: any sample-major dense layout will do (the
+  // sums do not depend on the order of the features, only on both rows using the same one).
+  const bool sample_major =
+      f_in.is_contiguous() || (f_in.dim() == 4 && f_in.is_contiguous(at::MemoryFormat::ChannelsLast));
+  const torch::Tensor f = sample_major ? f_in : f_in.contiguous();
+  const int64_t d = n > 0 ? f.numel() / n : 0;
+  // Position-major: every pair over one block of entries while the n rows' blocks sit in L1, then
+  // the next block (a pair-major loop would stream both rows from memory for every pair). Segments
+  // of blocks run in parallel; their per-pair totals are added in segment order (deterministic).
+  constexpr int64_t kBlocksPerSegment = 16;
+  const int64_t segment = sums::kBlock * kBlocksPerSegment;
+  const int64_t segments = std::max<int64_t>(1, (d + segment - 1) / segment);
+  std::vector<double> partial(static_cast<size_t>(segments * pairs), 0.0);
+  std::vector<double> norms(n);
   AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "eqnn::probe::mean_pairwise_deviation", [&] {
     const scalar_t* p = f.data_ptr<scalar_t>();
-    at::parallel_for(0, n, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) {
-        int64_t m = i * (2 * n - i - 1) / 2;  // index of pair (i, i + 1)
-        for (int64_t j = i + 1; j < n; ++j, ++m)
-          sample_sums(p + i * d, p + j * d, d, diff2 + m, a2 + m, b2 + m);
+    for (int64_t i = 0; i < n; ++i)
+      norms[i] = sums::squared_norm(p + i * d, d);
+    at::parallel_for(0, segments, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t s = begin; s < end; ++s) {
+        pair_distances(p, n, d, s * segment, std::min(d, (s + 1) * segment),
+                       partial.data() + s * pairs);
       }
     });
   });
+  double* diff2 = out.diff2.data_ptr<double>();
+  double* a2 = out.a2.data_ptr<double>();
+  double* b2 = out.b2.data_ptr<double>();
+  for (int64_t s = 0; s < segments; ++s)
+    for (int64_t m = 0; m < pairs; ++m)
+      diff2[m] += partial[s * pairs + m];
+  for (int64_t i = 0, m = 0; i < n; ++i)
+    for (int64_t j = i + 1; j < n; ++j, ++m) {
+      a2[m] = norms[i];
+      b2[m] = norms[j];
+    }
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include "eqnn/detail/group_action_kernel.h"
 #include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
+#include "stage_sums.h"
+#include "sums.h"
 
 namespace eqnn {
 namespace probe {
@@ -65,6 +67,11 @@ torch::Tensor transformed_batch(const torch::Tensor& x, const std::vector<Transf
   for (const Transform& tr : transforms)
     copies.push_back(tr.apply(x));
   return torch::cat(copies, 0);
+}
+
+void add(Accumulator& acc, int64_t k, int64_t sample, double value) {
+  acc.per_element[k] += value;
+  acc.per_sample[sample] += value;
 }
 
 void add(Accumulator& acc, int64_t k, int64_t sample0, const torch::Tensor& dev) {
@@ -143,6 +150,7 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
   };
 
   std::vector<torch::Tensor> reference(n_stages);
+  std::vector<int64_t> reference_count(n_stages, 0);
   for (int64_t start = 0; start < n_total; start += chunk) {
     const int64_t n = std::min(chunk, n_total - start);
     const torch::Tensor x = prepare(inputs.narrow(0, start, n));
@@ -155,16 +163,50 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
       for (int64_t k = 0; k < k_all; ++k)
         yk.push_back(y.narrow(0, k * n, n));
       const torch::Tensor& f0 = yk[0];
-      // the first samples' features, for the normalisation (independent of the chunking)
+      // the first samples' features, for the normalisation (independent of the chunking), in
+      // the features' own memory format (a plain copy; the pair sums take any dense layout)
       torch::Tensor& kept = reference[s];
-      const int64_t have = kept.defined() ? kept.size(0) : 0;
-      if (options.normalised && have < kMaxNormalisationSamples) {
-        const torch::Tensor more =
-            f0.narrow(0, 0, std::min(n, kMaxNormalisationSamples - have)).contiguous();
-        kept = kept.defined() ? torch::cat({kept, more}, 0) : more;
+      const int64_t want = std::min(kMaxNormalisationSamples, n_total);
+      if (options.normalised && reference_count[s] < want) {
+        if (!kept.defined()) {
+          std::vector<int64_t> sizes = f0.sizes().vec();
+          sizes[0] = want;
+          kept = at::empty(sizes, f0.options().memory_format(f0.suggest_memory_format()));
+        }
+        const int64_t m = std::min(n, want - reference_count[s]);
+        kept.narrow(0, reference_count[s], m).copy_(f0.narrow(0, 0, m));
+        reference_count[s] += m;
       }
       const std::vector<Deviation>& devs = options.deviations;
-      if (has(Metric::Equivariance)) {
+      // The fused pass where it applies: every transform acts on this stage as an exact group
+      // action (or only invariance is asked), on a dense CPU map. Otherwise the targets g.f(x)
+      // are materialised through stage.action.
+      std::vector<ExactAction> exact(k_all);  // identity where not needed
+      bool exact_equivariance = has(Metric::Equivariance) && stage.exact_action != nullptr;
+      for (int64_t k = first; k < k_all && exact_equivariance; ++k) {
+        const std::optional<ExactAction> a = stage.exact_action(transforms[k]);
+        exact_equivariance = a.has_value();
+        if (a) exact[k] = *a;
+      }
+      if (!exact_equivariance) exact.assign(k_all, ExactAction{});
+      const bool fused = (exact_equivariance || has(Metric::Invariance)) &&
+                         stage_sums_supported(y, exact);
+      if (fused) {
+        const StageSums sums =
+            stage_sums(y, k_all, first, exact, exact_equivariance, has(Metric::Invariance));
+        for (int64_t k = first; k < k_all; ++k)
+          for (int64_t i = 0; i < n; ++i)
+            for (const Deviation d : devs) {
+              const double a2 = sums.norm2[k * n + i];
+              if (exact_equivariance)
+                add(slot(s, Metric::Equivariance, d), k, start + i,
+                    sums::from_sums(d, sums.equivariance2[k * n + i], a2, sums.norm2[i]));
+              if (has(Metric::Invariance))
+                add(slot(s, Metric::Invariance, d), k, start + i,
+                    sums::from_sums(d, sums.invariance2[k * n + i], a2, sums.centroid2[i]));
+            }
+      }
+      if (has(Metric::Equivariance) && !(fused && exact_equivariance)) {
         bool defined = true;
         for (int64_t k = first; k < k_all && defined; ++k) {
           const std::optional<torch::Tensor> target = stage.action(f0, transforms[k]);
@@ -178,7 +220,7 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
           for (const Deviation d : devs)
             slot(s, Metric::Equivariance, d).defined = false;
       }
-      if (has(Metric::Invariance)) {
+      if (has(Metric::Invariance) && !fused) {
         const std::vector<torch::Tensor> copies(yk.begin() + first, yk.end());
         const auto values = centroid_deviations(copies, devs);
         for (int64_t k = first; k < k_all; ++k)

@@ -24,6 +24,15 @@ std::optional<int64_t> element_in(const Group& group, const Transform& tr) {
   return std::nullopt;
 }
 
+/// The D4 index of an exact grid transform: a group element or a rotation by a multiple of 90
+/// degrees.
+std::optional<int64_t> d4_element(const Transform& tr) {
+  if (tr.kind == Transform::Kind::GroupElement) return tr.group.d4_index(tr.element);
+  return element_in(Group::d4(), tr);
+}
+
+ExactAction identity_action() { return ExactAction{Group::c1(), 0, FieldKind::Trivial}; }
+
 }  // namespace
 
 LatentAction field_type_action(const FieldType& type) {
@@ -45,6 +54,29 @@ LatentAction plane_action() {
 
 LatentAction invariant_action() {
   return [](const torch::Tensor& y, const Transform&) -> std::optional<torch::Tensor> { return y; };
+}
+
+ExactLatentAction field_type_exact_action(const FieldType& type) {
+  return [type](const Transform& tr) -> std::optional<ExactAction> {
+    if (tr.is_identity()) return identity_action();
+    if (const auto element = element_in(type.group, tr))
+      return ExactAction{type.group, *element, type.kind};
+    if (type.kind == FieldKind::Trivial)
+      if (const auto d4 = d4_element(tr)) return ExactAction{Group::d4(), *d4, FieldKind::Trivial};
+    return std::nullopt;
+  };
+}
+
+ExactLatentAction plane_exact_action() {
+  return [](const Transform& tr) -> std::optional<ExactAction> {
+    if (tr.is_identity()) return identity_action();
+    if (const auto d4 = d4_element(tr)) return ExactAction{Group::d4(), *d4, FieldKind::Trivial};
+    return std::nullopt;
+  };
+}
+
+ExactLatentAction invariant_exact_action() {
+  return [](const Transform&) -> std::optional<ExactAction> { return identity_action(); };
 }
 
 std::vector<torch::Tensor> StagedModel::forward_all(const torch::Tensor& x) const {
@@ -82,12 +114,13 @@ StagedModel stages_of(const torch::nn::Sequential& sequential, const std::string
     torch::nn::AnyModule any = child;
     stage.forward = [any](const torch::Tensor& x) mutable { return any.forward<torch::Tensor>(x); };
     if (type) {
-      stage.action = type->kind == FieldKind::Trivial && type->group == Group::c1()
-                         ? invariant_action()
-                         : field_type_action(*type);
+      const bool invariant = type->kind == FieldKind::Trivial && type->group == Group::c1();
+      stage.action = invariant ? invariant_action() : field_type_action(*type);
+      stage.exact_action = invariant ? invariant_exact_action() : field_type_exact_action(*type);
       stage.action_name = type->str();
     } else {
       stage.action = plane_action();
+      stage.exact_action = plane_exact_action();
       stage.action_name = "plane";
     }
     model.stages.push_back(std::move(stage));
@@ -106,6 +139,7 @@ StagedModel stages_of(const torch::jit::Module& module, const std::string& name,
                 child.name, "' of TorchScript model '", name, "' has no forward method");
     stage.forward = [sub](const torch::Tensor& x) mutable { return sub.forward({x}).toTensor(); };
     stage.action = plane_action();
+    stage.exact_action = plane_exact_action();
     stage.action_name = "plane";
     model.stages.push_back(std::move(stage));
   }

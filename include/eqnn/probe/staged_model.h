@@ -32,11 +32,30 @@ LatentAction plane_action();
 /// Invariant features: g acts as the identity.
 LatentAction invariant_action();
 
+/// A latent action that is the exact action of a group element on feature maps (the map of
+/// eqnn::ops::group_action: the plane moves, regular fields also permute their group axis).
+struct ExactAction {
+  Group group;
+  int64_t element = 0;
+  FieldKind kind = FieldKind::Trivial;
+};
+/// A stage's action on a transform as an ExactAction, where it is one (std::nullopt otherwise).
+/// With it run_probe fuses the action into its metric pass instead of materialising g.f(x).
+using ExactLatentAction = std::function<std::optional<ExactAction>(const Transform&)>;
+
+/// The exact form of field_type_action, plane_action and invariant_action (4-D feature maps).
+ExactLatentAction field_type_exact_action(const FieldType& type);
+ExactLatentAction plane_exact_action();
+ExactLatentAction invariant_exact_action();
+
 struct Stage {
   std::string name;
   std::function<torch::Tensor(const torch::Tensor&)> forward;
   LatentAction action;
   std::string action_name;  ///< "regular D4 fields", "plane", "invariant", "custom"
+  /// Optional: `action` as an exact group action, where it is one. Must agree with `action` (the
+  /// builders below set both); leave it empty for custom actions.
+  ExactLatentAction exact_action;
 };
 
 struct StagedModel {
