@@ -16,6 +16,9 @@ namespace eqnn {
 namespace probe {
 namespace {
 
+/// Entries (all copies) below which a stage's sums run on the calling thread.
+constexpr int64_t kMinParallelEntries = int64_t{1} << 14;
+
 /// Entries per invariance segment (a sample's copies are read segment by segment).
 constexpr int64_t kSegment = sums::kBlock * 16;
 
@@ -74,61 +77,95 @@ __attribute__((target("avx2,fma"))) inline double horizontal_sum(__m256 v) {
                              ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
 }
 
-/// equivariance_task for float channels_last maps whose channel pattern permutes within groups
-/// of 8 channels (fields of order 1, 2, 4 or 8; C a multiple of 8): each pixel's 8-channel groups
-/// are loaded from the source pixel and permuted in a register (vpermps), with no row buffer.
-/// Float partial sums cover at most sums::kBlock entries, as everywhere.
-__attribute__((target("avx2,fma"))) double equivariance_task_avx2(const float* yk, const float* y0,
-                                                                  const ops::ActionRows& walk,
-                                                                  int64_t channels, int64_t cols) {
-  alignas(32) int32_t lanes[8];
+/// The vpermps lane indices of a walk's channel pattern over 8 channels (order divides 8).
+void channel_pattern(const ops::ActionRows& walk, int32_t* lanes) {
   const int64_t order = walk.order();
   for (int64_t l = 0; l < 8; ++l)
     lanes[l] = static_cast<int32_t>(l / order * order + walk.channel_source()[l % order]);
-  const __m256i pattern = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
-  constexpr int64_t kVectorsPerBlock = sums::kBlock / 8;
-  double total = 0;
-  __m256 acc = _mm256_setzero_ps();
-  int64_t vectors = 0;
-  for (int64_t r = 0; r < walk.rows(); ++r) {
-    const ops::ActionRows::Source src = walk.source(r);
-    const float* from = y0 + src.offset;
-    const float* to = yk + r * cols * channels;
-    for (int64_t j = 0; j < cols; ++j, from += src.step, to += channels)
-      for (int64_t c = 0; c < channels; c += 8) {
-        const __m256 target = _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern);
-        const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(to + c), target);
-        acc = _mm256_fmadd_ps(d, d, acc);
-        if (++vectors == kVectorsPerBlock) {
-          total += horizontal_sum(acc);
-          acc = _mm256_setzero_ps();
-          vectors = 0;
+}
+
+/// One pass over rows r = row0, row0 + row_step, ... of one sample's copies (float,
+/// channels_last, C a multiple of 8 and at most sums::kBlock): every piece of at most kBlock
+/// entries of a row is read once per copy while it is in L1, for its centroid, each copy's norm,
+/// invariance and equivariance terms; g_k.y_0 comes from the source pixels of y_0 (whole sample
+/// in cache) with the channel pattern applied in a register (vpermps). Adds to out: invariance2
+/// [0, K), norm2 [K, 2K), equivariance2 [2K, 3K), centroid2 [3K]. Float partial sums cover at
+/// most kBlock entries, as everywhere.
+__attribute__((target("avx2,fma"))) void sample_pass_avx2(
+    const float* const* ys, int64_t copies, int64_t first, const ops::ActionRows* walks,
+    int64_t rows, int64_t cols, int64_t channels, int64_t row0, int64_t row_step, bool equivariance,
+    bool invariance, double* out) {
+  const int64_t used = copies - first;
+  const __m256 inv_used = _mm256_set1_ps(1.0f / static_cast<float>(used));
+  std::vector<int32_t> lanes(static_cast<size_t>(8 * copies));
+  for (int64_t k = 0; k < copies; ++k)
+    channel_pattern(walks[k], lanes.data() + 8 * k);
+  const int64_t pixels = sums::kBlock / channels;
+  alignas(32) float centroid[sums::kBlock];
+  for (int64_t r = row0; r < rows; r += row_step) {
+    for (int64_t j0 = 0; j0 < cols; j0 += pixels) {
+      const int64_t j1 = std::min(cols, j0 + pixels), e0 = (r * cols + j0) * channels;
+      const int64_t len = (j1 - j0) * channels;
+      if (invariance) {
+        __m256 acc = _mm256_setzero_ps();
+        for (int64_t e = 0; e < len; e += 8) {
+          __m256 sum = _mm256_loadu_ps(ys[first] + e0 + e);
+          for (int64_t k = first + 1; k < copies; ++k)
+            sum = _mm256_add_ps(sum, _mm256_loadu_ps(ys[k] + e0 + e));
+          sum = _mm256_mul_ps(sum, inv_used);
+          _mm256_store_ps(centroid + e, sum);
+          acc = _mm256_fmadd_ps(sum, sum, acc);
         }
+        out[3 * copies] += horizontal_sum(acc);
       }
+      for (int64_t k = 0; k < copies; ++k) {
+        const float* yk = ys[k] + e0;
+        const bool measured = k >= first;
+        __m256 norm = _mm256_setzero_ps(), inv = _mm256_setzero_ps(), eq = _mm256_setzero_ps();
+        for (int64_t e = 0; e < len; e += 8) {
+          const __m256 v = _mm256_loadu_ps(yk + e);
+          norm = _mm256_fmadd_ps(v, v, norm);
+          if (invariance && measured) {
+            const __m256 d = _mm256_sub_ps(v, _mm256_load_ps(centroid + e));
+            inv = _mm256_fmadd_ps(d, d, inv);
+          }
+        }
+        if (equivariance && measured && k > 0) {  // copy 0 is y_0 itself
+          const ops::ActionRows::Source src = walks[k].source(r);
+          const float* from = ys[0] + src.offset + j0 * src.step;
+          const __m256i pattern =
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes.data() + 8 * k));
+          for (int64_t j = j0; j < j1; ++j, from += src.step, yk += channels)
+            for (int64_t c = 0; c < channels; c += 8) {
+              const __m256 target =
+                  _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern);
+              const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(yk + c), target);
+              eq = _mm256_fmadd_ps(d, d, eq);
+            }
+        }
+        out[k] += horizontal_sum(inv);
+        out[copies + k] += horizontal_sum(norm);
+        out[2 * copies + k] += horizontal_sum(eq);
+      }
+    }
   }
-  return total + horizontal_sum(acc);
 }
 #endif
 
-/// The vectorised equivariance pass where it applies (x86-64 with AVX2 and FMA, float
-/// channels_last, channel groups of 8); false otherwise.
-bool equivariance_fast(const float* yk, const float* y0, const ops::ActionRows& walk,
-                       const torch::Tensor& y, double* total) {
+/// Whether sample_pass_avx2 takes this stage: x86-64 with AVX2 and FMA, float channels_last,
+/// whole 8-channel groups (at most sums::kBlock channels), fields of order 1, 2, 4 or 8.
+bool one_pass_applies(const torch::Tensor& y, const std::vector<ops::ActionRows>& walks) {
 #if EQNN_X86_DISPATCH
   static const bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (cpu && walk.channels_last() && 8 % walk.order() == 0 && y.size(1) % 8 == 0) {
-    *total = equivariance_task_avx2(yk, y0, walk, y.size(1), y.size(3));
-    return true;
-  }
+  bool ok = cpu && y.scalar_type() == torch::kFloat && y.size(1) % 8 == 0 &&
+            y.size(1) <= sums::kBlock;
+  for (const ops::ActionRows& walk : walks)
+    ok = ok && walk.channels_last() && 8 % walk.order() == 0;
+  return ok;
 #else
-  (void)yk, (void)y0, (void)walk, (void)y, (void)total;
+  (void)y, (void)walks;
+  return false;
 #endif
-  return false;
-}
-
-bool equivariance_fast(const double*, const double*, const ops::ActionRows&, const torch::Tensor&,
-                       double*) {
-  return false;
 }
 
 }  // namespace
@@ -174,14 +211,47 @@ StageSums stage_sums(const torch::Tensor& y, int64_t copies, int64_t first,
   // so the equivariance pass finds the sample's copies in cache. Segment sums are added in a fixed
   // order afterwards: results do not depend on the thread count.
   const int64_t parts = std::max<int64_t>(1, (at::get_num_threads() + n - 1) / n);
+  // Small stages run on the calling thread: waking the pool costs more than their arithmetic.
+  const int64_t grain =
+      std::max<int64_t>(1, kMinParallelEntries / std::max<int64_t>(1, copies * d / parts));
   const int64_t segments = invariance ? (d + kSegment - 1) / kSegment : 0;
   const int64_t width = used + 1;  // per segment: diff2 of each used copy, |c|^2; then each a2
   std::vector<double> partial(static_cast<size_t>(n * segments * 2 * width), 0.0);
 
+#if EQNN_X86_DISPATCH
+  if (one_pass_applies(y, walks)) {
+    // Item (i, p) takes rows p, p + parts, ... of sample i; items' sums are added in order.
+    const int64_t stride = 3 * copies + 1;
+    std::vector<double> sums_of(static_cast<size_t>(n * parts * stride), 0.0);
+    const float* base = y.data_ptr<float>();
+    at::parallel_for(0, n * parts, grain, [&](int64_t begin, int64_t end) {
+      std::vector<const float*> ys(copies);
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t i = item / parts;
+        for (int64_t k = 0; k < copies; ++k)
+          ys[k] = base + (k * n + i) * d;
+        sample_pass_avx2(ys.data(), copies, first, walks.data(), y.size(2), y.size(3), y.size(1),
+                         item % parts, parts, equivariance, invariance,
+                         sums_of.data() + item * stride);
+      }
+    });
+    for (int64_t item = 0; item < n * parts; ++item) {
+      const int64_t i = item / parts;
+      const double* t = sums_of.data() + item * stride;
+      for (int64_t k = 0; k < copies; ++k) {
+        out.norm2[k * n + i] += t[copies + k];
+        if (equivariance) out.equivariance2[k * n + i] += t[2 * copies + k];
+        if (invariance) out.invariance2[k * n + i] += t[k];
+      }
+      if (invariance) out.centroid2[i] += t[3 * copies];
+    }
+    return out;
+  }
+#endif
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "eqnn::probe::stage_sums", [&] {
     const scalar_t* base = y.data_ptr<scalar_t>();
     const auto copy = [&](int64_t k, int64_t i) { return base + (k * n + i) * d; };
-    at::parallel_for(0, n * parts, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, n * parts, grain, [&](int64_t begin, int64_t end) {
       std::vector<const scalar_t*> ys(used);
       std::vector<scalar_t> row;
       for (int64_t item = begin; item < end; ++item) {
@@ -202,7 +272,7 @@ StageSums stage_sums(const torch::Tensor& y, int64_t copies, int64_t first,
           double& total = out.equivariance2[k * n + i];
           if (k == 0 || is_identity(actions[k])) {
             total = sums::squared_distance(yk, y0, d);
-          } else if (!equivariance_fast(yk, y0, walk, y, &total)) {
+          } else {
             row.resize(static_cast<size_t>(walk.row_length()));
             total = equivariance_task(yk, y0, walk, row.data());
           }
