@@ -368,16 +368,18 @@ StagedModel non_equivariant_model(const Group& group, int64_t channels, int64_t 
   };
   const eqnn::FieldType type = eqnn::FieldType::regular(group);
   StagedModel model{"m", {}};
-  model.stages.push_back({"regular", [=](const torch::Tensor& x) {
-                            return torch::conv2d(x, weight, {}, 1, 1) + offset;
-                          },
-                          counted(field_type_action(type)), type.str(),
-                          exact ? field_type_exact_action(type) : nullptr});
+  model.stages.push_back(
+      {"regular",
+       [=](const torch::Tensor& x) { return torch::conv2d(x, weight, {}, 1, 1) + offset; },
+       counted(field_type_action(type)), type.str(),
+       exact ? field_type_exact_action(type) : nullptr});
   model.stages.push_back({"plane", [](const torch::Tensor& x) { return torch::relu(x) * 2; },
                           counted(plane_action()), "plane",
                           exact ? plane_exact_action() : nullptr});
   model.stages.push_back({"invariant",
-                          [](const torch::Tensor& x) { return x.mean({2, 3}, true); },
+                          [](const torch::Tensor& x) {
+                            return x.mean({2, 3}, true);
+                          },
                           counted(invariant_action()), "invariant",
                           exact ? invariant_exact_action() : nullptr});
   return model;
@@ -394,13 +396,13 @@ TEST_CASE("the fused metric pass gives the numbers of materialised targets", "[p
     int64_t channels;
   };
   for (const auto dtype : eqnn_test::float_types())
-    for (const Case& c : {Case{Group::d4(), 16}, Case{Group::c4(), 12}, Case{Group::d2(), 8},
-                          Case{Group::d1(), 6}})
+    for (const Case& c :
+         {Case{Group::d4(), 16}, Case{Group::c4(), 12}, Case{Group::d2(), 8}, Case{Group::d1(), 6}})
       for (const int64_t size : {9, 10})
         for (const bool channels_last : {true, false}) {
-          INFO(c10::toString(dtype) << " " << c.group.name() << " " << c.channels << " channels, "
-                                    << size << "x" << size
-                                    << (channels_last ? " channels_last" : " NCHW"));
+          INFO(c10::toString(dtype)
+               << " " << c.group.name() << " " << c.channels << " channels, " << size << "x" << size
+               << (channels_last ? " channels_last" : " NCHW"));
           const double eps = dtype == torch::kFloat ? 1e-5 : 1e-11;
           const torch::Tensor x = eqnn_test::randn({5, 1, size, size}, dtype, 42);
           ProbeOptions options;
@@ -435,4 +437,20 @@ TEST_CASE("the fused metric pass gives the numbers of materialised targets", "[p
             }
           }
         }
+  // A latent KL deviation is not a function of the pair sums: it must not come from the fused pass.
+  int64_t calls = 0;
+  const torch::Tensor x = eqnn_test::randn({3, 1, 8, 8}, torch::kDouble, 43);
+  ProbeOptions kl;
+  kl.deviations = {Deviation::Euclidean, Deviation::KL};
+  const Report fused =
+      run_probe(non_equivariant_model(Group::d4(), 16, 8, torch::kDouble, true, &calls), x,
+                group_transforms(Group::d4()), kl);
+  const Report generic =
+      run_probe(non_equivariant_model(Group::d4(), 16, 8, torch::kDouble, false, &calls), x,
+                group_transforms(Group::d4()), kl);
+  REQUIRE(fused.rows.size() == generic.rows.size());
+  for (size_t i = 0; i < fused.rows.size(); ++i) {
+    INFO(fused.rows[i].stage << " " << fused.rows[i].metric << " " << fused.rows[i].deviation);
+    CHECK(fused.rows[i].value == Approx(generic.rows[i].value).epsilon(1e-12));
+  }
 }

@@ -246,8 +246,8 @@ PairStats all_pair_sums(const torch::Tensor& f_in) {
                 torch::empty({pairs}, torch::kDouble)};
   // Each sample's features as one contiguous vector: any sample-major dense layout will do (the
   // sums do not depend on the order of the features, only on both rows using the same one).
-  const bool sample_major =
-      f_in.is_contiguous() || (f_in.dim() == 4 && f_in.is_contiguous(at::MemoryFormat::ChannelsLast));
+  const bool sample_major = f_in.is_contiguous() ||
+                            (f_in.dim() == 4 && f_in.is_contiguous(at::MemoryFormat::ChannelsLast));
   const torch::Tensor f = sample_major ? f_in : f_in.contiguous();
   const int64_t d = n > 0 ? f.numel() / n : 0;
   // Position-major: every pair over one block of entries while the n rows' blocks sit in L1, then

@@ -83,6 +83,51 @@ void add(Accumulator& acc, int64_t k, int64_t sample0, const torch::Tensor& dev)
   }
 }
 
+/// Output invariance of one chunk's logits y (K * n, classes), transform-major: adds
+/// KL(p_k || mean over k >= first of p_k) with p = softmax in float64, per sample and copy. On CPU
+/// one loop over the rows (a chain of ATen ops on these small tensors costs more in dispatch).
+void add_output_kl(Accumulator& acc, const torch::Tensor& logits, int64_t n, int64_t first,
+                   int64_t start) {
+  const int64_t k_all = logits.size(0) / n, used = k_all - first, classes = logits.size(1);
+  if (!logits.is_cpu()) {
+    std::vector<torch::Tensor> p;
+    torch::Tensor mean = torch::zeros({n, classes}, logits.options().dtype(torch::kDouble));
+    for (int64_t k = first; k < k_all; ++k) {
+      p.push_back(torch::softmax(logits.narrow(0, k * n, n).to(torch::kDouble), 1));
+      mean += p.back();
+    }
+    mean /= static_cast<double>(used);
+    for (int64_t k = first; k < k_all; ++k)
+      add(acc, k, start, deviation(p[k - first], mean, Deviation::KL).cpu());
+    return;
+  }
+  const torch::Tensor z = logits.to(torch::kDouble).contiguous();
+  const double* zp = z.data_ptr<double>();
+  std::vector<double> p(static_cast<size_t>(k_all * classes)), mean(classes);
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(mean.begin(), mean.end(), 0.0);
+    for (int64_t k = first; k < k_all; ++k) {
+      const double* row = zp + (k * n + i) * classes;
+      double* pk = p.data() + k * classes;
+      const double top = *std::max_element(row, row + classes);
+      double total = 0;
+      for (int64_t c = 0; c < classes; ++c)
+        total += pk[c] = std::exp(row[c] - top);
+      for (int64_t c = 0; c < classes; ++c) {
+        pk[c] /= total;
+        mean[c] += pk[c] / static_cast<double>(used);
+      }
+    }
+    for (int64_t k = first; k < k_all; ++k) {
+      const double* pk = p.data() + k * classes;
+      double kl = 0;  // 0 log 0 = 0; the mean is clamped like deviation(..., KL)
+      for (int64_t c = 0; c < classes; ++c)
+        if (pk[c] > 0) kl += pk[c] * (std::log(pk[c]) - std::log(std::max(mean[c], 1e-12)));
+      add(acc, k, start + i, kl);
+    }
+  }
+}
+
 }  // namespace
 
 Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
@@ -133,9 +178,10 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
   const int64_t chunk = std::clamp<int64_t>(
       options.memory_budget_bytes / std::max<int64_t>(1, k_all * bytes_per_sample), 1, n_total);
 
-  // Accumulators keyed by (stage, metric, deviation).
+  // Accumulators keyed by (stage, metric, deviation); std::map nodes stay put, so the per-stage
+  // plans below keep pointers to them.
   std::map<std::tuple<int64_t, Metric, Deviation>, Accumulator> acc;
-  auto slot = [&](int64_t s, Metric m, Deviation d) -> Accumulator& {
+  auto slot = [&](int64_t s, Metric m, Deviation d) -> Accumulator* {
     auto it = acc.find({s, m, d});
     if (it == acc.end()) {
       Accumulator a;
@@ -143,11 +189,45 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
       a.per_sample.assign(n_total, 0.0);
       it = acc.emplace(std::make_tuple(s, m, d), std::move(a)).first;
     }
-    return it->second;
+    return &it->second;
   };
   const auto has = [&](Metric m) {
     return std::find(options.metrics.begin(), options.metrics.end(), m) != options.metrics.end();
   };
+  const std::vector<Deviation>& devs = options.deviations;
+  const bool want_equivariance = has(Metric::Equivariance),
+             want_invariance = has(Metric::Invariance);
+
+  // Per probed stage, fixed for the whole run: its accumulators and, where every transform acts
+  // on it as an exact group action, those actions (the fused pass then builds the targets g.f(x)
+  // itself; otherwise they are materialised through stage.action).
+  struct StagePlan {
+    bool probed = false;
+    std::vector<Accumulator*> equivariance, invariance;  // per deviation
+    std::vector<ExactAction> exact;                      // identity where not needed
+    bool exact_equivariance = false;
+  };
+  bool pair_sum_deviations = true;  // the fused pass gives cosine and euclidean only
+  for (const Deviation d : devs)
+    pair_sum_deviations = pair_sum_deviations && d != Deviation::KL;
+  std::vector<StagePlan> plans(n_stages);
+  for (int64_t s : stages) {
+    StagePlan& plan = plans[s];
+    plan.probed = true;
+    for (const Deviation d : devs) {
+      if (want_equivariance) plan.equivariance.push_back(slot(s, Metric::Equivariance, d));
+      if (want_invariance) plan.invariance.push_back(slot(s, Metric::Invariance, d));
+    }
+    const Stage& stage = model.stages[s];
+    plan.exact.assign(k_all, ExactAction{});
+    plan.exact_equivariance = want_equivariance && stage.exact_action != nullptr;
+    for (int64_t k = first; k < k_all && plan.exact_equivariance; ++k) {
+      const std::optional<ExactAction> a = stage.exact_action(transforms[k]);
+      plan.exact_equivariance = a.has_value();
+      if (a) plan.exact[k] = *a;
+    }
+    if (!plan.exact_equivariance) plan.exact.assign(k_all, ExactAction{});
+  }
 
   std::vector<torch::Tensor> reference(n_stages);
   std::vector<int64_t> reference_count(n_stages, 0);
@@ -158,87 +238,70 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
     for (int64_t s = 0; s < n_stages; ++s) {
       const Stage& stage = model.stages[s];
       y = stage.forward(y);
-      if (std::find(stages.begin(), stages.end(), s) == stages.end()) continue;
-      std::vector<torch::Tensor> yk;
-      for (int64_t k = 0; k < k_all; ++k)
-        yk.push_back(y.narrow(0, k * n, n));
-      const torch::Tensor& f0 = yk[0];
+      const StagePlan& plan = plans[s];
+      if (!plan.probed) continue;
+      const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
       // the first samples' features, for the normalisation (independent of the chunking), in
       // the features' own memory format (a plain copy; the pair sums take any dense layout)
       torch::Tensor& kept = reference[s];
       const int64_t want = std::min(kMaxNormalisationSamples, n_total);
       if (options.normalised && reference_count[s] < want) {
         if (!kept.defined()) {
-          std::vector<int64_t> sizes = f0.sizes().vec();
+          std::vector<int64_t> sizes = y.sizes().vec();
           sizes[0] = want;
-          kept = at::empty(sizes, f0.options().memory_format(f0.suggest_memory_format()));
+          kept = at::empty(sizes, y.options().memory_format(y.suggest_memory_format()));
         }
         const int64_t m = std::min(n, want - reference_count[s]);
-        kept.narrow(0, reference_count[s], m).copy_(f0.narrow(0, 0, m));
+        kept.narrow(0, reference_count[s], m).copy_(y.narrow(0, 0, m));
         reference_count[s] += m;
       }
-      const std::vector<Deviation>& devs = options.deviations;
-      // The fused pass where it applies: every transform acts on this stage as an exact group
-      // action (or only invariance is asked), on a dense CPU map. Otherwise the targets g.f(x)
-      // are materialised through stage.action.
-      std::vector<ExactAction> exact(k_all);  // identity where not needed
-      bool exact_equivariance = has(Metric::Equivariance) && stage.exact_action != nullptr;
-      for (int64_t k = first; k < k_all && exact_equivariance; ++k) {
-        const std::optional<ExactAction> a = stage.exact_action(transforms[k]);
-        exact_equivariance = a.has_value();
-        if (a) exact[k] = *a;
-      }
-      if (!exact_equivariance) exact.assign(k_all, ExactAction{});
-      const bool fused = (exact_equivariance || has(Metric::Invariance)) &&
-                         stage_sums_supported(y, exact);
+      // Features without a plane, (K n, F), are 1x1 maps for the fused pass.
+      const torch::Tensor maps = y.dim() == 2 ? y.view({y.size(0), y.size(1), 1, 1}) : y;
+      const bool fused = pair_sum_deviations && (plan.exact_equivariance || want_invariance) &&
+                         stage_sums_supported(maps, plan.exact);
+      const bool fused_equivariance = fused && plan.exact_equivariance;
       if (fused) {
         const StageSums sums =
-            stage_sums(y, k_all, first, exact, exact_equivariance, has(Metric::Invariance));
-        for (int64_t k = first; k < k_all; ++k)
-          for (int64_t i = 0; i < n; ++i)
-            for (const Deviation d : devs) {
+            stage_sums(maps, k_all, first, plan.exact, fused_equivariance, want_invariance);
+        for (size_t j = 0; j < devs.size(); ++j)
+          for (int64_t k = first; k < k_all; ++k)
+            for (int64_t i = 0; i < n; ++i) {
               const double a2 = sums.norm2[k * n + i];
-              if (exact_equivariance)
-                add(slot(s, Metric::Equivariance, d), k, start + i,
-                    sums::from_sums(d, sums.equivariance2[k * n + i], a2, sums.norm2[i]));
-              if (has(Metric::Invariance))
-                add(slot(s, Metric::Invariance, d), k, start + i,
-                    sums::from_sums(d, sums.invariance2[k * n + i], a2, sums.centroid2[i]));
+              if (fused_equivariance)
+                add(*plan.equivariance[j], k, start + i,
+                    sums::from_sums(devs[j], sums.equivariance2[k * n + i], a2, sums.norm2[i]));
+              if (want_invariance)
+                add(*plan.invariance[j], k, start + i,
+                    sums::from_sums(devs[j], sums.invariance2[k * n + i], a2, sums.centroid2[i]));
             }
       }
-      if (has(Metric::Equivariance) && !(fused && exact_equivariance)) {
+      if (want_equivariance && !fused_equivariance) {
+        const torch::Tensor f0 = copy(0);
         bool defined = true;
         for (int64_t k = first; k < k_all && defined; ++k) {
+          const torch::Tensor yk = copy(k);
           const std::optional<torch::Tensor> target = stage.action(f0, transforms[k]);
-          defined = target && target->sizes() == yk[k].sizes();
+          defined = target && target->sizes() == yk.sizes();
           if (!defined) break;
-          const std::vector<torch::Tensor> values = deviations(yk[k], *target, devs);
-          for (size_t i = 0; i < devs.size(); ++i)
-            add(slot(s, Metric::Equivariance, devs[i]), k, start, values[i]);
+          const std::vector<torch::Tensor> values = deviations(yk, *target, devs);
+          for (size_t j = 0; j < devs.size(); ++j)
+            add(*plan.equivariance[j], k, start, values[j]);
         }
         if (!defined)
-          for (const Deviation d : devs)
-            slot(s, Metric::Equivariance, d).defined = false;
+          for (Accumulator* a : plan.equivariance)
+            a->defined = false;
       }
-      if (has(Metric::Invariance) && !fused) {
-        const std::vector<torch::Tensor> copies(yk.begin() + first, yk.end());
+      if (want_invariance && !fused) {
+        std::vector<torch::Tensor> copies;
+        for (int64_t k = first; k < k_all; ++k)
+          copies.push_back(copy(k));
         const auto values = centroid_deviations(copies, devs);
         for (int64_t k = first; k < k_all; ++k)
-          for (size_t i = 0; i < devs.size(); ++i)
-            add(slot(s, Metric::Invariance, devs[i]), k, start, values[k - first][i]);
+          for (size_t j = 0; j < devs.size(); ++j)
+            add(*plan.invariance[j], k, start, values[k - first][j]);
       }
-      if (has(Metric::OutputKL) && s == n_stages - 1 && y.dim() == 2) {
-        Accumulator& a = slot(s, Metric::OutputKL, Deviation::KL);
-        std::vector<torch::Tensor> p;
-        torch::Tensor mean = torch::zeros({n, y.size(1)}, torch::kDouble);
-        for (int64_t k = first; k < k_all; ++k) {
-          p.push_back(torch::softmax(yk[k].to(torch::kDouble), 1));
-          mean += p.back();
-        }
-        mean /= static_cast<double>(used);
-        for (int64_t k = first; k < k_all; ++k)
-          add(a, k, start, deviation(p[k - first], mean, Deviation::KL));
-      }
+      if (has(Metric::OutputKL) && s == n_stages - 1 && y.dim() == 2)
+        add_output_kl(*slot(s, Metric::OutputKL, Deviation::KL), y, n, first, start);
     }
     if (options.progress) options.progress(start + n, n_total);
   }

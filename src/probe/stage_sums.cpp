@@ -40,13 +40,14 @@ detail::GroupActionParams action_params(const torch::Tensor& y, const ExactActio
   return p;
 }
 
-bool is_identity(const ExactAction& action) { return action.group.d4_index(action.element) == 0; }
+bool is_identity(const ExactAction& action) {
+  return action.group.d4_index(action.element) == 0;
+}
 
 /// Invariance sums of entries [begin, end) of one sample's copies (see sums::centroid_sums).
 template <typename scalar_t>
-EQNN_SIMD_CLONES void invariance_task(const scalar_t* const* copies, int64_t k_count,
-                                      int64_t begin, int64_t end, double* diff2, double* a2,
-                                      double* c2) {
+EQNN_SIMD_CLONES void invariance_task(const scalar_t* const* copies, int64_t k_count, int64_t begin,
+                                      int64_t end, double* diff2, double* a2, double* c2) {
   sums::centroid_sums(copies, k_count, begin, end, diff2, a2, c2);
 }
 
@@ -137,8 +138,7 @@ __attribute__((target("avx2,fma"))) void sample_pass_avx2(
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes.data() + 8 * k));
           for (int64_t j = j0; j < j1; ++j, from += src.step, yk += channels)
             for (int64_t c = 0; c < channels; c += 8) {
-              const __m256 target =
-                  _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern);
+              const __m256 target = _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern);
               const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(yk + c), target);
               eq = _mm256_fmadd_ps(d, d, eq);
             }
@@ -157,8 +157,8 @@ __attribute__((target("avx2,fma"))) void sample_pass_avx2(
 bool one_pass_applies(const torch::Tensor& y, const std::vector<ops::ActionRows>& walks) {
 #if EQNN_X86_DISPATCH
   static const bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  bool ok = cpu && y.scalar_type() == torch::kFloat && y.size(1) % 8 == 0 &&
-            y.size(1) <= sums::kBlock;
+  bool ok =
+      cpu && y.scalar_type() == torch::kFloat && y.size(1) % 8 == 0 && y.size(1) <= sums::kBlock;
   for (const ops::ActionRows& walk : walks)
     ok = ok && walk.channels_last() && 8 % walk.order() == 0;
   return ok;

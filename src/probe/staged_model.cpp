@@ -31,7 +31,9 @@ std::optional<int64_t> d4_element(const Transform& tr) {
   return element_in(Group::d4(), tr);
 }
 
-ExactAction identity_action() { return ExactAction{Group::c1(), 0, FieldKind::Trivial}; }
+ExactAction identity_action() {
+  return ExactAction{Group::c1(), 0, FieldKind::Trivial};
+}
 
 }  // namespace
 

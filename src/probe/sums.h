@@ -52,8 +52,8 @@ EQNN_SUMS_INLINE double squared_distance(const scalar_t* x, const scalar_t* y, i
 
 /// sum (x - y)^2, sum x^2 and sum y^2 over [0, d), in one pass.
 template <typename scalar_t>
-EQNN_SUMS_INLINE void pair_sums(const scalar_t* x, const scalar_t* y, int64_t d, double* diff2, double* a2,
-               double* b2) {
+EQNN_SUMS_INLINE void pair_sums(const scalar_t* x, const scalar_t* y, int64_t d, double* diff2,
+                                double* a2, double* b2) {
   double sd = 0, sa = 0, sb = 0;
   for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
     const int64_t j1 = std::min(d, j0 + kBlock);
@@ -94,8 +94,8 @@ EQNN_SUMS_INLINE double squared_norm(const scalar_t* x, int64_t d) {
 /// sum c^2 to *c2, block by block (the centroid of a block, then each copy against it; every loop
 /// runs over contiguous memory).
 template <typename scalar_t>
-EQNN_SUMS_INLINE void centroid_sums(const scalar_t* const* copies, int64_t k_count, int64_t begin, int64_t end,
-                   double* diff2, double* a2, double* c2) {
+EQNN_SUMS_INLINE void centroid_sums(const scalar_t* const* copies, int64_t k_count, int64_t begin,
+                                    int64_t end, double* diff2, double* a2, double* c2) {
   const scalar_t inv_k = scalar_t(1) / static_cast<scalar_t>(k_count);
   scalar_t centroid[kBlock];
   for (int64_t j0 = begin; j0 < end; j0 += kBlock) {
