@@ -85,6 +85,35 @@ void channel_pattern(const ops::ActionRows& walk, int32_t* lanes) {
     lanes[l] = static_cast<int32_t>(l / order * order + walk.channel_source()[l % order]);
 }
 
+/// The centroid of entries [e, e + 8) over copies [first, copies).
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 centroid_of(
+    const float* const* ys, int64_t first, int64_t copies, int64_t e, __m256 inv_used) {
+  __m256 sum = _mm256_loadu_ps(ys[first] + e);
+  for (int64_t k = first + 1; k < copies; ++k)
+    sum = _mm256_add_ps(sum, _mm256_loadu_ps(ys[k] + e));
+  return _mm256_mul_ps(sum, inv_used);
+}
+
+/// Adds (y - permuted source)^2 of one pixel's channels to a and b (alternating 8-channel groups).
+__attribute__((target("avx2,fma"), always_inline)) inline void pixel_distance(
+    const float* from, const float* y, int64_t channels, __m256i pattern, __m256& a, __m256& b) {
+  int64_t c = 0;
+  for (; c + 16 <= channels; c += 16) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(y + c),
+                                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern));
+    const __m256 d1 =
+        _mm256_sub_ps(_mm256_loadu_ps(y + c + 8),
+                      _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c + 8), pattern));
+    a = _mm256_fmadd_ps(d0, d0, a);
+    b = _mm256_fmadd_ps(d1, d1, b);
+  }
+  if (c < channels) {
+    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(y + c),
+                                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern));
+    a = _mm256_fmadd_ps(d0, d0, a);
+  }
+}
+
 /// One pass over rows r = row0, row0 + row_step, ... of one sample's copies (float,
 /// channels_last, C a multiple of 8 and at most sums::kBlock): every piece of at most kBlock
 /// entries of a row is read once per copy while it is in L1, for its centroid, each copy's norm,
@@ -103,49 +132,71 @@ __attribute__((target("avx2,fma"))) void sample_pass_avx2(
     channel_pattern(walks[k], lanes.data() + 8 * k);
   const int64_t pixels = sums::kBlock / channels;
   alignas(32) float centroid[sums::kBlock];
+  const __m256 zero = _mm256_setzero_ps();
   for (int64_t r = row0; r < rows; r += row_step) {
     for (int64_t j0 = 0; j0 < cols; j0 += pixels) {
       const int64_t j1 = std::min(cols, j0 + pixels), e0 = (r * cols + j0) * channels;
       const int64_t len = (j1 - j0) * channels;
+      // Two vectors per step into separate accumulators everywhere: one FMA chain per sum would
+      // wait on the FMA latency at every step.
       if (invariance) {
-        __m256 acc = _mm256_setzero_ps();
-        for (int64_t e = 0; e < len; e += 8) {
-          __m256 sum = _mm256_loadu_ps(ys[first] + e0 + e);
-          for (int64_t k = first + 1; k < copies; ++k)
-            sum = _mm256_add_ps(sum, _mm256_loadu_ps(ys[k] + e0 + e));
-          sum = _mm256_mul_ps(sum, inv_used);
-          _mm256_store_ps(centroid + e, sum);
-          acc = _mm256_fmadd_ps(sum, sum, acc);
+        __m256 c0 = zero, c1 = zero;
+        for (int64_t e = 0; e < len; e += 16) {
+          const __m256 m0 = centroid_of(ys, first, copies, e0 + e, inv_used);
+          _mm256_store_ps(centroid + e, m0);
+          c0 = _mm256_fmadd_ps(m0, m0, c0);
+          if (e + 8 < len) {
+            const __m256 m1 = centroid_of(ys, first, copies, e0 + e + 8, inv_used);
+            _mm256_store_ps(centroid + e + 8, m1);
+            c1 = _mm256_fmadd_ps(m1, m1, c1);
+          }
         }
-        out[3 * copies] += horizontal_sum(acc);
+        out[3 * copies] += horizontal_sum(_mm256_add_ps(c0, c1));
       }
       for (int64_t k = 0; k < copies; ++k) {
         const float* yk = ys[k] + e0;
         const bool measured = k >= first;
-        __m256 norm = _mm256_setzero_ps(), inv = _mm256_setzero_ps(), eq = _mm256_setzero_ps();
-        for (int64_t e = 0; e < len; e += 8) {
-          const __m256 v = _mm256_loadu_ps(yk + e);
-          norm = _mm256_fmadd_ps(v, v, norm);
-          if (invariance && measured) {
-            const __m256 d = _mm256_sub_ps(v, _mm256_load_ps(centroid + e));
-            inv = _mm256_fmadd_ps(d, d, inv);
+        __m256 n0 = zero, n1 = zero, i0 = zero, i1 = zero;
+        if (invariance && measured) {
+          for (int64_t e = 0; e < len; e += 16) {
+            const __m256 v0 = _mm256_loadu_ps(yk + e);
+            const __m256 d0 = _mm256_sub_ps(v0, _mm256_load_ps(centroid + e));
+            n0 = _mm256_fmadd_ps(v0, v0, n0);
+            i0 = _mm256_fmadd_ps(d0, d0, i0);
+            if (e + 8 < len) {
+              const __m256 v1 = _mm256_loadu_ps(yk + e + 8);
+              const __m256 d1 = _mm256_sub_ps(v1, _mm256_load_ps(centroid + e + 8));
+              n1 = _mm256_fmadd_ps(v1, v1, n1);
+              i1 = _mm256_fmadd_ps(d1, d1, i1);
+            }
+          }
+        } else {
+          for (int64_t e = 0; e < len; e += 16) {
+            const __m256 v0 = _mm256_loadu_ps(yk + e);
+            n0 = _mm256_fmadd_ps(v0, v0, n0);
+            if (e + 8 < len) {
+              const __m256 v1 = _mm256_loadu_ps(yk + e + 8);
+              n1 = _mm256_fmadd_ps(v1, v1, n1);
+            }
           }
         }
+        __m256 q0 = zero, q1 = zero, q2 = zero, q3 = zero;
         if (equivariance && measured && k > 0) {  // copy 0 is y_0 itself
           const ops::ActionRows::Source src = walks[k].source(r);
           const float* from = ys[0] + src.offset + j0 * src.step;
           const __m256i pattern =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes.data() + 8 * k));
-          for (int64_t j = j0; j < j1; ++j, from += src.step, yk += channels)
-            for (int64_t c = 0; c < channels; c += 8) {
-              const __m256 target = _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern);
-              const __m256 d = _mm256_sub_ps(_mm256_loadu_ps(yk + c), target);
-              eq = _mm256_fmadd_ps(d, d, eq);
-            }
+          int64_t j = j0;
+          for (; j + 1 < j1; j += 2, from += 2 * src.step, yk += 2 * channels) {
+            pixel_distance(from, yk, channels, pattern, q0, q1);
+            pixel_distance(from + src.step, yk + channels, channels, pattern, q2, q3);
+          }
+          if (j < j1) pixel_distance(from, yk, channels, pattern, q0, q1);
         }
-        out[k] += horizontal_sum(inv);
-        out[copies + k] += horizontal_sum(norm);
-        out[2 * copies + k] += horizontal_sum(eq);
+        out[k] += horizontal_sum(_mm256_add_ps(i0, i1));
+        out[copies + k] += horizontal_sum(_mm256_add_ps(n0, n1));
+        out[2 * copies + k] +=
+            horizontal_sum(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)));
       }
     }
   }
