@@ -167,17 +167,6 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
     return options.channels_last ? to_channels_last(x) : x.contiguous();
   };
 
-  // Chunk size from the memory of one sample's transformed copies and stage outputs.
-  // Stages run one after the other and only two consecutive outputs are alive at a time.
-  int64_t bytes_per_sample = 0, previous = inputs[0].numel() * inputs.element_size();
-  for (const torch::Tensor& y : model.forward_all(prepare(inputs.narrow(0, 0, 1)))) {
-    const int64_t bytes = y.numel() * y.element_size();
-    bytes_per_sample = std::max(bytes_per_sample, previous + bytes);
-    previous = bytes;
-  }
-  const int64_t chunk = std::clamp<int64_t>(
-      options.memory_budget_bytes / std::max<int64_t>(1, k_all * bytes_per_sample), 1, n_total);
-
   // Accumulators keyed by (stage, metric, deviation); std::map nodes stay put, so the per-stage
   // plans below keep pointers to them.
   std::map<std::tuple<int64_t, Metric, Deviation>, Accumulator> acc;
@@ -231,13 +220,25 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
 
   std::vector<torch::Tensor> reference(n_stages);
   std::vector<int64_t> reference_count(n_stages, 0);
-  for (int64_t start = 0; start < n_total; start += chunk) {
-    const int64_t n = std::min(chunk, n_total - start);
+  // Chunks: the first is one sample, whose stage outputs give the memory per sample (all copies;
+  // stages run one after the other, so two consecutive outputs are alive at a time) and so the
+  // size of the others. (A separate sizing forward of one sample would cost more than it
+  // measures: one image on its own can take LibTorch's slow reference-BLAS convolution.)
+  int64_t chunk = 1;
+  for (int64_t start = 0, n = 1; start < n_total; start += n) {
+    n = std::min(chunk, n_total - start);
+    const bool sizing = start == 0;
     const torch::Tensor x = prepare(inputs.narrow(0, start, n));
     torch::Tensor y = transformed_batch(x, transforms);
+    int64_t bytes_per_sample = 0, previous = y.numel() * y.element_size();
     for (int64_t s = 0; s < n_stages; ++s) {
       const Stage& stage = model.stages[s];
       y = stage.forward(y);
+      if (sizing) {
+        const int64_t bytes = y.numel() * y.element_size();
+        bytes_per_sample = std::max(bytes_per_sample, previous + bytes);
+        previous = bytes;
+      }
       const StagePlan& plan = plans[s];
       if (!plan.probed) continue;
       const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
@@ -303,6 +304,9 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
       if (has(Metric::OutputKL) && s == n_stages - 1 && y.dim() == 2)
         add_output_kl(*slot(s, Metric::OutputKL, Deviation::KL), y, n, first, start);
     }
+    if (sizing)
+      chunk = std::clamp<int64_t>(
+          options.memory_budget_bytes / std::max<int64_t>(1, bytes_per_sample), 1, n_total);
     if (options.progress) options.progress(start + n, n_total);
   }
 
