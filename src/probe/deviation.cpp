@@ -224,8 +224,23 @@ EQNN_SIMD_CLONES void pair_distances(const scalar_t* f, int64_t n, int64_t d, in
         total[m + 2] += static_cast<double>(s2);
         total[m + 3] += static_cast<double>(s3);
       }
-      for (; j < n; ++j, ++m)
-        total[m] += sums::squared_distance(a, f + j * d + j0, len);
+      for (; j < n; ++j, ++m) {  // the last rows: four independent sums over quarters
+        const scalar_t* b = f + j * d + j0;
+        const int64_t q = len / 4;
+        scalar_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        for (int64_t t = 0; t < q; ++t) {
+          const scalar_t d0 = a[t] - b[t], d1 = a[q + t] - b[q + t],
+                         d2 = a[2 * q + t] - b[2 * q + t], d3 = a[3 * q + t] - b[3 * q + t];
+          s0 += d0 * d0;
+          s1 += d1 * d1;
+          s2 += d2 * d2;
+          s3 += d3 * d3;
+        }
+        for (int64_t t = 4 * q; t < len; ++t)
+          s0 += (a[t] - b[t]) * (a[t] - b[t]);
+        total[m] += static_cast<double>((s0 + s1) + (s2 + s3));
+      }
     }
   }
 }
