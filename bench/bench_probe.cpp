@@ -54,4 +54,4 @@ BENCHMARK(BM_ProbeCost)
     ->Args({1, 64, 128})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
-    ->MinTime(1.0);
+    ->MinTime(3.0);
