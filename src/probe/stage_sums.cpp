@@ -201,23 +201,18 @@ __attribute__((target("avx2,fma"))) void sample_pass_avx2(
     }
   }
 }
-#endif
 
 /// Whether sample_pass_avx2 takes this stage: x86-64 with AVX2 and FMA, float channels_last,
 /// whole 8-channel groups (at most sums::kBlock channels), fields of order 1, 2, 4 or 8.
 bool one_pass_applies(const torch::Tensor& y, const std::vector<ops::ActionRows>& walks) {
-#if EQNN_X86_DISPATCH
   static const bool cpu = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   bool ok =
       cpu && y.scalar_type() == torch::kFloat && y.size(1) % 8 == 0 && y.size(1) <= sums::kBlock;
   for (const ops::ActionRows& walk : walks)
     ok = ok && walk.channels_last() && 8 % walk.order() == 0;
   return ok;
-#else
-  (void)y, (void)walks;
-  return false;
-#endif
 }
+#endif
 
 }  // namespace
 
@@ -265,10 +260,6 @@ StageSums stage_sums(const torch::Tensor& y, int64_t copies, int64_t first,
   // Small stages run on the calling thread: waking the pool costs more than their arithmetic.
   const int64_t grain =
       std::max<int64_t>(1, kMinParallelEntries / std::max<int64_t>(1, copies * d / parts));
-  const int64_t segments = invariance ? (d + kSegment - 1) / kSegment : 0;
-  const int64_t width = used + 1;  // per segment: diff2 of each used copy, |c|^2; then each a2
-  std::vector<double> partial(static_cast<size_t>(n * segments * 2 * width), 0.0);
-
 #if EQNN_X86_DISPATCH
   if (one_pass_applies(y, walks)) {
     // Item (i, p) takes rows p, p + parts, ... of sample i; items' sums are added in order.
@@ -299,6 +290,9 @@ StageSums stage_sums(const torch::Tensor& y, int64_t copies, int64_t first,
     return out;
   }
 #endif
+  const int64_t segments = invariance ? (d + kSegment - 1) / kSegment : 0;
+  const int64_t width = used + 1;  // per segment: diff2 of each used copy, |c|^2; then each a2
+  std::vector<double> partial(static_cast<size_t>(n * segments * 2 * width), 0.0);
   AT_DISPATCH_FLOATING_TYPES(y.scalar_type(), "eqnn::probe::stage_sums", [&] {
     const scalar_t* base = y.data_ptr<scalar_t>();
     const auto copy = [&](int64_t k, int64_t i) { return base + (k * n + i) * d; };
