@@ -197,49 +197,70 @@ std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<to
 
 namespace {
 
-/// Adds sum over entries [begin, end) of (f_i - f_j)^2 to total[m] for every pair m = (i < j) of
-/// the n rows of f (row length d), block by block.
+/// sum (a - b)^2 over [0, len) as four independent sums over quarters (one FMA chain would wait on
+/// the FMA latency at every step).
+template <typename scalar_t>
+EQNN_SUMS_INLINE scalar_t block_distance(const scalar_t* a, const scalar_t* b, int64_t len) {
+  const int64_t q = len / 4;
+  scalar_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3)
+  for (int64_t t = 0; t < q; ++t) {
+    const scalar_t d0 = a[t] - b[t], d1 = a[q + t] - b[q + t], d2 = a[2 * q + t] - b[2 * q + t],
+                   d3 = a[3 * q + t] - b[3 * q + t];
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (int64_t t = 4 * q; t < len; ++t)
+    s0 += (a[t] - b[t]) * (a[t] - b[t]);
+  return (s0 + s1) + (s2 + s3);
+}
+
+/// Index of pair (i, j), i < j, among the n(n-1)/2 pairs in the order (0,1), (0,2), ...
+inline int64_t pair_index(int64_t n, int64_t i, int64_t j) {
+  return i * (2 * n - i - 1) / 2 + j - i - 1;
+}
+
+/// Adds sum over entries [begin, end) of (f_i - f_j)^2 to total[pair_index(i, j)] for every pair
+/// i < j of the n rows of f (row length d), block by block. Rows are taken two at a time against
+/// four others (eight sums from six loads per step).
 template <typename scalar_t>
 EQNN_SIMD_CLONES void pair_distances(const scalar_t* f, int64_t n, int64_t d, int64_t begin,
                                      int64_t end, double* total) {
   for (int64_t j0 = begin; j0 < end; j0 += sums::kBlock) {
     const int64_t len = std::min(sums::kBlock, end - j0);
-    for (int64_t i = 0, m = 0; i < n; ++i) {
+    for (int64_t i = 0; i + 1 < n; i += 2) {
       const scalar_t* a = f + i * d + j0;
-      int64_t j = i + 1;
-      for (; j + 4 <= n; j += 4, m += 4) {  // row i against four rows: one load of a per four
+      const scalar_t* a1 = a + d;
+      total[pair_index(n, i, i + 1)] += static_cast<double>(block_distance(a, a1, len));
+      int64_t j = i + 2;
+      for (; j + 4 <= n; j += 4) {
         const scalar_t* b = f + j * d + j0;
-        scalar_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
+        scalar_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+#pragma omp simd reduction(+ : s0, s1, s2, s3, s4, s5, s6, s7)
         for (int64_t t = 0; t < len; ++t) {
-          const scalar_t u = a[t], d0 = u - b[t], d1 = u - b[d + t], d2 = u - b[2 * d + t],
-                         d3 = u - b[3 * d + t];
-          s0 += d0 * d0;
-          s1 += d1 * d1;
-          s2 += d2 * d2;
-          s3 += d3 * d3;
+          const scalar_t u = a[t], v = a1[t], b0 = b[t], b1 = b[d + t], b2 = b[2 * d + t],
+                         b3 = b[3 * d + t];
+          s0 += (u - b0) * (u - b0);
+          s1 += (u - b1) * (u - b1);
+          s2 += (u - b2) * (u - b2);
+          s3 += (u - b3) * (u - b3);
+          s4 += (v - b0) * (v - b0);
+          s5 += (v - b1) * (v - b1);
+          s6 += (v - b2) * (v - b2);
+          s7 += (v - b3) * (v - b3);
         }
-        total[m] += static_cast<double>(s0);
-        total[m + 1] += static_cast<double>(s1);
-        total[m + 2] += static_cast<double>(s2);
-        total[m + 3] += static_cast<double>(s3);
+        const scalar_t sums_of[8] = {s0, s1, s2, s3, s4, s5, s6, s7};
+        for (int64_t r = 0; r < 4; ++r) {
+          total[pair_index(n, i, j + r)] += static_cast<double>(sums_of[r]);
+          total[pair_index(n, i + 1, j + r)] += static_cast<double>(sums_of[4 + r]);
+        }
       }
-      for (; j < n; ++j, ++m) {  // the last rows: four independent sums over quarters
+      for (; j < n; ++j) {
         const scalar_t* b = f + j * d + j0;
-        const int64_t q = len / 4;
-        scalar_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-#pragma omp simd reduction(+ : s0, s1, s2, s3)
-        for (int64_t t = 0; t < q; ++t) {
-          const scalar_t d0 = a[t] - b[t], d1 = a[q + t] - b[q + t],
-                         d2 = a[2 * q + t] - b[2 * q + t], d3 = a[3 * q + t] - b[3 * q + t];
-          s0 += d0 * d0;
-          s1 += d1 * d1;
-          s2 += d2 * d2;
-          s3 += d3 * d3;
-        }
-        for (int64_t t = 4 * q; t < len; ++t)
-          s0 += (a[t] - b[t]) * (a[t] - b[t]);
-        total[m] += static_cast<double>((s0 + s1) + (s2 + s3));
+        total[pair_index(n, i, j)] += static_cast<double>(block_distance(a, b, len));
+        total[pair_index(n, i + 1, j)] += static_cast<double>(block_distance(a1, b, len));
       }
     }
   }
@@ -268,7 +289,7 @@ PairStats all_pair_sums(const torch::Tensor& f_in) {
   // Position-major: every pair over one block of entries while the n rows' blocks sit in L1, then
   // the next block (a pair-major loop would stream both rows from memory for every pair). Segments
   // of blocks run in parallel; their per-pair totals are added in segment order (deterministic).
-  constexpr int64_t kBlocksPerSegment = 16;
+  constexpr int64_t kBlocksPerSegment = 4;
   const int64_t segment = sums::kBlock * kBlocksPerSegment;
   const int64_t segments = std::max<int64_t>(1, (d + segment - 1) / segment);
   std::vector<double> partial(static_cast<size_t>(segments * pairs), 0.0);
