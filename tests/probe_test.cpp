@@ -454,3 +454,23 @@ TEST_CASE("the fused metric pass gives the numbers of materialised targets", "[p
     CHECK(fused.rows[i].value == Approx(generic.rows[i].value).epsilon(1e-12));
   }
 }
+
+TEST_CASE("probe numbers do not depend on the thread count", "[probe]") {
+  // The stage sums split small chunks into a fixed number of parts, never by the thread count.
+  const int threads = at::get_num_threads();
+  int64_t calls = 0;
+  const StagedModel model =
+      non_equivariant_model(Group::d4(), 16, 10, torch::kDouble, true, &calls);
+  const torch::Tensor x = eqnn_test::randn({3, 1, 10, 10}, torch::kDouble, 44);
+  at::set_num_threads(1);
+  const Report one = run_probe(model, x, group_transforms(Group::d4()));
+  at::set_num_threads(std::max(2, threads));
+  const Report many = run_probe(model, x, group_transforms(Group::d4()));
+  at::set_num_threads(threads);
+  REQUIRE(one.rows.size() == many.rows.size());
+  for (size_t i = 0; i < one.rows.size(); ++i) {
+    INFO(one.rows[i].stage << " " << one.rows[i].metric << " " << one.rows[i].deviation);
+    CHECK(one.rows[i].value == many.rows[i].value);
+    CHECK(one.rows[i].per_sample == many.rows[i].per_sample);
+  }
+}

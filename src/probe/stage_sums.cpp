@@ -19,6 +19,9 @@ namespace {
 /// Entries (all copies) below which a stage's sums run on the calling thread.
 constexpr int64_t kMinParallelEntries = int64_t{1} << 14;
 
+/// Work items per stage below which samples are split into parts (enough for 8 threads).
+constexpr int64_t kMinItems = 8;
+
 /// Entries per invariance segment (a sample's copies are read segment by segment).
 constexpr int64_t kSegment = sums::kBlock * 16;
 
@@ -252,11 +255,13 @@ StageSums stage_sums(const torch::Tensor& y, int64_t copies, int64_t first,
     walks.emplace_back(action_params(y, a), 0);
 
   // One parallel region. Work item (i, p) is part p of sample i; a sample is split into `parts`
-  // parts only when there are fewer samples than threads. Part p takes the invariance segments
-  // s = p (mod parts) and the copies k = p (mod parts) for norms and equivariance, in that order,
-  // so the equivariance pass finds the sample's copies in cache. Segment sums are added in a fixed
-  // order afterwards: results do not depend on the thread count.
-  const int64_t parts = std::max<int64_t>(1, (at::get_num_threads() + n - 1) / n);
+  // parts only when a chunk has fewer than kMinItems samples (a fixed count, not the thread
+  // count, so that the numbers depend on nothing but the chunk). One-pass kernel: part p takes
+  // the rows r = p (mod parts). Two-pass path: part p takes the invariance segments s = p
+  // (mod parts) and the copies k = p (mod parts) for norms and equivariance, in that order, so the
+  // equivariance pass finds the sample's copies in cache. Partial sums are added in a fixed order
+  // afterwards.
+  const int64_t parts = std::max<int64_t>(1, (kMinItems + n - 1) / n);
   // Small stages run on the calling thread: waking the pool costs more than their arithmetic.
   const int64_t grain =
       std::max<int64_t>(1, kMinParallelEntries / std::max<int64_t>(1, copies * d / parts));
