@@ -33,21 +33,28 @@ namespace sums {
 
 constexpr int64_t kBlock = 256;
 
-/// sum (x - y)^2 over [0, d).
 // The loops below are force-inlined so that each multiversioned caller compiles them for its ISA.
 
-template <typename scalar_t>
-EQNN_SUMS_INLINE double squared_distance(const scalar_t* x, const scalar_t* y, int64_t d) {
+/// sum over j in [0, d) of term(j): partial sums over blocks of kBlock in scalar_t, added to a
+/// float64 total.
+template <typename scalar_t, typename Term>
+EQNN_SUMS_INLINE double blocked_sum(int64_t d, const Term& term) {
   double total = 0;
   for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
     const int64_t j1 = std::min(d, j0 + kBlock);
     scalar_t block = 0;
 #pragma omp simd reduction(+ : block)
     for (int64_t j = j0; j < j1; ++j)
-      block += (x[j] - y[j]) * (x[j] - y[j]);
+      block += term(j);
     total += static_cast<double>(block);
   }
   return total;
+}
+
+/// sum (x - y)^2 over [0, d).
+template <typename scalar_t>
+EQNN_SUMS_INLINE double squared_distance(const scalar_t* x, const scalar_t* y, int64_t d) {
+  return blocked_sum<scalar_t>(d, [&](int64_t j) { return (x[j] - y[j]) * (x[j] - y[j]); });
 }
 
 /// sum (x - y)^2, sum x^2 and sum y^2 over [0, d), in one pass.
@@ -77,16 +84,7 @@ EQNN_SUMS_INLINE void pair_sums(const scalar_t* x, const scalar_t* y, int64_t d,
 /// sum x^2 over [0, d).
 template <typename scalar_t>
 EQNN_SUMS_INLINE double squared_norm(const scalar_t* x, int64_t d) {
-  double total = 0;
-  for (int64_t j0 = 0; j0 < d; j0 += kBlock) {
-    const int64_t j1 = std::min(d, j0 + kBlock);
-    scalar_t block = 0;
-#pragma omp simd reduction(+ : block)
-    for (int64_t j = j0; j < j1; ++j)
-      block += x[j] * x[j];
-    total += static_cast<double>(block);
-  }
-  return total;
+  return blocked_sum<scalar_t>(d, [&](int64_t j) { return x[j] * x[j]; });
 }
 
 /// For entries [begin, end) of K copies (copies[k] points at one sample's features), with
