@@ -257,23 +257,25 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
         reference_count[s] += m;
       }
       // Features without a plane, (K n, F), are 1x1 maps for the fused pass.
-      const torch::Tensor maps = y.dim() == 2 ? y.view({y.size(0), y.size(1), 1, 1}) : y;
+      const torch::Tensor maps =
+          y.dim() == 2 ? y.contiguous().view({y.size(0), y.size(1), 1, 1}) : y;
       const bool fused = pair_sum_deviations && (plan.exact_equivariance || want_invariance) &&
                          stage_sums_supported(maps, plan.exact);
       const bool fused_equivariance = fused && plan.exact_equivariance;
       if (fused) {
-        const StageSums sums =
+        const StageSums totals =
             stage_sums(maps, k_all, first, plan.exact, fused_equivariance, want_invariance);
         for (size_t j = 0; j < devs.size(); ++j)
           for (int64_t k = first; k < k_all; ++k)
             for (int64_t i = 0; i < n; ++i) {
-              const double a2 = sums.norm2[k * n + i];
+              const double a2 = totals.norm2[k * n + i];
               if (fused_equivariance)
                 add(*plan.equivariance[j], k, start + i,
-                    sums::from_sums(devs[j], sums.equivariance2[k * n + i], a2, sums.norm2[i]));
+                    sums::from_sums(devs[j], totals.equivariance2[k * n + i], a2, totals.norm2[i]));
               if (want_invariance)
                 add(*plan.invariance[j], k, start + i,
-                    sums::from_sums(devs[j], sums.invariance2[k * n + i], a2, sums.centroid2[i]));
+                    sums::from_sums(devs[j], totals.invariance2[k * n + i], a2,
+                                    totals.centroid2[i]));
             }
       }
       if (want_equivariance && !fused_equivariance) {
@@ -310,7 +312,7 @@ Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
     if (options.progress) options.progress(start + n, n_total);
   }
 
-  // Normalisation scales, one Gram matrix per stage (shared by the metrics and deviations).
+  // Normalisation scales, one pairwise pass per stage (shared by the metrics and deviations).
   std::map<std::pair<int64_t, Deviation>, std::pair<double, int64_t>> scales;
   if (options.normalised)
     for (int64_t s : stages)

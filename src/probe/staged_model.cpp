@@ -24,17 +24,6 @@ std::optional<int64_t> element_in(const Group& group, const Transform& tr) {
   return std::nullopt;
 }
 
-/// The D4 index of an exact grid transform: a group element or a rotation by a multiple of 90
-/// degrees.
-std::optional<int64_t> d4_element(const Transform& tr) {
-  if (tr.kind == Transform::Kind::GroupElement) return tr.group.d4_index(tr.element);
-  return element_in(Group::d4(), tr);
-}
-
-ExactAction identity_action() {
-  return ExactAction{Group::c1(), 0, FieldKind::Trivial};
-}
-
 }  // namespace
 
 LatentAction field_type_action(const FieldType& type) {
@@ -60,25 +49,27 @@ LatentAction invariant_action() {
 
 ExactLatentAction field_type_exact_action(const FieldType& type) {
   return [type](const Transform& tr) -> std::optional<ExactAction> {
-    if (tr.is_identity()) return identity_action();
+    if (tr.is_identity()) return ExactAction{};
     if (const auto element = element_in(type.group, tr))
       return ExactAction{type.group, *element, type.kind};
     if (type.kind == FieldKind::Trivial)
-      if (const auto d4 = d4_element(tr)) return ExactAction{Group::d4(), *d4, FieldKind::Trivial};
+      if (const auto d4 = element_in(Group::d4(), tr))
+        return ExactAction{Group::d4(), *d4, FieldKind::Trivial};
     return std::nullopt;
   };
 }
 
 ExactLatentAction plane_exact_action() {
   return [](const Transform& tr) -> std::optional<ExactAction> {
-    if (tr.is_identity()) return identity_action();
-    if (const auto d4 = d4_element(tr)) return ExactAction{Group::d4(), *d4, FieldKind::Trivial};
+    if (tr.is_identity()) return ExactAction{};
+    if (const auto d4 = element_in(Group::d4(), tr))
+      return ExactAction{Group::d4(), *d4, FieldKind::Trivial};
     return std::nullopt;
   };
 }
 
 ExactLatentAction invariant_exact_action() {
-  return [](const Transform&) -> std::optional<ExactAction> { return identity_action(); };
+  return [](const Transform&) -> std::optional<ExactAction> { return ExactAction{}; };
 }
 
 std::vector<torch::Tensor> StagedModel::forward_all(const torch::Tensor& x) const {

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include <c10/util/Exception.h>
+
 #include "eqnn/probe/deviation.h"
 
 // Hot loops of the probe are also compiled for x86-64-v3 (AVX2, FMA) and picked at load time
@@ -144,6 +146,8 @@ EQNN_SUMS_INLINE void centroid_sums(const scalar_t* const* copies, int64_t k_cou
 /// 1 - <a,b>/(|a||b|) = (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|), which does not cancel when a ~ b;
 /// |a||b| is guarded by 1e-8.
 inline double from_sums(Deviation kind, double diff2, double a2, double b2) {
+  TORCH_INTERNAL_ASSERT(kind != Deviation::KL,
+                        "eqnn::probe: KL is not a function of the pair sums");
   if (kind == Deviation::Euclidean) return std::sqrt(diff2);
   const double na = std::sqrt(a2), nb = std::sqrt(b2);
   return (diff2 - (na - nb) * (na - nb)) / (2.0 * std::max(na * nb, 1e-8));
