@@ -26,7 +26,7 @@ void BM_ProbeCost(benchmark::State& state) {
   torch::manual_seed(0);
   auto net = eqnn::build_model(spec);
   net->eval();
-  const auto model = eqnn::probe::stages_of(net, spec.describe());
+  const auto model = eqnn::probe::model_of(net, spec.describe());
   const eqnn::Group g = eqnn::Group::d4();
   const auto transforms = eqnn::probe::group_transforms(g);
   const torch::Tensor x = torch::rand({n, 1, 28, 28});

@@ -124,62 +124,86 @@ bool is_pointwise_module(const std::string& name) {
 using detail::is_pointwise_module;
 using detail::module_name;
 
+namespace detail {
+
+std::optional<FieldType> output_field_type(const torch::nn::Module& child,
+                                           const std::optional<FieldType>& input,
+                                           std::string* why) {
+  const std::string name = module_name(child);
+  auto unknown = [&](const std::string& reason) -> std::optional<FieldType> {
+    if (why) *why = reason;
+    return std::nullopt;
+  };
+  if (const auto* eq = dynamic_cast<const EquivariantModule*>(&child)) {
+    const FieldType in = eq->in_type();
+    const FieldType& current = input ? *input : in;
+    if (!(in.group == current.group && in.kind == current.kind &&
+          (in.any_fields() || current.any_fields() || in.num_fields == current.num_fields)))
+      return unknown("expects " + in.str() + " but receives " + current.str());
+    FieldType out = eq->out_type();
+    if (out.any_fields() && !current.any_fields() && in.any_fields())
+      out.num_fields = current.num_fields;
+    return out;
+  }
+  if (const auto* seq = dynamic_cast<const torch::nn::SequentialImpl*>(&child)) {
+    std::optional<FieldType> current = input;
+    size_t index = 0;
+    for (const auto& grandchild : seq->children()) {
+      std::string inner;
+      current = output_field_type(*grandchild, current, &inner);
+      if (!current)
+        return unknown("has a child " + std::to_string(index) + " (" + module_name(*grandchild) +
+                       ") that " + (inner.empty() ? "the rules say nothing about" : inner));
+      ++index;
+    }
+    return current;
+  }
+  if (!input)
+    return unknown("receives features whose field type is unknown (the first child must be an "
+                   "eqnn layer, whose input type fixes the group action)");
+  if (is_pointwise_module(name) || name == "torch::nn::Flatten") return input;
+  if (name == "torch::nn::Dropout" || name == "torch::nn::Dropout2d") {
+    if (child.is_training())
+      return unknown("drops channels at random in training mode and is not equivariant there; "
+                     "call eval() first");
+    return input;
+  }
+  const bool invariant = input->kind == FieldKind::Trivial;
+  if (name == "torch::nn::Linear") {
+    if (!invariant)
+      return unknown("mixes channels, which is only equivariant on invariant (trivial) "
+                     "features, but it receives " + input->str());
+    const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(&child);
+    return FieldType::trivial(input->group, linear->options.out_features());
+  }
+  if (name == "torch::nn::Softmax" || name == "torch::nn::LogSoftmax") {
+    if (!invariant)
+      return unknown("is only supported on invariant (trivial) features, but it receives " +
+                     input->str());
+    return input;
+  }
+  return unknown("");  // the rules say nothing about this module
+}
+
+}  // namespace detail
+
 SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential) {
   TORCH_CHECK(!sequential.is_empty(), "eqnn::infer_field_types: the Sequential is empty");
-  c10::optional<FieldType> first, current;
+  std::optional<FieldType> first, current;
   std::vector<FieldType> outputs;
   size_t index = 0;
   for (const auto& child : sequential.children()) {
-    const std::string name = module_name(*child);
-    const std::string where = "child " + std::to_string(index++) + " (" + name + ")";
-    if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.get())) {
-      const FieldType in = eq->in_type();
-      if (!current) {
-        first = in;
-        current = in;
-      }
-      TORCH_CHECK(
-          in.group == current->group && in.kind == current->kind &&
-              (in.any_fields() || current->any_fields() || in.num_fields == current->num_fields),
-          "eqnn::infer_field_types: ", where, " expects ", in, " but receives ", *current);
-      FieldType out = eq->out_type();
-      if (out.any_fields() && !current->any_fields() && in.any_fields())
-        out.num_fields = current->num_fields;
-      current = out;
-      outputs.push_back(*current);
-      continue;
-    }
-    TORCH_CHECK(current.has_value(),
-                "eqnn::infer_field_types: the first child must be an eqnn layer ",
-                "(its input type fixes the group action), got ", where);
-    if (is_pointwise_module(name) || name == "torch::nn::Flatten") {
-      outputs.push_back(*current);
-      continue;
-    }
-    if (name == "torch::nn::Dropout" || name == "torch::nn::Dropout2d") {
-      TORCH_CHECK(!child->is_training(), "eqnn::infer_field_types: ", where,
-                  " drops channels at random in training mode and is not equivariant there; ",
-                  "call eval() first");
-      outputs.push_back(*current);
-      continue;
-    }
-    const bool invariant = current->kind == FieldKind::Trivial;
-    if (name == "torch::nn::Linear") {
-      TORCH_CHECK(invariant, "eqnn::infer_field_types: ", where, " mixes channels, which is only ",
-                  "equivariant on invariant (trivial) features, but it receives ", *current);
-      const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(child.get());
-      current = FieldType::trivial(current->group, linear->options.out_features());
-      outputs.push_back(*current);
-      continue;
-    }
-    if (name == "torch::nn::Softmax" || name == "torch::nn::LogSoftmax") {
-      TORCH_CHECK(invariant, "eqnn::infer_field_types: ", where,
-                  " is only supported on invariant (trivial) features, but it receives ", *current);
-      outputs.push_back(*current);
-      continue;
-    }
-    TORCH_CHECK(false, "eqnn::infer_field_types: cannot tell how the group acts after ", where,
-                "; use check_equivariance(fn, in_type, out_type, input) with explicit field types");
+    const std::string where =
+        "child " + std::to_string(index++) + " (" + module_name(*child) + ")";
+    if (!first)
+      if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.get())) first = eq->in_type();
+    std::string why;
+    current = detail::output_field_type(*child, current ? current : first, &why);
+    TORCH_CHECK(current.has_value() || !why.empty(), "eqnn::infer_field_types: cannot tell how the ",
+                "group acts after ", where, "; use check_equivariance(fn, in_type, out_type, input) ",
+                "with explicit field types");
+    TORCH_CHECK(current.has_value(), "eqnn::infer_field_types: ", where, " ", why);
+    outputs.push_back(*current);
   }
   TORCH_CHECK(first.has_value(), "eqnn::infer_field_types: the Sequential has no eqnn layer");
   return {*first, std::move(outputs)};
@@ -194,14 +218,28 @@ EquivarianceReport check_equivariance(const torch::nn::Sequential& sequential,
                             /*single_layer=*/false);
 }
 
-namespace {
-/// Runs the children one by one, keeping every intermediate output.
-std::vector<torch::Tensor> forward_stages(torch::nn::SequentialImpl& sequential, torch::Tensor x) {
-  std::vector<torch::Tensor> stages;
+namespace detail {
+torch::Tensor forward_children(
+    torch::nn::SequentialImpl& sequential, torch::Tensor x,
+    const std::function<void(size_t, const torch::nn::AnyModule&, const torch::Tensor&)>& each) {
+  size_t index = 0;
   for (auto& child : sequential) {
     x = child.forward<torch::Tensor>(x);
-    stages.push_back(x);
+    each(index++, child, x);
   }
+  return x;
+}
+}  // namespace detail
+
+namespace {
+/// Runs the children one by one, keeping every intermediate output.
+std::vector<torch::Tensor> forward_stages(torch::nn::SequentialImpl& sequential,
+                                          const torch::Tensor& x) {
+  std::vector<torch::Tensor> stages;
+  detail::forward_children(sequential, x,
+                           [&](size_t, const torch::nn::AnyModule&, const torch::Tensor& y) {
+                             stages.push_back(y);
+                           });
   return stages;
 }
 }  // namespace

@@ -83,6 +83,25 @@ torch::nn::Sequential plain_cnn(const PlainCNNOptions& o) {
       nn::Linear(o.channels3(), o.classes()));
 }
 
+torch::nn::Sequential small_resnet(const SmallResNetOptions& o) {
+  check_sizes("eqnn::models::small_resnet", o.input_size(), {o.fields1(), o.fields2(), o.fields3()},
+              {});
+  const Group& g = o.group();
+  const HalvingPool pool1 = halving_pool(o.input_size()), pool2 = halving_pool(pool1.out_size);
+  auto pool = [&](int64_t fields, const HalvingPool& p) {
+    return SpatialPool2d(
+        SpatialPool2dOptions(FieldType::regular(g, fields), p.kernel).stride(2).padding(p.padding));
+  };
+  return torch::nn::Sequential(
+      LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), 3).padding(1).bias(false)),
+      GroupBatchNorm2d(g, o.fields1()), torch::nn::ReLU(), ResidualBlock(g, o.fields1(), o.fields1()),
+      pool(o.fields1(), pool1), ResidualBlock(g, o.fields1(), o.fields2()), pool(o.fields2(), pool2),
+      ResidualBlock(g, o.fields2(), o.fields3()),
+      GroupPool(GroupPoolOptions(g).num_fields(o.fields3())),
+      GlobalAvgPool2d(GlobalAvgPool2dOptions(FieldType::trivial(g, o.fields3())).flatten(true)),
+      torch::nn::Linear(o.fields3(), o.classes()));
+}
+
 int64_t parameter_count(const torch::nn::Module& module) {
   int64_t total = 0;
   for (const auto& p : module.parameters())

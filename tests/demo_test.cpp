@@ -57,7 +57,7 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
     CHECK(eqnn::accuracy(ckpt.model, data.images, data.labels) == test);
     // the reported probe is the eval-mode model's: probing the checkpoint gives the same numbers
     ckpt.model->eval();
-    const auto report = eqnn::probe::run_probe(eqnn::probe::stages_of(ckpt.model, names[m]),
+    const auto report = eqnn::probe::run_probe(eqnn::probe::model_of(ckpt.model, names[m]),
                                                data.images.narrow(0, 0, 9),
                                                eqnn::probe::group_transforms(eqnn::Group::d4()));
     for (const auto& r : j.at("probe_group").at("rows")) {

@@ -120,7 +120,7 @@ probe::Report probe_all(const std::vector<Outcome>& outcomes, const torch::Tenso
     Progress progress("probe " + o.who.name + " (" + label + ")", inputs.size(0));
     options.progress = [&](int64_t done, int64_t) { progress.update(done); };
     const probe::Report r =
-        run_probe(probe::stages_of(o.model, o.who.name), inputs, transforms, options);
+        run_probe(probe::model_of(o.model, o.who.name), inputs, transforms, options);
     progress.finish();
     if (merged.rows.empty())
       merged = r;

@@ -7,6 +7,9 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <optional>
+#include <cmath>
+#include <unistd.h>
 
 #include "commands.h"
 #include "eqnn/eqnn.h"
@@ -32,7 +35,7 @@ struct ProbeArgs {
   std::string images, labels;
   int64_t samples = 256;
   int64_t size = 28;  // random inputs / builtin models
-  std::string group = "d4";
+  std::string group;  // default: the model's own group (d4 for models without one)
   std::vector<double> rotations;
   int64_t cn = 0, so2 = 0;
   std::string shifts;
@@ -40,51 +43,89 @@ struct ProbeArgs {
   std::string metrics = "equivariance,invariance,output";
   std::string deviations = "cosine,euclidean";
   std::string stages;
+  std::string modules;
+  int64_t depth = -1;  // -1: 1, or 0 when --modules is given
+  std::string actions;
+  int64_t normalisation_samples = 32;
   int64_t budget_mb = 16;
   std::string out;
 };
 
-probe::StagedModel load_model(const ProbeArgs& a, const torch::Tensor& example) {
+int64_t parse_integer(const std::string& text, const std::string& option) {
+  try {
+    size_t used = 0;
+    const int64_t v = std::stoll(text, &used);
+    if (used == text.size()) return v;
+  } catch (const std::exception&) {
+  }
+  TORCH_CHECK(false, "eqnn probe: ", option, " expects whole numbers, got '", text, "'");
+}
+
+probe::CaptureOptions capture_options(const ProbeArgs& a) {
+  probe::CaptureOptions options;
+  options.modules = split(a.modules, ',');
+  options.depth = a.depth >= 0 ? a.depth : (options.modules.empty() ? 1 : 0);
+  for (const std::string& item : split(a.actions, ',')) {
+    const auto eq = item.find('=');
+    TORCH_CHECK(eq != std::string::npos && eq > 0, "eqnn probe: --action expects ",
+                "'module=action,...' (e.g. layer1=regular:p4,fc=invariant), got '", item, "'");
+    options.actions.emplace(item.substr(0, eq), probe::parse_latent_action(item.substr(eq + 1)));
+  }
+  return options;
+}
+
+struct LoadedModel {
+  probe::ProbedModel model;
+  std::optional<Group> group;  // the model's own group, where it has one
+};
+
+LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channels) {
   TORCH_CHECK(a.model.empty() != a.builtin.empty(), "eqnn probe: give exactly one of --model FILE ",
               "or --builtin gcnn|cnn");
+  const probe::CaptureOptions capture = capture_options(a);
   if (!a.builtin.empty()) {
     ModelSpec spec;
     spec.arch = a.builtin;
-    spec.group = a.group;
-    spec.input_size = example.size(-1);
-    spec.in_channels = example.size(1);
+    spec.group = a.group.empty() ? "d4" : a.group;
+    spec.input_size = input_size;
+    spec.in_channels = in_channels;
     torch::manual_seed(a.seed);
     auto net = build_model(spec);
     net->eval();
-    return probe::stages_of(net, spec.describe());
+    return {probe::model_of(net, spec.describe(), capture),
+            spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt};
   }
   TORCH_CHECK(std::filesystem::exists(a.model), "eqnn probe: model file '", a.model,
               "' does not exist");
+  const std::string name = std::filesystem::path(a.model).filename().string();
   // An eqnn checkpoint first; anything else must be TorchScript.
   try {
     Checkpoint ckpt = load_checkpoint(a.model);
     ckpt.model->eval();
-    return probe::stages_of(ckpt.model, std::filesystem::path(a.model).filename().string());
+    return {probe::model_of(ckpt.model, name, capture),
+            ckpt.spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(ckpt.spec.group))
+                                     : std::nullopt};
   } catch (const c10::Error& e) {
     const std::string why = e.what_without_backtrace();
     if (why.find("not an eqnn checkpoint") == std::string::npos &&
         why.find("not a readable checkpoint") == std::string::npos)
       throw;
   }
-  torch::jit::Module module;
-  try {
-    module = torch::jit::load(a.model);
-  } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "eqnn probe: '", a.model,
-                "' is neither an eqnn checkpoint nor a TorchScript ",
-                "module: ", e.what_without_backtrace());
-  }
+  torch::jit::Module module = probe::load_torchscript(a.model);
   module.eval();
-  return probe::stages_of(module, std::filesystem::path(a.model).filename().string(), example);
+  return {probe::model_of(module, name, capture), std::nullopt};
 }
 
-std::vector<probe::Transform> transforms_for(const ProbeArgs& a) {
-  if (!a.rotations.empty()) return probe::rotation_transforms(a.rotations);
+std::vector<probe::Transform> transforms_for(const ProbeArgs& a, const std::optional<Group>& own) {
+  const int given = !a.rotations.empty() + (a.cn > 0) + (a.so2 > 0) + !a.shifts.empty() +
+                    !a.group.empty();
+  TORCH_CHECK(given <= 1, "eqnn probe: give at most one of --group, --rotations, --cn, --so2 and ",
+              "--shifts (they choose the transforms)");
+  if (!a.rotations.empty()) {
+    for (double d : a.rotations)
+      TORCH_CHECK(std::isfinite(d), "eqnn probe: --rotations expects finite angles, got ", d);
+    return probe::rotation_transforms(a.rotations);
+  }
   if (a.cn > 0) return probe::cyclic_rotation_transforms(a.cn);
   if (a.so2 > 0) return probe::sampled_rotation_transforms(a.so2, a.seed);
   if (!a.shifts.empty()) {
@@ -93,11 +134,26 @@ std::vector<probe::Transform> transforms_for(const ProbeArgs& a) {
       const auto parts = split(pair, ',');
       TORCH_CHECK(parts.size() == 2, "eqnn probe: --shifts expects 'rows,cols;rows,cols', got '",
                   a.shifts, "'");
-      shifts.push_back({std::stoll(parts[0]), std::stoll(parts[1])});
+      shifts.push_back({parse_integer(parts[0], "--shifts"), parse_integer(parts[1], "--shifts")});
     }
     return probe::translation_transforms(shifts);
   }
-  return probe::group_transforms(Group::from_name(a.group));
+  if (!a.group.empty()) return probe::group_transforms(Group::from_name(a.group));
+  return probe::group_transforms(own ? *own : Group::d4());
+}
+
+/// Fails before any work if `dir` cannot be created or written.
+void check_output_directory(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  TORCH_CHECK(!ec && std::filesystem::is_directory(dir), "eqnn probe: cannot create the output ",
+              "directory '", dir, "'", ec ? ": " + ec.message() : "");
+  const std::string probe_file = dir + "/.eqnn-write-test-" + std::to_string(::getpid());
+  std::ofstream test(probe_file);
+  const bool ok = test.good() && (test << "x").good();
+  test.close();
+  std::filesystem::remove(probe_file, ec);
+  TORCH_CHECK(ok, "eqnn probe: the output directory '", dir, "' is not writable");
 }
 
 }  // namespace
@@ -108,7 +164,7 @@ Command add_probe_command(CLI::App& app) {
   CLI::App* sub = app.add_subcommand(
       "probe", "Measure invariance and equivariance (G-EED) of a model layer by layer");
   sub->add_option("-m,--model", a->model,
-                  "eqnn checkpoint or TorchScript file (top level: a sequence of submodules)");
+                  "eqnn checkpoint or TorchScript file (scripted or traced, any structure)");
   sub->add_option("--builtin", a->builtin,
                   "A freshly initialised example model instead: gcnn or cnn")
       ->check(CLI::IsMember({"gcnn", "cnn"}));
@@ -122,8 +178,8 @@ Command add_probe_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));
   sub->add_option("-g,--group", a->group,
-                  "Transforms: every element of c1 c2 c4 d1 d2 d4 (p4, p4m)")
-      ->capture_default_str();
+                  "Transforms: every element of c1 c2 c4 d1 d2 d4 (p4, p4m); default: the "
+                  "model's own group (d4 for models without one)");
   sub->add_option("--rotations", a->rotations, "Transforms: rotations by these angles (degrees)")
       ->delimiter(',');
   sub->add_option("--cn", a->cn, "Transforms: C_N through bilinear rotation");
@@ -134,46 +190,66 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("--metrics", a->metrics, "equivariance,invariance,output")->capture_default_str();
   sub->add_option("--deviations", a->deviations, "cosine,euclidean")->capture_default_str();
   sub->add_option("--stages", a->stages, "Stage indices to report, e.g. 0,3,8 (default: all)");
+  sub->add_option("--modules", a->modules,
+                  "Submodules to probe by qualified name, e.g. layer1,layer2.0,fc (and the output)");
+  sub->add_option("--depth", a->depth,
+                  "Also every submodule down to this depth (default 1: the top-level children; 0 "
+                  "with --modules)")
+      ->check(CLI::Range(int64_t{0}, int64_t{64}));
+  sub->add_option("--action", a->actions,
+                  "Declared actions on stage outputs: 'name=ACTION,...' with ACTION one of plane, "
+                  "invariant, none, regular:GROUP, trivial:GROUP (name 'output': the model output)");
+  sub->add_option("--normalisation-samples", a->normalisation_samples,
+                  "Samples whose pairs give the normalisation scale (0: all)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   sub->add_option("--budget-mb", a->budget_mb, "Memory budget per chunk (MiB)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("-o,--out", a->out, "Directory for probe.csv, probe.json and probe.html");
 
   return [a] {
-    torch::manual_seed(a->seed);
-    torch::Tensor inputs;
-    if (a->images.empty()) {
-      inputs = torch::rand({a->samples, 1, a->size, a->size});
-      std::cout << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";
-    } else {
-      inputs = data::load_idx_images(a->images, a->labels, a->samples).images;
-      std::cout << "data: " << inputs.size(0) << " images from " << a->images << "\n";
-    }
-    const probe::StagedModel model = load_model(*a, inputs.narrow(0, 0, 1));
     probe::ProbeOptions options;
     options.metrics.clear();
     for (const auto& m : split(a->metrics, ','))
       options.metrics.push_back(probe::metric_from_name(m));
     options.deviations.clear();
-    for (const auto& d : split(a->deviations, ','))
+    for (const auto& d : split(a->deviations, ',')) {
       options.deviations.push_back(probe::deviation_from_name(d));
+      TORCH_CHECK(options.deviations.back() != probe::Deviation::KL,
+                  "eqnn probe: --deviations kl is only meaningful between probability vectors; the "
+                  "latent metrics take cosine or euclidean (the output metric always uses KL)");
+    }
     for (const auto& s : split(a->stages, ','))
-      options.stages.push_back(std::stoll(s));
+      options.stages.push_back(parse_integer(s, "--stages"));
     options.memory_budget_bytes = a->budget_mb << 20;
-    const auto transforms = transforms_for(*a);
-    std::cout << "model: " << model.name << ", " << model.stages.size()
-              << " stages; transforms: " << transforms.size() << "\n";
+    options.normalisation_samples = a->normalisation_samples;
+    if (!a->out.empty()) check_output_directory(a->out);
+
+    torch::manual_seed(a->seed);
+    torch::Tensor inputs;
+    if (a->images.empty()) {
+      inputs = torch::rand({a->samples, 1, a->size, a->size});
+      std::cerr << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";
+    } else {
+      inputs = data::load_idx_images(a->images, a->labels, a->samples).images;
+      std::cerr << "data: " << inputs.size(0) << " images from " << a->images << "\n";
+    }
+    const LoadedModel loaded = load_model(*a, inputs.size(-1), inputs.size(1));
+    const auto transforms = transforms_for(*a, loaded.group);
+    std::cerr << "model: " << loaded.model.name << ", " << loaded.model.points.size()
+              << " probe points; transforms: " << transforms.size() << "\n";
     Progress progress("probing", inputs.size(0));
     options.progress = [&](int64_t done, int64_t) { progress.update(done); };
-    const probe::Report report = probe::run_probe(model, inputs, transforms, options);
+    const probe::Report report = probe::run_probe(loaded.model, inputs, transforms, options);
     progress.finish();
     std::cout << report.text();
     if (!a->out.empty()) {
-      std::filesystem::create_directories(a->out);
       probe::Report::write_file(a->out + "/probe.csv", report.csv());
       probe::Report::write_file(a->out + "/probe.json", report.json());
-      probe::Report::write_file(a->out + "/probe.html", report.html("eqnn probe: " + model.name));
-      std::cout << "wrote " << a->out << "/probe.{csv,json,html}\n";
+      probe::Report::write_file(a->out + "/probe.html",
+                                report.html("eqnn probe: " + loaded.model.name));
+      std::cerr << "wrote " << a->out << "/probe.{csv,json,html}\n";
     }
     return 0;
   };

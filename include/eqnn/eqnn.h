@@ -14,6 +14,7 @@
 #include "eqnn/nn/group_conv.h"
 #include "eqnn/nn/group_pool.h"
 #include "eqnn/nn/lifting_conv.h"
+#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/spatial_pool.h"
 #include "eqnn/ops.h"
 #include "eqnn/probe/probe.h"

@@ -6,6 +6,7 @@
 #include <torch/nn/modules/container/sequential.h>
 
 #include "eqnn/group.h"
+#include "eqnn/models/residual_block.h"
 
 namespace eqnn {
 namespace models {
@@ -58,6 +59,29 @@ struct PlainCNNOptions {
 /// -> conv -> BatchNorm -> ReLU -> global average -> Linear. With the default widths it has about
 /// as many parameters as small_gcnn's D4 defaults (24k vs 26k).
 torch::nn::Sequential plain_cnn(const PlainCNNOptions& options);
+
+struct SmallResNetOptions {
+  SmallResNetOptions(Group group, int64_t input_size)
+      : group_(std::move(group)), input_size_(input_size) {}
+
+  TORCH_ARG(Group, group);
+  /// Height = width of the input; the poolings between the stages are exact on it (as in
+  /// small_gcnn).
+  TORCH_ARG(int64_t, input_size);
+  TORCH_ARG(int64_t, in_channels) = 1;
+  TORCH_ARG(int64_t, fields1) = 4;
+  TORCH_ARG(int64_t, fields2) = 8;
+  TORCH_ARG(int64_t, fields3) = 16;
+  TORCH_ARG(int64_t, classes) = 10;
+};
+
+/// A small equivariant ResNet:
+///   lift (3x3) -> GroupBatchNorm -> ReLU -> ResidualBlock(f1 -> f1) -> SpatialPool (max)
+///   -> ResidualBlock(f1 -> f2, 1x1 skip) -> SpatialPool (max) -> ResidualBlock(f2 -> f3, 1x1 skip)
+///   -> GroupPool (max) -> GlobalAvgPool (flatten) -> Linear.
+/// Invariant end to end; a Sequential, so check_equivariance and the probes see every block, and
+/// the probes see inside the blocks too (their layers report their outputs).
+torch::nn::Sequential small_resnet(const SmallResNetOptions& options);
 
 /// Total number of scalar parameters.
 int64_t parameter_count(const torch::nn::Module& module);

@@ -1,3 +1,4 @@
+#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/conv_base.h"
 
 #include <c10/core/InferenceMode.h>
@@ -84,8 +85,9 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tens
   cache_hit_ = false;
   if (this->is_training() || needs_graph) {
     cache_ = FilterCache{};  // the parameters are being trained: do not keep a copy around
-    return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
-                              expanded_bias(), geometry(options));
+    return report_output(*this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight,
+                                                   expanded_weight(), expanded_bias(),
+                                                   geometry(options)));
   }
   if (cache_valid()) {
     cache_hit_ = true;
@@ -98,8 +100,8 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tens
     cache_.base_weight = weight.detach().clone();
     cache_.base_bias = bias.defined() ? bias.detach().clone() : torch::Tensor();
   }
-  return equivariant_conv2d(Derived::kName, this->in_type(), input, weight, cache_.weight,
-                            cache_.bias, geometry(options));
+  return report_output(*this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight,
+                                                 cache_.weight, cache_.bias, geometry(options)));
 }
 
 template <typename Derived, typename Options>

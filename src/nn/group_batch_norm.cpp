@@ -1,3 +1,4 @@
+#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/group_batch_norm.h"
 
 #include <torch/nn/modules/batchnorm.h>
@@ -76,9 +77,11 @@ torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& input) {
   };
   if (input.suggest_memory_format() == at::MemoryFormat::ChannelsLast) {
     const torch::Tensor nhwc = input.permute({0, 2, 3, 1});  // dense: a free view
-    return normalise(nhwc.reshape({b * h * w, f, g})).view({b, h, w, f * g}).permute({0, 3, 1, 2});
+    return report_output(
+        *this,
+        normalise(nhwc.reshape({b * h * w, f, g})).view({b, h, w, f * g}).permute({0, 3, 1, 2}));
   }
-  return normalise(input.reshape({b, f, g * h, w})).view({b, f * g, h, w});
+  return report_output(*this, normalise(input.reshape({b, f, g * h, w})).view({b, f * g, h, w}));
 }
 
 torch::nn::Sequential GroupBatchNorm2dImpl::export_module() const {

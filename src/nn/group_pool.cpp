@@ -1,3 +1,4 @@
+#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/group_pool.h"
 
 #include <torch/nn/modules/container/sequential.h>
@@ -26,7 +27,7 @@ void GroupPoolImpl::pretty_print(std::ostream& stream) const {
 
 torch::Tensor GroupPoolImpl::forward(const torch::Tensor& input) {
   in_type().check_input(input, kWho);
-  return ops::group_pool(input, options.group(), options.mode());
+  return report_output(*this, ops::group_pool(input, options.group(), options.mode()));
 }
 
 torch::nn::Sequential GroupPoolImpl::export_module() const {

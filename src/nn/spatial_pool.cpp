@@ -1,3 +1,4 @@
+#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/spatial_pool.h"
 
 #include <torch/nn/modules/container/sequential.h>
@@ -40,8 +41,8 @@ torch::Tensor SpatialPool2dImpl::forward(const torch::Tensor& input) {
                                options.stride(), options.padding());
   }
   const int64_t k = options.kernel_size(), s = options.stride(), p = options.padding();
-  return options.mode() == PoolMode::Max ? torch::max_pool2d(input, k, s, p)
-                                         : torch::avg_pool2d(input, k, s, p);
+  return report_output(*this, options.mode() == PoolMode::Max ? torch::max_pool2d(input, k, s, p)
+                                                              : torch::avg_pool2d(input, k, s, p));
 }
 
 torch::nn::Sequential SpatialPool2dImpl::export_module() const {
@@ -62,7 +63,7 @@ void GlobalAvgPool2dImpl::pretty_print(std::ostream& stream) const {
 
 torch::Tensor GlobalAvgPool2dImpl::forward(const torch::Tensor& input) {
   options.type().check_input(input, kGlobalWho);
-  return input.mean({2, 3}, /*keepdim=*/!options.flatten());
+  return report_output(*this, input.mean({2, 3}, /*keepdim=*/!options.flatten()));
 }
 
 torch::nn::Sequential GlobalAvgPool2dImpl::export_module() const {

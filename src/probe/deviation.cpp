@@ -88,10 +88,12 @@ PairStats pair_stats(const torch::Tensor& a_in, const torch::Tensor& b_in) {
 /// arithmetic).
 torch::Tensor from_sums(const PairStats& st, Deviation kind) {
   TORCH_CHECK(kind != Deviation::KL, "eqnn::probe: KL is not a function of the pair sums");
-  if (!st.diff2.is_cpu()) {
+  if (!st.diff2.is_cpu()) {  // the same formula as sums::from_sums, in ATen
     if (kind == Deviation::Euclidean) return st.diff2.sqrt();
-    const torch::Tensor na = st.a2.sqrt(), nb = st.b2.sqrt();
-    return (st.diff2 - (na - nb).square()) / (2.0 * (na * nb).clamp_min(1e-8));
+    const torch::Tensor na = st.a2.sqrt(), nb = st.b2.sqrt(), nanb = na * nb;
+    const torch::Tensor dot = torch::max(torch::min(0.5 * (st.a2 + st.b2 - st.diff2), nanb), -nanb);
+    return torch::where(nanb >= 1e-8, (st.diff2 - (na - nb).square()) / (2.0 * nanb),
+                        torch::where(nanb == 0, torch::ones_like(nanb), 1.0 - dot / 1e-8));
   }
   const torch::Tensor d2 = st.diff2.contiguous(), a2 = st.a2.contiguous(), b2 = st.b2.contiguous();
   const int64_t n = d2.numel();
@@ -321,33 +323,69 @@ PairStats all_pair_sums(const torch::Tensor& f_in) {
 
 }  // namespace
 
-std::vector<std::pair<double, int64_t>> mean_pairwise_deviations(
-    const torch::Tensor& f_in, const std::vector<Deviation>& kinds) {
-  const int64_t n = f_in.size(0);
-  const int64_t pairs = n * (n - 1);
-  std::vector<std::pair<double, int64_t>> out;
-  std::optional<PairStats> sums;  // shared by cosine and euclidean
-  for (const Deviation kind : kinds) {
-    if (n < 2) {
-      out.push_back({0.0, 0});
-      continue;
+namespace {
+
+/// Mean and standard error of a U-statistic from its per-row sums over the other rows (h
+/// symmetric or not: row i holds the pairs (i, j), j != i): the first-order (Hoeffding)
+/// approximation SE = 2 sd(r_i) / sqrt(n), r_i the row means.
+PairwiseMean u_statistic(const std::vector<double>& row_sums, int64_t n) {
+  PairwiseMean out;
+  out.pairs = n * (n - 1);
+  if (n < 2) return out;
+  double total = 0;
+  for (double r : row_sums)
+    total += r;
+  out.mean = total / static_cast<double>(out.pairs);
+  if (n > 2) {
+    double var = 0;
+    for (double r : row_sums) {
+      const double dr = r / static_cast<double>(n - 1) - out.mean;
+      var += dr * dr;
     }
-    if (kind == Deviation::KL) {  // not symmetric: every ordered pair, row i against row i + k
-      double sum = 0;
-      for (int64_t k = 1; k < n; ++k)
-        sum += deviation(f_in, torch::roll(f_in, {-k}, {0}), kind).sum().item<double>();
-      out.push_back({sum / static_cast<double>(pairs), pairs});
-      continue;
-    }
-    if (!sums) sums = all_pair_sums(f_in);
-    // cosine and euclidean are symmetric: each unordered pair counts twice
-    const double sum = 2.0 * from_sums(*sums, kind).sum().item<double>();
-    out.push_back({sum / static_cast<double>(pairs), pairs});
+    var /= static_cast<double>(n - 1);
+    out.standard_error = 2.0 * std::sqrt(var / static_cast<double>(n));
   }
   return out;
 }
 
-std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind) {
+}  // namespace
+
+std::vector<PairwiseMean> mean_pairwise_deviations(const torch::Tensor& f_in,
+                                                   const std::vector<Deviation>& kinds) {
+  const int64_t n = f_in.size(0);
+  std::vector<PairwiseMean> out;
+  std::optional<PairStats> sums;  // shared by cosine and euclidean
+  for (const Deviation kind : kinds) {
+    std::vector<double> rows(static_cast<size_t>(n), 0.0);
+    if (n < 2) {
+      out.push_back(u_statistic(rows, n));
+      continue;
+    }
+    if (kind == Deviation::KL) {  // not symmetric: every ordered pair, row i against row i + k
+      for (int64_t k = 1; k < n; ++k) {
+        const torch::Tensor d = deviation(f_in, torch::roll(f_in, {-k}, {0}), kind).contiguous();
+        const double* v = d.data_ptr<double>();
+        for (int64_t i = 0; i < n; ++i)
+          rows[i] += v[i];
+      }
+      out.push_back(u_statistic(rows, n));
+      continue;
+    }
+    if (!sums) sums = all_pair_sums(f_in);
+    // cosine and euclidean are symmetric: each unordered pair (i < j) counts for both rows
+    const torch::Tensor values = from_sums(*sums, kind).contiguous();
+    const double* v = values.data_ptr<double>();
+    for (int64_t i = 0, m = 0; i < n; ++i)
+      for (int64_t j = i + 1; j < n; ++j, ++m) {
+        rows[i] += v[m];
+        rows[j] += v[m];
+      }
+    out.push_back(u_statistic(rows, n));
+  }
+  return out;
+}
+
+PairwiseMean mean_pairwise_deviation(const torch::Tensor& f, Deviation kind) {
   return mean_pairwise_deviations(f, {kind})[0];
 }
 

@@ -1,3 +1,8 @@
+// run_probe in four steps: plan (transforms, and the stages found by a first forward of one
+// sample), chunk (all transformed copies of a chunk in one forward, each captured output measured
+// as it is produced), accumulate (per-stage typed sums, fused where the action is exact) and
+// report. run_probe_reference shares the plan and the report and computes the sums from plain
+// ATen.
 #include "eqnn/probe/probe.h"
 
 #include <c10/core/InferenceMode.h>
@@ -5,7 +10,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <map>
+#include <limits>
+#include <optional>
+#include <unordered_map>
 
 #include "eqnn/detail/group_action_kernel.h"
 #include "eqnn/memory_format.h"
@@ -41,14 +48,229 @@ Metric metric_from_name(const std::string& name) {
 
 namespace {
 
-constexpr int64_t kMaxNormalisationSamples = 32;
+// ---------------------------------------------------------------------------------------------
+// Plan
 
-/// Sums for one report row.
-struct Accumulator {
-  std::vector<double> per_element;  // sum over samples, per transform
-  std::vector<double> per_sample;   // sum over used transforms, per sample
-  bool defined = true;
+/// The transforms, identity first (added, and then left out of the averages, if missing).
+struct TransformSet {
+  std::vector<Transform> all;
+  int64_t first = 0;  // index of the first transform that counts
+  int64_t count() const { return static_cast<int64_t>(all.size()); }
+  int64_t used() const { return count() - first; }
 };
+
+TransformSet transform_set(const std::vector<Transform>& given) {
+  TORCH_CHECK(!given.empty(), "eqnn::probe::run_probe: no transforms given");
+  TransformSet set{given, 0};
+  if (!given.front().is_identity()) {
+    Transform identity;
+    identity.name = "e (reference)";
+    set.all.insert(set.all.begin(), identity);
+    set.first = 1;
+  }
+  return set;
+}
+
+bool wants(const ProbeOptions& options, Metric m) {
+  return std::find(options.metrics.begin(), options.metrics.end(), m) != options.metrics.end();
+}
+
+void check_arguments(const ProbedModel& model, const torch::Tensor& inputs,
+                     const ProbeOptions& options) {
+  TORCH_CHECK(model.run != nullptr, "eqnn::probe::run_probe: model '", model.name,
+              "' has no forward");
+  TORCH_CHECK(
+      inputs.defined() && inputs.dim() == 4 && inputs.size(0) > 0 && inputs.is_floating_point(),
+      "eqnn::probe::run_probe: expected a non-empty floating-point batch (B, C, H, W), got ",
+      inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
+  TORCH_CHECK(options.memory_budget_bytes > 0,
+              "eqnn::probe::run_probe: the memory budget must be positive, got ",
+              options.memory_budget_bytes);
+  TORCH_CHECK(options.normalisation_samples >= 0,
+              "eqnn::probe::run_probe: normalisation_samples must be >= 0 (0: all), got ",
+              options.normalisation_samples);
+  TORCH_CHECK(!options.deviations.empty() || !(wants(options, Metric::Equivariance) ||
+                                                wants(options, Metric::Invariance)),
+              "eqnn::probe::run_probe: no deviations given for the latent metrics");
+}
+
+/// A captured output: which point, which of its calls in one forward, how it is measured.
+struct StageInfo {
+  int64_t point = -1;  // index in ProbedModel::points; -1 for the model output
+  int64_t call = 0;    // 0-based call of the point within one forward
+  std::string label;
+  LatentAction action = LatentAction::plane();
+  bool is_output = false;
+};
+
+struct Event {
+  int64_t point;
+  torch::Tensor output;
+};
+
+/// Runs the model once, keeping every captured output.
+std::vector<Event> capture_all(const ProbedModel& model, const torch::Tensor& x,
+                               torch::Tensor* output) {
+  std::vector<Event> events;
+  *output = model.run(x, [&](int64_t point, const torch::Tensor& y) {
+    TORCH_CHECK(point >= 0 && point < static_cast<int64_t>(model.points.size()),
+                "eqnn::probe: model '", model.name, "' reported an unknown point ", point);
+    events.push_back({point, y});
+  });
+  return events;
+}
+
+/// The stages of one forward's events: every event in order (a point called more than once per
+/// forward gives "name#1", "name#2", ...), then the model output unless it is the last event.
+std::vector<StageInfo> stages_of_events(const ProbedModel& model, const std::vector<Event>& events,
+                                        const torch::Tensor& output) {
+  std::vector<int64_t> calls(model.points.size(), 0);
+  for (const Event& e : events)
+    ++calls[e.point];
+  for (size_t p = 0; p < model.points.size(); ++p)
+    TORCH_CHECK(!model.points[p].required || calls[p] > 0, "eqnn::probe: ",
+                model.points[p].label(), " of model '", model.name,
+                "' produced no output during the model's forward. Plain LibTorch modules inside a "
+                "custom module's forward cannot be observed from outside: add an "
+                "eqnn::probe::Tap after it, or end its owner's forward with "
+                "`return eqnn::report_output(*this, y);`. (TorchScript: the module is not called "
+                "by forward.)");
+  std::vector<StageInfo> stages;
+  std::vector<int64_t> seen(model.points.size(), 0);
+  for (const Event& e : events) {
+    const ProbePoint& p = model.points[e.point];
+    StageInfo s;
+    s.point = e.point;
+    s.call = seen[e.point]++;
+    s.label = p.label();
+    if (calls[e.point] > 1) {
+      const std::string suffix = "#" + std::to_string(s.call + 1);
+      s.label = p.type.empty() ? p.name + suffix : p.name + suffix + " (" + p.type + ")";
+    }
+    s.action = p.action;
+    stages.push_back(std::move(s));
+  }
+  if (!events.empty() && events.back().output.unsafeGetTensorImpl() == output.unsafeGetTensorImpl()) {
+    stages.back().is_output = true;
+  } else {
+    StageInfo s;
+    s.label = "output";
+    s.action = model.output_action;
+    s.is_output = true;
+    stages.push_back(std::move(s));
+  }
+  return stages;
+}
+
+/// Why latent equivariance is not applicable on a stage whose outputs look like `sample` (one
+/// sample per transform, transform-major), or "" where it is.
+std::string not_applicable(const StageInfo& stage, const torch::Tensor& sample,
+                           const TransformSet& set) {
+  if (stage.action.kind() == LatentAction::Kind::None) return stage.action.name();
+  if (stage.action.kind() == LatentAction::Kind::Plane && sample.dim() != 4)
+    return "n/a (the plane action on features without a plane; declare the stage's action, e.g. "
+           "invariant)";
+  const int64_t n = sample.size(0) / set.count();
+  const torch::Tensor f0 = sample.narrow(0, 0, n);
+  for (int64_t k = set.first; k < set.count(); ++k) {
+    const std::optional<torch::Tensor> target = stage.action.apply(f0, set.all[k]);
+    if (!target) return "n/a (" + set.all[k].name + " has no action on " + stage.action.name() + ")";
+    if (target->sizes() != sample.narrow(0, k * n, n).sizes())
+      return "n/a (" + set.all[k].name + " on " + stage.action.name() + " gives the wrong shape)";
+  }
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accumulate
+
+/// Sums of one metric: over samples per transform, and over transforms per sample.
+struct Series {
+  std::vector<double> per_element, per_sample;
+  Series() = default;
+  Series(int64_t transforms, int64_t samples) : per_element(transforms), per_sample(samples) {}
+  void add(int64_t k, int64_t sample, double value) {
+    per_element[k] += value;
+    per_sample[sample] += value;
+  }
+  void add(int64_t k, int64_t sample0, const torch::Tensor& values) {
+    const torch::Tensor v = values.to(torch::kDouble).cpu().contiguous();
+    const double* p = v.data_ptr<double>();
+    for (int64_t i = 0; i < v.numel(); ++i)
+      add(k, sample0 + i, p[i]);
+  }
+};
+
+/// Everything measured at one stage.
+struct StageResult {
+  StageInfo info;
+  bool probed = false;
+  std::string not_applicable;            // latent equivariance: "" where applicable
+  std::vector<Series> equivariance;      // per deviation (empty: not asked or not applicable)
+  std::vector<Series> invariance;        // per deviation (empty: not asked)
+  std::optional<Series> output_kl;       // at the output, for (N, classes) logits
+  std::vector<PairwiseMean> scales;      // per deviation, for the normalised G-EED
+};
+
+/// Fixed for the run: where every transform acts on the stage as an exact group action, those
+/// actions (the fused pass then builds g.f(x) itself; otherwise targets are materialised).
+struct StagePlan {
+  std::vector<ExactAction> exact;
+  bool exact_equivariance = false;
+  torch::Tensor kept;  // the first samples' features (copy 0), for the normalisation
+  int64_t kept_count = 0;
+};
+
+StageResult new_result(const StageInfo& info, bool probed, const torch::Tensor& sample,
+                       const TransformSet& set, int64_t samples, const ProbeOptions& options) {
+  StageResult r;
+  r.info = info;
+  r.probed = probed;
+  if (!probed) return r;
+  const size_t devs = options.deviations.size();
+  if (wants(options, Metric::Equivariance)) {
+    r.not_applicable = not_applicable(info, sample, set);
+    if (r.not_applicable.empty()) r.equivariance.assign(devs, Series(set.count(), samples));
+  }
+  if (wants(options, Metric::Invariance)) r.invariance.assign(devs, Series(set.count(), samples));
+  if (wants(options, Metric::OutputKL) && info.is_output && sample.dim() == 2)
+    r.output_kl = Series(set.count(), samples);
+  return r;
+}
+
+/// Output invariance of one chunk's logits (K n, classes), transform-major: adds
+/// KL(p_k || mean over counted k of p_k), p = softmax in float64, per sample and copy. A row
+/// with NaN gives NaN (reported as an error), never 0.
+void add_output_kl(Series& acc, const torch::Tensor& logits, int64_t n, const TransformSet& set,
+                   int64_t start) {
+  const int64_t k_all = set.count(), classes = logits.size(1);
+  const double used = static_cast<double>(set.used());
+  const torch::Tensor z = logits.to(torch::kDouble).cpu().contiguous();
+  const double* zp = z.data_ptr<double>();
+  std::vector<double> p(static_cast<size_t>(k_all * classes)), mean(classes);
+  for (int64_t i = 0; i < n; ++i) {
+    std::fill(mean.begin(), mean.end(), 0.0);
+    for (int64_t k = set.first; k < k_all; ++k) {
+      const double* row = zp + (k * n + i) * classes;
+      double* pk = p.data() + k * classes;
+      const double top = *std::max_element(row, row + classes);
+      double total = 0;
+      for (int64_t c = 0; c < classes; ++c)
+        total += pk[c] = std::exp(row[c] - top);
+      for (int64_t c = 0; c < classes; ++c) {
+        pk[c] /= total;
+        mean[c] += pk[c] / used;
+      }
+    }
+    for (int64_t k = set.first; k < k_all; ++k) {
+      const double* pk = p.data() + k * classes;
+      double kl = 0;  // 0 log 0 = 0; the mean is clamped like deviation(..., KL)
+      for (int64_t c = 0; c < classes; ++c)
+        if (!(pk[c] == 0)) kl += pk[c] * (std::log(pk[c]) - std::log(std::max(mean[c], 1e-12)));
+      acc.add(k, start + i, kl);
+    }
+  }
+}
 
 /// All transformed copies of x, transform-major: (K * n, C, H, W).
 torch::Tensor transformed_batch(const torch::Tensor& x, const std::vector<Transform>& transforms) {
@@ -69,296 +291,349 @@ torch::Tensor transformed_batch(const torch::Tensor& x, const std::vector<Transf
   return torch::cat(copies, 0);
 }
 
-void add(Accumulator& acc, int64_t k, int64_t sample, double value) {
-  acc.per_element[k] += value;
-  acc.per_sample[sample] += value;
-}
-
-void add(Accumulator& acc, int64_t k, int64_t sample0, const torch::Tensor& dev) {
-  const auto values = dev.contiguous();
-  const double* v = values.data_ptr<double>();
-  for (int64_t i = 0; i < values.numel(); ++i) {
-    acc.per_element[k] += v[i];
-    acc.per_sample[sample0 + i] += v[i];
+/// The fast path's per-stage accumulation of one chunk's output y (K n, ...).
+class FastAccumulator {
+ public:
+  FastAccumulator(const TransformSet& set, const ProbeOptions& options, int64_t samples)
+      : set_(set), options_(options), samples_(samples) {
+    for (const Deviation d : options.deviations)
+      pair_sums_ = pair_sums_ && d != Deviation::KL;  // the fused pass gives cosine and euclidean
+    normalisation_ = options.normalisation_samples > 0
+                         ? std::min(options.normalisation_samples, samples)
+                         : samples;
   }
-}
 
-/// Output invariance of one chunk's logits y (K * n, classes), transform-major: adds
-/// KL(p_k || mean over k >= first of p_k) with p = softmax in float64, per sample and copy. On CPU
-/// one loop over the rows (a chain of ATen ops on these small tensors costs more in dispatch).
-void add_output_kl(Accumulator& acc, const torch::Tensor& logits, int64_t n, int64_t first,
-                   int64_t start) {
-  const int64_t k_all = logits.size(0) / n, used = k_all - first, classes = logits.size(1);
-  if (!logits.is_cpu()) {
-    std::vector<torch::Tensor> p;
-    torch::Tensor mean = torch::zeros({n, classes}, logits.options().dtype(torch::kDouble));
-    for (int64_t k = first; k < k_all; ++k) {
-      p.push_back(torch::softmax(logits.narrow(0, k * n, n).to(torch::kDouble), 1));
-      mean += p.back();
+  StagePlan plan(const StageResult& r, const torch::Tensor& sample) const {
+    StagePlan plan;
+    plan.exact.assign(set_.count(), ExactAction{});
+    plan.exact_equivariance = !r.equivariance.empty();
+    for (int64_t k = set_.first; k < set_.count() && plan.exact_equivariance; ++k) {
+      const auto a = r.info.action.exact(set_.all[k], sample.sizes());
+      plan.exact_equivariance = a.has_value();
+      if (a) plan.exact[k] = *a;
     }
-    mean /= static_cast<double>(used);
-    for (int64_t k = first; k < k_all; ++k)
-      add(acc, k, start, deviation(p[k - first], mean, Deviation::KL).cpu());
-    return;
+    if (!plan.exact_equivariance) plan.exact.assign(set_.count(), ExactAction{});
+    return plan;
   }
-  const torch::Tensor z = logits.to(torch::kDouble).contiguous();
-  const double* zp = z.data_ptr<double>();
-  std::vector<double> p(static_cast<size_t>(k_all * classes)), mean(classes);
-  for (int64_t i = 0; i < n; ++i) {
-    std::fill(mean.begin(), mean.end(), 0.0);
-    for (int64_t k = first; k < k_all; ++k) {
-      const double* row = zp + (k * n + i) * classes;
-      double* pk = p.data() + k * classes;
-      const double top = *std::max_element(row, row + classes);
-      double total = 0;
-      for (int64_t c = 0; c < classes; ++c)
-        total += pk[c] = std::exp(row[c] - top);
-      for (int64_t c = 0; c < classes; ++c) {
-        pk[c] /= total;
-        mean[c] += pk[c] / static_cast<double>(used);
+
+  void add(StageResult& r, StagePlan& plan, const torch::Tensor& y, int64_t start, int64_t n) const {
+    const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
+    const std::vector<Deviation>& devs = options_.deviations;
+    if (options_.normalised && plan.kept_count < normalisation_) keep(plan, y, n);
+    const bool equivariance = !r.equivariance.empty(), invariance = !r.invariance.empty();
+    // Features without a plane, (K n, F), are 1x1 maps for the fused pass.
+    const torch::Tensor maps = y.dim() == 2 ? y.contiguous().view({y.size(0), y.size(1), 1, 1}) : y;
+    const bool fused = pair_sums_ && (plan.exact_equivariance || invariance) &&
+                       stage_sums_supported(maps, plan.exact);
+    const bool fused_equivariance = fused && plan.exact_equivariance;
+    if (fused) {
+      const StageSums t = stage_sums(maps, set_.count(), set_.first, plan.exact,
+                                     fused_equivariance, invariance);
+      for (size_t j = 0; j < devs.size(); ++j)
+        for (int64_t k = set_.first; k < set_.count(); ++k)
+          for (int64_t i = 0; i < n; ++i) {
+            const double a2 = t.norm2[k * n + i];
+            if (fused_equivariance)
+              r.equivariance[j].add(
+                  k, start + i, sums::from_sums(devs[j], t.equivariance2[k * n + i], a2, t.norm2[i]));
+            if (invariance)
+              r.invariance[j].add(
+                  k, start + i, sums::from_sums(devs[j], t.invariance2[k * n + i], a2, t.centroid2[i]));
+          }
+    }
+    if (equivariance && !fused_equivariance) {
+      const torch::Tensor f0 = copy(0);
+      for (int64_t k = set_.first; k < set_.count(); ++k) {
+        const std::optional<torch::Tensor> target = r.info.action.apply(f0, set_.all[k]);
+        TORCH_CHECK(target && target->sizes() == copy(k).sizes(), "eqnn::probe: the action on ",
+                    r.info.label, " changed between chunks");
+        const std::vector<torch::Tensor> values = deviations(copy(k), *target, devs);
+        for (size_t j = 0; j < devs.size(); ++j)
+          r.equivariance[j].add(k, start, values[j]);
       }
     }
-    for (int64_t k = first; k < k_all; ++k) {
-      const double* pk = p.data() + k * classes;
-      double kl = 0;  // 0 log 0 = 0; the mean is clamped like deviation(..., KL)
-      for (int64_t c = 0; c < classes; ++c)
-        if (pk[c] > 0) kl += pk[c] * (std::log(pk[c]) - std::log(std::max(mean[c], 1e-12)));
-      add(acc, k, start + i, kl);
+    if (invariance && !fused) {
+      std::vector<torch::Tensor> copies;
+      for (int64_t k = set_.first; k < set_.count(); ++k)
+        copies.push_back(copy(k));
+      const auto values = centroid_deviations(copies, devs);
+      for (int64_t k = set_.first; k < set_.count(); ++k)
+        for (size_t j = 0; j < devs.size(); ++j)
+          r.invariance[j].add(k, start, values[k - set_.first][j]);
     }
+    if (r.output_kl) add_output_kl(*r.output_kl, y, n, set_, start);
   }
+
+  void finish(StageResult& r, const StagePlan& plan) const {
+    if (options_.normalised && plan.kept.defined())
+      r.scales = mean_pairwise_deviations(plan.kept, options_.deviations);
+  }
+
+ private:
+  /// The first samples' features, in their own memory format (a plain copy; the pair sums take
+  /// any dense layout).
+  void keep(StagePlan& plan, const torch::Tensor& y, int64_t n) const {
+    if (!plan.kept.defined()) {
+      std::vector<int64_t> sizes = y.sizes().vec();
+      sizes[0] = normalisation_;
+      plan.kept = at::empty(sizes, y.options().memory_format(y.suggest_memory_format()));
+    }
+    const int64_t m = std::min(n, normalisation_ - plan.kept_count);
+    plan.kept.narrow(0, plan.kept_count, m).copy_(y.narrow(0, 0, m));
+    plan.kept_count += m;
+  }
+
+  const TransformSet& set_;
+  const ProbeOptions& options_;
+  int64_t samples_;
+  bool pair_sums_ = true;
+  int64_t normalisation_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+Report make_report(const ProbedModel& model, const TransformSet& set, int64_t samples,
+                   const std::vector<StageResult>& results, const ProbeOptions& options,
+                   int64_t normalisation_samples) {
+  Report report;
+  report.samples = samples;
+  report.normalisation_samples = options.normalised ? normalisation_samples : 0;
+  for (int64_t k = set.first; k < set.count(); ++k)
+    report.transforms.push_back(set.all[k].name);
+  const double used = static_cast<double>(set.used());
+  for (size_t s = 0; s < results.size(); ++s) {
+    const StageResult& r = results[s];
+    if (!r.probed) continue;
+    auto row_of = [&](Metric m, Deviation d, const Series* series, int64_t j) {
+      ReportRow row;
+      row.model = model.name;
+      row.stage_index = static_cast<int64_t>(s);
+      row.stage = r.info.label;
+      row.metric = to_string(m);
+      row.deviation = to_string(d);
+      if (m == Metric::Equivariance)
+        row.action = r.not_applicable.empty() ? r.info.action.name() : r.not_applicable;
+      if (!series) row.value = std::numeric_limits<double>::quiet_NaN();  // not applicable
+      if (series) {
+        double total = 0;
+        for (int64_t k = set.first; k < set.count(); ++k) {
+          total += series->per_element[k];
+          row.per_element.push_back(series->per_element[k] / static_cast<double>(samples));
+        }
+        for (double v : series->per_sample)
+          row.per_sample.push_back(v / used);
+        row.value = total / (static_cast<double>(samples) * used);
+        TORCH_CHECK(std::isfinite(row.value), "eqnn::probe: ", row.metric, " (", row.deviation,
+                    ") at stage ", s, " '", r.info.label, "' of model '", model.name,
+                    "' is not finite: the features there contain NaN or Inf for some input");
+        // A cosine scale at rounding level means every input points the same way there: no
+        // scale to normalise by.
+        const double floor = d == Deviation::Cosine ? 1e-6 : 0.0;
+        if (j >= 0 && static_cast<size_t>(j) < r.scales.size() && r.scales[j].pairs > 0 &&
+            r.scales[j].mean > floor) {
+          row.scale = r.scales[j].mean;
+          row.scale_standard_error = r.scales[j].standard_error;
+          row.normalised = row.value / row.scale;
+        }
+      }
+      report.rows.push_back(std::move(row));
+    };
+    for (size_t j = 0; j < options.deviations.size(); ++j) {
+      const Deviation d = options.deviations[j];
+      if (wants(options, Metric::Equivariance))
+        row_of(Metric::Equivariance, d, r.equivariance.empty() ? nullptr : &r.equivariance[j],
+               static_cast<int64_t>(j));
+      if (!r.invariance.empty()) row_of(Metric::Invariance, d, &r.invariance[j], static_cast<int64_t>(j));
+    }
+    if (r.output_kl) row_of(Metric::OutputKL, Deviation::KL, &*r.output_kl, -1);
+  }
+  std::stable_sort(report.rows.begin(), report.rows.end(),
+                   [](const ReportRow& a, const ReportRow& b) {
+                     return std::tie(a.stage_index, a.metric, a.deviation) <
+                            std::tie(b.stage_index, b.metric, b.deviation);
+                   });
+  return report;
+}
+
+std::vector<bool> probed_stages(const ProbeOptions& options, size_t count) {
+  std::vector<bool> probed(count, options.stages.empty());
+  for (int64_t s : options.stages) {
+    TORCH_CHECK(s >= 0 && s < static_cast<int64_t>(count), "eqnn::probe::run_probe: stage index ",
+                s, " is out of range (the model has ", count, " stages)");
+    probed[s] = true;
+  }
+  return probed;
 }
 
 }  // namespace
 
-Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
-                 const std::vector<Transform>& transforms_in, const ProbeOptions& options) {
-  TORCH_CHECK(!model.stages.empty(), "eqnn::probe::run_probe: model '", model.name,
-              "' has no stages");
-  TORCH_CHECK(
-      inputs.defined() && inputs.dim() == 4 && inputs.size(0) > 0 && inputs.is_floating_point(),
-      "eqnn::probe::run_probe: expected a non-empty floating-point batch (B, C, H, W), got ",
-      inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
-  TORCH_CHECK(!transforms_in.empty(), "eqnn::probe::run_probe: no transforms given");
-  TORCH_CHECK(options.memory_budget_bytes > 0,
-              "eqnn::probe::run_probe: memory budget must be positive");
+// ---------------------------------------------------------------------------------------------
+// Chunk
 
-  std::vector<Transform> transforms = transforms_in;
-  const bool added_identity = !transforms.front().is_identity();
-  if (added_identity) {
-    Transform identity;
-    identity.name = "e (reference)";
-    transforms.insert(transforms.begin(), identity);
-  }
-  const int64_t k_all = static_cast<int64_t>(transforms.size());
-  const int64_t first = added_identity ? 1 : 0;
-  const int64_t used = k_all - first;
+Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
+                 const std::vector<Transform>& transforms, const ProbeOptions& options) {
+  check_arguments(model, inputs, options);
+  const TransformSet set = transform_set(transforms);
   const int64_t n_total = inputs.size(0);
-  const int64_t n_stages = static_cast<int64_t>(model.stages.size());
-  std::vector<int64_t> stages = options.stages;
-  if (stages.empty())
-    for (int64_t s = 0; s < n_stages; ++s)
-      stages.push_back(s);
-  for (int64_t s : stages)
-    TORCH_CHECK(s >= 0 && s < n_stages, "eqnn::probe::run_probe: stage index ", s,
-                " is out of range (the model has ", n_stages, " stages)");
-
   c10::InferenceMode inference;
-  auto prepare = [&](const torch::Tensor& x) {
+  const auto prepare = [&](const torch::Tensor& x) {
     return options.channels_last ? to_channels_last(x) : x.contiguous();
   };
+  const FastAccumulator accumulator(set, options, n_total);
 
-  // Accumulators keyed by (stage, metric, deviation); std::map nodes stay put, so the per-stage
-  // plans below keep pointers to them.
-  std::map<std::tuple<int64_t, Metric, Deviation>, Accumulator> acc;
-  auto slot = [&](int64_t s, Metric m, Deviation d) -> Accumulator* {
-    auto it = acc.find({s, m, d});
-    if (it == acc.end()) {
-      Accumulator a;
-      a.per_element.assign(k_all, 0.0);
-      a.per_sample.assign(n_total, 0.0);
-      it = acc.emplace(std::make_tuple(s, m, d), std::move(a)).first;
-    }
-    return &it->second;
-  };
-  const auto has = [&](Metric m) {
-    return std::find(options.metrics.begin(), options.metrics.end(), m) != options.metrics.end();
-  };
-  const std::vector<Deviation>& devs = options.deviations;
-  const bool want_equivariance = has(Metric::Equivariance),
-             want_invariance = has(Metric::Invariance);
-
-  // Per probed stage, fixed for the whole run: its accumulators and, where every transform acts
-  // on it as an exact group action, those actions (the fused pass then builds the targets g.f(x)
-  // itself; otherwise they are materialised through stage.action).
-  struct StagePlan {
-    bool probed = false;
-    std::vector<Accumulator*> equivariance, invariance;  // per deviation
-    std::vector<ExactAction> exact;                      // identity where not needed
-    bool exact_equivariance = false;
-  };
-  bool pair_sum_deviations = true;  // the fused pass gives cosine and euclidean only
-  for (const Deviation d : devs)
-    pair_sum_deviations = pair_sum_deviations && d != Deviation::KL;
-  std::vector<StagePlan> plans(n_stages);
-  for (int64_t s : stages) {
-    StagePlan& plan = plans[s];
-    plan.probed = true;
-    for (const Deviation d : devs) {
-      if (want_equivariance) plan.equivariance.push_back(slot(s, Metric::Equivariance, d));
-      if (want_invariance) plan.invariance.push_back(slot(s, Metric::Invariance, d));
-    }
-    const Stage& stage = model.stages[s];
-    plan.exact.assign(k_all, ExactAction{});
-    plan.exact_equivariance = want_equivariance && stage.exact_action != nullptr;
-    for (int64_t k = first; k < k_all && plan.exact_equivariance; ++k) {
-      const std::optional<ExactAction> a = stage.exact_action(transforms[k]);
-      plan.exact_equivariance = a.has_value();
-      if (a) plan.exact[k] = *a;
-    }
-    if (!plan.exact_equivariance) plan.exact.assign(k_all, ExactAction{});
-  }
-
-  std::vector<torch::Tensor> reference(n_stages);
-  std::vector<int64_t> reference_count(n_stages, 0);
-  // Chunks: the first is one sample, whose stage outputs give the memory per sample (all copies;
-  // stages run one after the other, so two consecutive outputs are alive at a time) and so the
-  // size of the others. (A separate sizing forward of one sample would cost more than it
+  // The first chunk is one sample: its forward finds the stages (and their shapes, for the plans)
+  // and its outputs' sizes set the chunk size. (A separate sizing forward would cost more than it
   // measures: one image on its own can take LibTorch's slow reference-BLAS convolution.)
-  int64_t chunk = 1;
-  for (int64_t start = 0, n = 1; start < n_total; start += n) {
-    n = std::min(chunk, n_total - start);
-    const bool sizing = start == 0;
-    const torch::Tensor x = prepare(inputs.narrow(0, start, n));
-    torch::Tensor y = transformed_batch(x, transforms);
-    int64_t bytes_per_sample = 0, previous = y.numel() * y.element_size();
-    for (int64_t s = 0; s < n_stages; ++s) {
-      const Stage& stage = model.stages[s];
-      y = stage.forward(y);
-      if (sizing) {
-        const int64_t bytes = y.numel() * y.element_size();
-        bytes_per_sample = std::max(bytes_per_sample, previous + bytes);
-        previous = bytes;
-      }
-      const StagePlan& plan = plans[s];
-      if (!plan.probed) continue;
-      const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
-      // the first samples' features, for the normalisation (independent of the chunking), in
-      // the features' own memory format (a plain copy; the pair sums take any dense layout)
-      torch::Tensor& kept = reference[s];
-      const int64_t want = std::min(kMaxNormalisationSamples, n_total);
-      if (options.normalised && reference_count[s] < want) {
-        if (!kept.defined()) {
-          std::vector<int64_t> sizes = y.sizes().vec();
-          sizes[0] = want;
-          kept = at::empty(sizes, y.options().memory_format(y.suggest_memory_format()));
-        }
-        const int64_t m = std::min(n, want - reference_count[s]);
-        kept.narrow(0, reference_count[s], m).copy_(y.narrow(0, 0, m));
-        reference_count[s] += m;
-      }
-      // Features without a plane, (K n, F), are 1x1 maps for the fused pass.
-      const torch::Tensor maps =
-          y.dim() == 2 ? y.contiguous().view({y.size(0), y.size(1), 1, 1}) : y;
-      const bool fused = pair_sum_deviations && (plan.exact_equivariance || want_invariance) &&
-                         stage_sums_supported(maps, plan.exact);
-      const bool fused_equivariance = fused && plan.exact_equivariance;
-      if (fused) {
-        const StageSums totals =
-            stage_sums(maps, k_all, first, plan.exact, fused_equivariance, want_invariance);
-        for (size_t j = 0; j < devs.size(); ++j)
-          for (int64_t k = first; k < k_all; ++k)
-            for (int64_t i = 0; i < n; ++i) {
-              const double a2 = totals.norm2[k * n + i];
-              if (fused_equivariance)
-                add(*plan.equivariance[j], k, start + i,
-                    sums::from_sums(devs[j], totals.equivariance2[k * n + i], a2, totals.norm2[i]));
-              if (want_invariance)
-                add(*plan.invariance[j], k, start + i,
-                    sums::from_sums(devs[j], totals.invariance2[k * n + i], a2,
-                                    totals.centroid2[i]));
-            }
-      }
-      if (want_equivariance && !fused_equivariance) {
-        const torch::Tensor f0 = copy(0);
-        bool defined = true;
-        for (int64_t k = first; k < k_all && defined; ++k) {
-          const torch::Tensor yk = copy(k);
-          const std::optional<torch::Tensor> target = stage.action(f0, transforms[k]);
-          defined = target && target->sizes() == yk.sizes();
-          if (!defined) break;
-          const std::vector<torch::Tensor> values = deviations(yk, *target, devs);
-          for (size_t j = 0; j < devs.size(); ++j)
-            add(*plan.equivariance[j], k, start, values[j]);
-        }
-        if (!defined)
-          for (Accumulator* a : plan.equivariance)
-            a->defined = false;
-      }
-      if (want_invariance && !fused) {
-        std::vector<torch::Tensor> copies;
-        for (int64_t k = first; k < k_all; ++k)
-          copies.push_back(copy(k));
-        const auto values = centroid_deviations(copies, devs);
-        for (int64_t k = first; k < k_all; ++k)
-          for (size_t j = 0; j < devs.size(); ++j)
-            add(*plan.invariance[j], k, start, values[k - first][j]);
-      }
-      if (has(Metric::OutputKL) && s == n_stages - 1 && y.dim() == 2)
-        add_output_kl(*slot(s, Metric::OutputKL, Deviation::KL), y, n, first, start);
-    }
-    if (sizing)
-      chunk = std::clamp<int64_t>(
-          options.memory_budget_bytes / std::max<int64_t>(1, bytes_per_sample), 1, n_total);
+  torch::Tensor output;
+  const std::vector<Event> first =
+      capture_all(model, transformed_batch(prepare(inputs.narrow(0, 0, 1)), set.all), &output);
+  const std::vector<StageInfo> stages = stages_of_events(model, first, output);
+  const std::vector<bool> probed = probed_stages(options, stages.size());
+  std::vector<StageResult> results;
+  std::vector<StagePlan> plans;
+  int64_t bytes_per_sample = 0, previous = inputs[0].numel() * inputs.element_size() * set.count();
+  for (size_t s = 0; s < stages.size(); ++s) {
+    const torch::Tensor& y = s < first.size() ? first[s].output : output;
+    results.push_back(new_result(stages[s], probed[s], y, set, n_total, options));
+    plans.push_back(probed[s] ? accumulator.plan(results.back(), y) : StagePlan{});
+    const int64_t bytes = y.numel() * y.element_size();
+    bytes_per_sample = std::max(bytes_per_sample, previous + bytes);
+    previous = bytes;
+  }
+  for (size_t s = 0; s < stages.size(); ++s)
+    if (probed[s]) accumulator.add(results[s], plans[s], s < first.size() ? first[s].output : output, 0, 1);
+  if (options.progress) options.progress(1, n_total);
+
+  // Map (point, call) -> stage for the streamed chunks.
+  std::vector<std::vector<int64_t>> stage_of(model.points.size());
+  for (size_t s = 0; s < stages.size(); ++s)
+    if (stages[s].point >= 0) stage_of[stages[s].point].push_back(static_cast<int64_t>(s));
+  const int64_t chunk = std::clamp<int64_t>(
+      options.memory_budget_bytes / std::max<int64_t>(1, bytes_per_sample), 1, n_total);
+  for (int64_t start = 1; start < n_total; start += chunk) {
+    const int64_t n = std::min(chunk, n_total - start);
+    std::vector<int64_t> calls(model.points.size(), 0);
+    int64_t events = 0;
+    const torch::Tensor x = transformed_batch(prepare(inputs.narrow(0, start, n)), set.all);
+    const torch::Tensor out = model.run(x, [&](int64_t point, const torch::Tensor& y) {
+      const int64_t call = calls.at(point)++;
+      TORCH_CHECK(call < static_cast<int64_t>(stage_of[point].size()) &&
+                      stage_of[point][call] == events,
+                  "eqnn::probe: model '", model.name, "' captured ", model.points[point].label(),
+                  " out of the order of its first forward (a forward whose structure depends on "
+                  "its input cannot be probed stage by stage)");
+      ++events;
+      const int64_t s = stage_of[point][call];
+      if (probed[s]) accumulator.add(results[s], plans[s], y, start, n);
+    });
+    TORCH_CHECK(events == static_cast<int64_t>(first.size()), "eqnn::probe: model '", model.name,
+                "' captured ", events, " outputs in one forward but ", first.size(),
+                " in its first forward");
+    if (stages.back().point < 0 && probed.back())  // the output, when no capture is
+      accumulator.add(results.back(), plans.back(), out, start, n);
     if (options.progress) options.progress(start + n, n_total);
   }
+  for (size_t s = 0; s < stages.size(); ++s)
+    if (probed[s]) accumulator.finish(results[s], plans[s]);
+  const int64_t m = options.normalisation_samples > 0
+                        ? std::min(options.normalisation_samples, n_total)
+                        : n_total;
+  return make_report(model, set, n_total, results, options, m);
+}
 
-  // Normalisation scales, one pairwise pass per stage (shared by the metrics and deviations).
-  std::map<std::pair<int64_t, Deviation>, std::pair<double, int64_t>> scales;
-  if (options.normalised)
-    for (int64_t s : stages)
-      if (reference[s].defined()) {
-        const auto values = mean_pairwise_deviations(reference[s], options.deviations);
-        for (size_t i = 0; i < values.size(); ++i)
-          scales[{s, options.deviations[i]}] = values[i];
-      }
+// ---------------------------------------------------------------------------------------------
+// Reference backend: docs/metrics.md, term by term, in float64.
 
-  Report report;
-  report.samples = n_total;
-  for (int64_t k = first; k < k_all; ++k)
-    report.transforms.push_back(transforms[k].name);
-  for (auto& [key, a] : acc) {
-    const auto [s, m, d] = key;
-    ReportRow row;
-    row.model = model.name;
-    row.stage_index = s;
-    row.stage = model.stages[s].name;
-    row.action = m == Metric::Equivariance ? model.stages[s].action_name : "";
-    row.metric = to_string(m);
-    row.deviation = to_string(d);
-    if (!a.defined) {
-      row.value = std::numeric_limits<double>::quiet_NaN();
-      row.action = "undefined for these transforms on " + model.stages[s].action_name;
-    } else {
-      double total = 0;
-      for (int64_t k = first; k < k_all; ++k) {
-        total += a.per_element[k];
-        row.per_element.push_back(a.per_element[k] / static_cast<double>(n_total));
-      }
-      for (double v : a.per_sample)
-        row.per_sample.push_back(v / static_cast<double>(used));
-      row.value = total / static_cast<double>(n_total * used);
-      const auto scale = scales.find({s, d});
-      if (m != Metric::OutputKL && scale != scales.end() && scale->second.second > 0 &&
-          scale->second.first > 0)
-        row.normalised = row.value / scale->second.first;
-    }
-    report.rows.push_back(std::move(row));
+namespace {
+
+torch::Tensor flat64(const torch::Tensor& y) { return y.reshape({y.size(0), -1}).to(torch::kDouble); }
+
+/// m(a_i, b_i) for each row i, straight from metrics.md section 2.
+torch::Tensor reference_deviation(const torch::Tensor& a_in, const torch::Tensor& b_in,
+                                  Deviation kind) {
+  const torch::Tensor a = flat64(a_in), b = flat64(b_in);
+  switch (kind) {
+    case Deviation::Cosine:
+      return 1 - (a * b).sum(1) / (a.norm(2, 1) * b.norm(2, 1)).clamp_min(1e-8);
+    case Deviation::Euclidean:
+      return (a - b).norm(2, 1);
+    case Deviation::KL:
+      return (at::xlogy(a, a) - at::xlogy(a, b.clamp_min(1e-12))).sum(1);
   }
-  std::sort(report.rows.begin(), report.rows.end(), [](const ReportRow& a, const ReportRow& b) {
-    return std::tie(a.stage_index, a.metric, a.deviation) <
-           std::tie(b.stage_index, b.metric, b.deviation);
-  });
-  return report;
+  return {};
+}
+
+PairwiseMean reference_pairwise(const torch::Tensor& f, Deviation kind) {
+  const int64_t n = f.size(0);
+  PairwiseMean out;
+  out.pairs = n * (n - 1);
+  if (n < 2) return out;
+  std::vector<double> rows;
+  for (int64_t i = 0; i < n; ++i) {
+    const torch::Tensor others = torch::cat({f.narrow(0, 0, i), f.narrow(0, i + 1, n - i - 1)});
+    rows.push_back(reference_deviation(f.narrow(0, i, 1).expand_as(others), others, kind)
+                       .sum()
+                       .item<double>());
+  }
+  const torch::Tensor r = torch::tensor(rows, torch::kDouble) / static_cast<double>(n - 1);
+  out.mean = r.mean().item<double>();
+  if (n > 2) out.standard_error = 2.0 * (r.std() / std::sqrt(static_cast<double>(n))).item<double>();
+  return out;
+}
+
+}  // namespace
+
+Report run_probe_reference(const ProbedModel& model, const torch::Tensor& inputs,
+                           const std::vector<Transform>& transforms, const ProbeOptions& options) {
+  check_arguments(model, inputs, options);
+  const TransformSet set = transform_set(transforms);
+  const int64_t n = inputs.size(0), k_all = set.count();
+  c10::InferenceMode inference;
+  std::vector<torch::Tensor> copies;
+  for (const Transform& tr : set.all) {
+    const auto g = tr.kind == Transform::Kind::GroupElement
+                       ? LatentAction::plane().apply_reference(inputs, tr)
+                       : std::optional<torch::Tensor>(tr.apply(inputs));
+    copies.push_back(*g);
+  }
+  torch::Tensor output;
+  const std::vector<Event> events = capture_all(model, torch::cat(copies, 0), &output);
+  const std::vector<StageInfo> stages = stages_of_events(model, events, output);
+  const std::vector<bool> probed = probed_stages(options, stages.size());
+  const int64_t m = options.normalisation_samples > 0 ? std::min(options.normalisation_samples, n) : n;
+  std::vector<StageResult> results;
+  for (size_t s = 0; s < stages.size(); ++s) {
+    const torch::Tensor& y = s < events.size() ? events[s].output : output;
+    StageResult r = new_result(stages[s], probed[s], y, set, n, options);
+    if (r.probed) {
+      const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
+      torch::Tensor centroid = torch::zeros_like(flat64(copy(0)));
+      for (int64_t k = set.first; k < k_all; ++k)
+        centroid += flat64(copy(k)) / static_cast<double>(set.used());
+      for (size_t j = 0; j < options.deviations.size(); ++j) {
+        const Deviation d = options.deviations[j];
+        for (int64_t k = set.first; k < k_all; ++k) {
+          if (!r.equivariance.empty())
+            r.equivariance[j].add(
+                k, 0, reference_deviation(copy(k), *stages[s].action.apply_reference(copy(0), set.all[k]), d));
+          if (!r.invariance.empty())
+            r.invariance[j].add(k, 0, reference_deviation(copy(k), centroid, d));
+        }
+        if (options.normalised) r.scales.push_back(reference_pairwise(flat64(copy(0).narrow(0, 0, m)), d));
+      }
+      if (r.output_kl) {
+        const torch::Tensor p = torch::softmax(y.to(torch::kDouble), 1);
+        torch::Tensor q = torch::zeros({n, y.size(1)}, p.options());
+        for (int64_t k = set.first; k < k_all; ++k)
+          q += p.narrow(0, k * n, n) / static_cast<double>(set.used());
+        for (int64_t k = set.first; k < k_all; ++k)
+          r.output_kl->add(k, 0, reference_deviation(p.narrow(0, k * n, n), q, Deviation::KL));
+      }
+    }
+    results.push_back(std::move(r));
+  }
+  return make_report(model, set, n, results, options, m);
 }
 
 }  // namespace probe

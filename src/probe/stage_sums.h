@@ -8,7 +8,7 @@
 
 #include <vector>
 
-#include "eqnn/probe/staged_model.h"
+#include "eqnn/probe/latent_action.h"
 
 namespace eqnn {
 namespace probe {

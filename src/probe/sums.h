@@ -143,14 +143,21 @@ EQNN_SUMS_INLINE void centroid_sums(const scalar_t* const* copies, int64_t k_cou
 }
 
 /// Cosine or euclidean deviation of a and b from |a - b|^2, |a|^2 and |b|^2. Cosine:
-/// 1 - <a,b>/(|a||b|) = (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|), which does not cancel when a ~ b;
-/// |a||b| is guarded by 1e-8.
+/// 1 - <a,b>/max(|a||b|, 1e-8) (metrics.md). Where |a||b| >= 1e-8 this is
+/// (|a-b|^2 - (|a|-|b|)^2) / (2|a||b|), which does not cancel when a ~ b; below the guard
+/// <a,b> = (|a|^2 + |b|^2 - |a-b|^2) / 2, clamped to +-|a||b| (a zero vector has deviation 1
+/// from anything).
 inline double from_sums(Deviation kind, double diff2, double a2, double b2) {
   TORCH_INTERNAL_ASSERT(kind != Deviation::KL,
                         "eqnn::probe: KL is not a function of the pair sums");
   if (kind == Deviation::Euclidean) return std::sqrt(diff2);
   const double na = std::sqrt(a2), nb = std::sqrt(b2);
-  return (diff2 - (na - nb) * (na - nb)) / (2.0 * std::max(na * nb, 1e-8));
+  constexpr double kGuard = 1e-8;
+  if (a2 == 0 || b2 == 0) return 1.0;  // <a,b> = 0 exactly (the sums would only give rounding)
+  if (na * nb >= kGuard) return (diff2 - (na - nb) * (na - nb)) / (2.0 * na * nb);
+  // |<a,b>| <= |a||b|: clamping keeps the rounding of the sums from being amplified by 1/guard
+  const double dot = std::clamp(0.5 * (a2 + b2 - diff2), -na * nb, na * nb);
+  return 1.0 - dot / kGuard;
 }
 
 }  // namespace sums

@@ -5,6 +5,7 @@
 
 #include <torch/types.h>
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,12 +35,19 @@ std::vector<torch::Tensor> deviations(const torch::Tensor& a, const torch::Tenso
 std::vector<std::vector<torch::Tensor>> centroid_deviations(const std::vector<torch::Tensor>& ys,
                                                             const std::vector<Deviation>& kinds);
 
-/// Mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f, and the number of
-/// pairs (for the normalised G-EED, metrics.md section 3).
-std::pair<double, int64_t> mean_pairwise_deviation(const torch::Tensor& f, Deviation kind);
+/// The mean of deviation(f[i], f[j]) over all ordered pairs i != j of the rows of f (for the
+/// normalised G-EED, metrics.md section 3), the number of pairs and the mean's standard error
+/// (first-order U-statistic approximation: 2 sd(r_i) / sqrt(n), r_i = mean over j of the pairs
+/// of row i; NaN for fewer than 3 rows).
+struct PairwiseMean {
+  double mean = 0;
+  int64_t pairs = 0;
+  double standard_error = std::numeric_limits<double>::quiet_NaN();
+};
+PairwiseMean mean_pairwise_deviation(const torch::Tensor& f, Deviation kind);
 /// The same for several deviations, sharing one pass over the pairs for cosine and euclidean.
-std::vector<std::pair<double, int64_t>> mean_pairwise_deviations(
-    const torch::Tensor& f, const std::vector<Deviation>& kinds);
+std::vector<PairwiseMean> mean_pairwise_deviations(const torch::Tensor& f,
+                                                   const std::vector<Deviation>& kinds);
 
 }  // namespace probe
 }  // namespace eqnn

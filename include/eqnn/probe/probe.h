@@ -10,7 +10,7 @@
 
 #include "eqnn/probe/deviation.h"
 #include "eqnn/probe/report.h"
-#include "eqnn/probe/staged_model.h"
+#include "eqnn/probe/probed_model.h"
 #include "eqnn/probe/transforms.h"
 
 namespace eqnn {
@@ -25,14 +25,16 @@ struct ProbeOptions {
   std::vector<Metric> metrics = {Metric::Equivariance, Metric::Invariance, Metric::OutputKL};
   /// Deviations for the latent metrics (the output metric always uses KL).
   std::vector<Deviation> deviations = {Deviation::Cosine, Deviation::Euclidean};
-  /// Also compute the normalised G-EED (our extension).
+  /// Also compute the normalised G-EED (our extension, docs/metrics.md section 3).
   bool normalised = true;
-  /// Upper bound on the memory of one chunk's live stage outputs (two consecutive stages, all
-  /// transformed copies). Moderate chunks are also faster: tensors under the allocator's mmap
-  /// threshold (32 MiB with eqnn::tune_allocator) reuse memory instead of faulting in new pages,
-  /// and chunks whose features stay in the caches are faster still (measured: 16 MiB beats 64).
+  /// The normalisation scale d_i is the mean deviation over the ordered pairs of the first this
+  /// many probed samples (0: all of them), reported with its standard error (metrics.md, 3).
+  int64_t normalisation_samples = 32;
+  /// Upper bound on the memory of one chunk's live outputs (estimated from the first chunk as the
+  /// largest pair of consecutive captured outputs, all transformed copies). Chunks small enough
+  /// for the caches are also faster (bench/RESULTS.md).
   int64_t memory_budget_bytes = int64_t{16} << 20;
-  /// Feature maps in channels_last (3-7x faster convolutions on the build machine's CPUs).
+  /// Inputs in channels_last (eqnn layers and most convolutions then keep it).
   bool channels_last = true;
   /// Stage indices to report (empty: all).
   std::vector<int64_t> stages;
@@ -41,11 +43,23 @@ struct ProbeOptions {
 };
 
 /// Probes `model` on the samples in `inputs` (B, C, H, W) under `transforms` (an identity is added
-/// first if missing, and then left out of the averages). Runs in inference mode, all transformed
-/// copies of a chunk in one batch. The model's train/eval mode is the caller's: put it in eval mode
-/// first (in train mode batch norm normalises with each chunk's own statistics).
-Report run_probe(const StagedModel& model, const torch::Tensor& inputs,
+/// first if missing, and then left out of the averages). The stages are the model's captured
+/// outputs in the order of its forward (a point captured twice per forward gives "name#1",
+/// "name#2"), then the model output unless it is the last of them. Runs in inference mode, all
+/// transformed copies of a chunk in one batch, each stage measured as its output is produced.
+/// The model's train/eval mode is the caller's: put it in eval mode first (in train mode batch
+/// norm normalises with each chunk's own statistics). Throws, naming the stage, for features
+/// that are not finite.
+Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
                  const std::vector<Transform>& transforms, const ProbeOptions& options = {});
+
+/// The reference backend: the same report from plain ATen in float64 straight from the formulas
+/// of docs/metrics.md (one forward of every copy, no chunking, no fusion, no SIMD; the actions
+/// from rot90/flip/index_select), on any device. For tests of the fast paths; memory grows with
+/// inputs x transforms.
+Report run_probe_reference(const ProbedModel& model, const torch::Tensor& inputs,
+                           const std::vector<Transform>& transforms,
+                           const ProbeOptions& options = {});
 
 }  // namespace probe
 }  // namespace eqnn

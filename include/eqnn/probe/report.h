@@ -14,13 +14,19 @@ struct ReportRow {
   std::string model;
   int64_t stage_index = 0;
   std::string stage;
-  std::string action;     ///< how the transforms act on this stage ("regular D4 fields", "plane")
+  /// How the transforms act on this stage ("8 regular D4 fields (64 channels)", "plane"), for
+  /// equivariance rows; "n/a (why)" where latent equivariance is not applicable (value NaN).
+  std::string action;
   std::string metric;     ///< "equivariance", "invariance", "output_kl"
   std::string deviation;  ///< "cosine", "euclidean", "kl"
   double value = 0;       ///< G-EED: mean over samples and transforms
   /// Normalised G-EED (our extension, docs/metrics.md section 3): value / mean deviation between
   /// the same stage's features of different inputs; NaN when not computed.
   double normalised = std::numeric_limits<double>::quiet_NaN();
+  /// The normalisation scale d_i (mean deviation between different inputs) and its standard
+  /// error; NaN when not computed.
+  double scale = std::numeric_limits<double>::quiet_NaN();
+  double scale_standard_error = std::numeric_limits<double>::quiet_NaN();
   std::vector<double> per_element;  ///< mean over samples, one per transform
   std::vector<double> per_sample;   ///< mean over transforms, one per sample
 };
@@ -28,6 +34,8 @@ struct ReportRow {
 struct Report {
   std::vector<std::string> transforms;  ///< names, in the order of per_element
   int64_t samples = 0;
+  /// Samples whose pairs gave the normalisation scales (0 when not computed).
+  int64_t normalisation_samples = 0;
   std::vector<ReportRow> rows;
 
   /// Appends another report's rows (same transforms), e.g. to put several models on one chart.
@@ -49,7 +57,8 @@ struct Report {
   static std::string html_page(const std::string& title, const std::string& body);
   static std::string html_escape(const std::string& text);
 
-  /// Writes text to path atomically (temporary file, then rename); throws with the path on failure.
+  /// Writes text to path atomically (a temporary of its own in the same folder, then rename, so
+  /// concurrent writers never share one); throws with the path on failure.
   static void write_file(const std::string& path, const std::string& contents);
 };
 
