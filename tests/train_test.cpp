@@ -153,13 +153,17 @@ TEST_CASE("eqnn train runs end to end, checkpoints each epoch and resumes", "[tr
       " --test-images cli_train_images.idx --test-labels cli_train_labels.idx";
   const std::string cli =
       std::string(EQNN_CLI_PATH) + " train --width1 2 --width2 2 --width3 2 -b 10 -c cli_train.pt";
+  std::remove("cli_train.pt");  // an existing checkpoint is refused without --resume or --force
   REQUIRE(std::system((cli + files + " --epochs 1 > cli_train.log 2>&1").c_str()) == 0);
   eqnn::Checkpoint first = eqnn::load_checkpoint("cli_train.pt");
   CHECK(first.spec.arch == "gcnn");
   CHECK(first.spec.classes == 3);
-  CHECK(first.extra_json == R"({"epoch":0})");
+  const nlohmann::json extra = nlohmann::json::parse(first.extra_json);
+  CHECK(extra.at("epoch") == 0);
+  CHECK(extra.at("recipe") == nlohmann::json::parse(R"({"augment": "none", "batch": 10,
+      "lr": 0.003, "schedule": "cosine", "seed": 0, "train_limit": -1})"));
   REQUIRE(std::system((cli + files + " --epochs 2 --resume > cli_train.log 2>&1").c_str()) == 0);
-  CHECK(eqnn::load_checkpoint("cli_train.pt").extra_json == R"({"epoch":1})");
+  CHECK(nlohmann::json::parse(eqnn::load_checkpoint("cli_train.pt").extra_json).at("epoch") == 1);
   // resuming with another architecture fails with a non-zero exit code
   CHECK(std::system(
             (cli + files + " --arch cnn --epochs 3 --resume > cli_train.log 2>&1").c_str()) != 0);
