@@ -53,6 +53,9 @@ EquivarianceReport empty_report(const FieldType& in_type, const FieldType& out_t
               " and output type ", out_type, " are over different groups");
   TORCH_CHECK(input.defined() && input.is_floating_point(),
               "eqnn::check_equivariance: expected a floating-point input tensor");
+  // An empty batch would "pass" without comparing a single value.
+  TORCH_CHECK(input.numel() > 0, "eqnn::check_equivariance: expected a non-empty input, got shape ",
+              input.sizes(), ": there is nothing to compare");
   EquivarianceReport report;
   report.group = in_type.group;
   report.in_type = in_type;

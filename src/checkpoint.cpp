@@ -3,12 +3,13 @@
 #include <torch/serialize.h>
 
 #include <array>
-#include <cstdio>
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "eqnn/group.h"
 #include "eqnn/models.h"
+#include "io/atomic_file.h"
 
 namespace eqnn {
 namespace {
@@ -17,14 +18,10 @@ constexpr int kSpecFormat = 2;
 }  // namespace
 
 std::string ModelSpec::to_json() const {
-  return nlohmann::json{{"format", kSpecFormat},
-                        {"arch", arch},
-                        {"group", group},
-                        {"input_size", input_size},
-                        {"in_channels", in_channels},
-                        {"width1", width1},
-                        {"width2", width2},
-                        {"width3", width3},
+  return nlohmann::json{{"format", kSpecFormat},      {"arch", arch},
+                        {"group", canonical_group()}, {"input_size", input_size},
+                        {"in_channels", in_channels}, {"width1", width1},
+                        {"width2", width2},           {"width3", width3},
                         {"classes", classes}}
       .dump();
 }
@@ -56,16 +53,42 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
   }
-  TORCH_CHECK(s.arch == "gcnn" || s.arch == "cnn", "eqnn::ModelSpec: unknown architecture '",
-              s.arch, "'; expected gcnn or cnn");
+  s.validate();
+  s.group = s.canonical_group();
   return s;
+}
+
+std::string ModelSpec::canonical_group() const {
+  try {
+    return Group::from_name(group).name();
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "eqnn::ModelSpec: ", e.what_without_backtrace());
+  }
+}
+
+void ModelSpec::validate() const {
+  TORCH_CHECK(arch == "gcnn" || arch == "cnn", "eqnn::ModelSpec: unknown architecture '", arch,
+              "'; expected gcnn or cnn");
+  canonical_group();
+  const std::array<std::pair<const char*, int64_t>, 3> widths = {
+      {{"width1", width1}, {"width2", width2}, {"width3", width3}}};
+  for (const auto& [name, value] : widths)
+    TORCH_CHECK(value >= 0 && value <= kMaxWidth, "eqnn::ModelSpec: ", name, " must be in [0, ",
+                kMaxWidth, "] (0: the default), got ", value);
+  TORCH_CHECK(input_size >= 1 && input_size <= kMaxInputSize,
+              "eqnn::ModelSpec: input_size must be in [1, ", kMaxInputSize, "], got ", input_size);
+  TORCH_CHECK(in_channels >= 1 && in_channels <= kMaxInChannels,
+              "eqnn::ModelSpec: in_channels must be in [1, ", kMaxInChannels, "], got ",
+              in_channels);
+  TORCH_CHECK(classes >= 1 && classes <= kMaxClasses, "eqnn::ModelSpec: classes must be in [1, ",
+              kMaxClasses, "], got ", classes);
 }
 
 std::string ModelSpec::describe() const {
   const auto w = resolved_widths();
   const std::string widths =
       std::to_string(w[0]) + ", " + std::to_string(w[1]) + ", " + std::to_string(w[2]);
-  if (arch == "gcnn") return "gcnn-" + group + " (" + widths + " fields)";
+  if (arch == "gcnn") return "gcnn-" + canonical_group() + " (" + widths + " fields)";
   return "cnn (" + widths + " channels)";
 }
 
@@ -101,14 +124,36 @@ std::array<int64_t, 3> ModelSpec::resolved_widths() const {
 }
 
 torch::nn::Sequential build_model(const ModelSpec& spec) {
+  spec.validate();
   if (spec.arch == "gcnn") return models::small_gcnn(gcnn_options(spec));
   TORCH_CHECK(spec.arch == "cnn", "eqnn::build_model: unknown architecture '", spec.arch, "'");
   return models::plain_cnn(cnn_options(spec));
 }
 
+namespace {
+
+/// Refuses to save a model whose weights or buffers are NaN or infinite (a diverged run must not
+/// overwrite the last good checkpoint).
+void check_finite(const torch::nn::Module& model, const std::string& path) {
+  torch::NoGradGuard no_grad;
+  auto check = [&](const std::string& name, const torch::Tensor& t, const char* kind) {
+    TORCH_CHECK(!t.is_floating_point() || t.numel() == 0 || torch::isfinite(t).all().item<bool>(),
+                "eqnn::save_checkpoint: ", kind, " '", name,
+                "' has NaN or infinite entries; not writing '", path,
+                "' (the previous checkpoint, if any, is kept)");
+  };
+  for (const auto& p : model.named_parameters())
+    check(p.key(), p.value(), "parameter");
+  for (const auto& b : model.named_buffers())
+    check(b.key(), b.value(), "buffer");
+}
+
+}  // namespace
+
 void save_checkpoint(const std::string& path, const ModelSpec& spec,
                      const torch::nn::Sequential& model, const std::string& extra_json,
                      const torch::optim::Optimizer* optimizer) {
+  check_finite(*model, path);
   torch::serialize::OutputArchive archive;
   archive.write("eqnn_spec", c10::IValue(spec.to_json()));
   archive.write("eqnn_extra", c10::IValue(extra_json));
@@ -120,10 +165,14 @@ void save_checkpoint(const std::string& path, const ModelSpec& spec,
     optimizer->save(state);
     archive.write("optimizer", state);
   }
-  const std::string temporary = path + ".tmp";
-  archive.save_to(temporary);
-  TORCH_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0,
-              "eqnn::save_checkpoint: cannot rename '", temporary, "' to '", path, "'");
+  // Serialised in memory, so that LibTorch's stream writer never meets a failing file (it aborts
+  // the process from a destructor); the bytes then go out with checked I/O.
+  std::string bytes;
+  archive.save_to([&bytes](const void* data, size_t size) -> size_t {
+    bytes.append(static_cast<const char*>(data), size);
+    return size;
+  });
+  io::write_file_atomically(path, bytes, "eqnn::save_checkpoint");
 }
 
 namespace {
@@ -142,11 +191,45 @@ torch::serialize::InputArchive open_archive(const std::string& path, ModelSpec* 
   TORCH_CHECK(archive.try_read("eqnn_spec", spec_value) && spec_value.isString(),
               "eqnn::load_checkpoint: '", path,
               "' is not an eqnn checkpoint (no architecture spec)");
-  *spec = ModelSpec::from_json(spec_value.toStringRef());
+  try {
+    *spec = ModelSpec::from_json(spec_value.toStringRef());
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "eqnn::load_checkpoint: '", path,
+                "' has an invalid architecture spec: ", e.what_without_backtrace());
+  }
   *extra = archive.try_read("eqnn_extra", extra_value) && extra_value.isString()
                ? extra_value.toStringRef()
                : "{}";
   return archive;
+}
+
+/// Every parameter and buffer of `module` (recursively, as Module::load reads them) must be in
+/// the archive with the model's shape and dtype: LibTorch's loader would silently replace a
+/// tensor of another shape.
+void check_tensors(torch::serialize::InputArchive& archive, const torch::nn::Module& module,
+                   const std::string& prefix, const std::string& path) {
+  auto check = [&](const std::string& name, const torch::Tensor& expected, bool is_buffer) {
+    torch::Tensor stored;
+    TORCH_CHECK(archive.try_read(name, stored, is_buffer), "eqnn::load_checkpoint: '", path,
+                "' has no ", is_buffer ? "buffer" : "parameter", " '", prefix + name,
+                "' that the architecture has");
+    TORCH_CHECK(
+        stored.sizes() == expected.sizes() && stored.scalar_type() == expected.scalar_type(),
+        "eqnn::load_checkpoint: '", path, "': ", is_buffer ? "buffer" : "parameter", " '",
+        prefix + name, "' is ", stored.scalar_type(), " ", stored.sizes(),
+        ", the architecture has ", expected.scalar_type(), " ", expected.sizes());
+  };
+  for (const auto& p : module.named_parameters(/*recurse=*/false))
+    check(p.key(), p.value(), false);
+  for (const auto& b : module.named_buffers(/*recurse=*/false))
+    check(b.key(), b.value(), true);
+  for (const auto& child : module.named_children()) {
+    if (!child.value()->is_serializable()) continue;
+    torch::serialize::InputArchive child_archive;
+    TORCH_CHECK(archive.try_read(child.key(), child_archive), "eqnn::load_checkpoint: '", path,
+                "' has no weights for module '", prefix + child.key(), "'");
+    check_tensors(child_archive, *child.value(), prefix + child.key() + ".", path);
+  }
 }
 
 void read_weights(torch::serialize::InputArchive& archive, const std::string& path,
@@ -154,6 +237,7 @@ void read_weights(torch::serialize::InputArchive& archive, const std::string& pa
   torch::serialize::InputArchive weights;
   TORCH_CHECK(archive.try_read("model", weights), "eqnn::load_checkpoint: '", path,
               "' has no weights");
+  check_tensors(weights, *model, "", path);
   try {
     model->load(weights);
   } catch (const c10::Error& e) {

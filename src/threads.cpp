@@ -1,20 +1,36 @@
 #include "eqnn/threads.h"
 
 #include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 
 #include <malloc.h>
 
 #include <cstdlib>
+#include <string>
 #include <thread>
 
 namespace eqnn {
 
-int configure_threads() {
-  const char* env = std::getenv("OMP_NUM_THREADS");
-  if (env == nullptr || *env == '\0') {
-    const unsigned hw = std::thread::hardware_concurrency();
-    if (hw > 0) at::set_num_threads(static_cast<int>(hw));
+int configure_threads(int requested, std::string* warning) {
+  TORCH_CHECK(requested >= 0,
+              "eqnn::configure_threads: expected a thread count >= 0 (0: the "
+              "default), got ",
+              requested);
+  if (warning != nullptr) warning->clear();
+  const unsigned hw = std::thread::hardware_concurrency();  // 0: unknown
+  if (requested > 0) {
+    int threads = requested;
+    if (hw > 0 && static_cast<unsigned>(requested) > hw) {
+      threads = static_cast<int>(hw);
+      if (warning != nullptr)
+        *warning = std::to_string(requested) + " threads requested, but this machine has " +
+                   std::to_string(hw) + " hardware threads: using " + std::to_string(hw);
+    }
+    at::set_num_threads(threads);
+    return at::get_num_threads();
   }
+  const char* env = std::getenv("OMP_NUM_THREADS");
+  if ((env == nullptr || *env == '\0') && hw > 0) at::set_num_threads(static_cast<int>(hw));
   return at::get_num_threads();
 }
 

@@ -63,6 +63,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
               "schedule) and a warm-up fraction in [0, 1), got ",
               options.learning_rate, " and ", options.warmup);
   const int64_t n = images.size(0);
+  TORCH_CHECK(n > 0, "eqnn::train_classifier: expected at least one training image, got none");
   const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
   std::vector<double> losses;
   model->train();
@@ -87,12 +88,28 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
       optimizer.zero_grad();
       const torch::Tensor loss = torch::nn::functional::cross_entropy(
           model->forward(to_format(x, options.channels_last)), labels.index_select(0, idx));
+      const double value = loss.item<double>();
+      // A diverged run stops before the step that would spread NaN/Inf into every weight (and
+      // before on_epoch_end could save them): the last checkpoint stays the last good one.
+      TORCH_CHECK(std::isfinite(value), "eqnn::train_classifier: the loss is ",
+                  std::isnan(value) ? "NaN" : (value > 0 ? "+Inf" : "-Inf"), " at epoch ",
+                  epoch + 1, ", step ", step + 1, " of ", steps, " (learning rate ",
+                  optimizer.param_groups().front().options().get_lr(),
+                  "): training diverged and was stopped; try a lower learning rate");
       loss.backward();
       optimizer.step();
-      total += loss.item<double>();
+      total += value;
       if (options.progress) options.progress(step + 1, steps, epoch, total / (step + 1));
     }
     losses.push_back(total / static_cast<double>(steps));
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& p : model->named_parameters())
+        TORCH_CHECK(torch::isfinite(p.value()).all().item<bool>(),
+                    "eqnn::train_classifier: parameter '", p.key(),
+                    "' has NaN or infinite entries after epoch ", epoch + 1,
+                    ": training diverged and was stopped; try a lower learning rate");
+    }
     if (options.on_epoch_end) options.on_epoch_end(epoch, losses.back());
   }
   return losses;

@@ -55,8 +55,10 @@ TEST_CASE("pointwise torch modules keep the field type and the macro works on Se
   REQUIRE_EQUIVARIANT(net, eqnn_test::randn({2, 1, 6, 6}, torch::kFloat, 1));
 }
 
-TEST_CASE("configure_threads uses every hardware thread unless OMP_NUM_THREADS is set",
-          "[threads]") {
+TEST_CASE(
+    "configure_threads uses every hardware thread unless OMP_NUM_THREADS is set, and caps "
+    "a request at the hardware thread count",
+    "[threads]") {
   const int before = at::get_num_threads();
   setenv("OMP_NUM_THREADS", "1", 1);
   at::set_num_threads(1);
@@ -64,5 +66,16 @@ TEST_CASE("configure_threads uses every hardware thread unless OMP_NUM_THREADS i
   unsetenv("OMP_NUM_THREADS");
   const int hw = static_cast<int>(std::thread::hardware_concurrency());
   CHECK(eqnn::configure_threads() == hw);
+  // an explicit request (eqnn --threads N) beyond the machine is capped, with a warning
+  std::string warning;
+  CHECK(eqnn::configure_threads(1000, &warning) == hw);
+  CHECK(at::get_num_threads() == hw);
+  CHECK_THAT(warning, Catch::Contains("1000 threads requested") &&
+                          Catch::Contains(std::to_string(hw) + " hardware threads"));
+  CHECK(eqnn::configure_threads(1, &warning) == 1);
+  CHECK(warning.empty());
+  CHECK_THROWS_WITH(eqnn::configure_threads(-1),
+                    Catch::Contains("eqnn::configure_threads: expected a thread count >= 0") &&
+                        Catch::Contains("got -1"));
   at::set_num_threads(before);
 }

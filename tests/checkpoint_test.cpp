@@ -2,12 +2,52 @@
 // files that are not checkpoints.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
+#include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
 
 #include "support.h"
 
 using Catch::Contains;
+
+namespace {
+
+/// The temporaries (path.tmp.*) next to path.
+std::vector<std::string> temporaries_of(const std::string& path) {
+  const std::filesystem::path p = std::filesystem::absolute(path);
+  std::vector<std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator(p.parent_path())) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(p.filename().string() + ".tmp", 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
+std::string contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+eqnn::ModelSpec small_spec() {
+  eqnn::ModelSpec spec;
+  spec.group = "p4";
+  spec.input_size = 12;
+  spec.width1 = 3;
+  spec.width2 = 5;
+  spec.width3 = 4;
+  return spec;
+}
+
+}  // namespace
 
 TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]") {
   const std::string path = "eqnn_checkpoint_test.pt";
@@ -21,21 +61,23 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   const torch::Tensor x = eqnn_test::randn({2, 1, 12, 12}, torch::kFloat, 1);
   net->eval();
   eqnn::save_checkpoint(path, spec, net, R"({"epoch": 3})");
-  CHECK_FALSE(std::ifstream(path + ".tmp").good());  // written atomically: no temporary left
+  CHECK(temporaries_of(path).empty());  // written atomically: no temporary left
 
   eqnn::Checkpoint loaded = eqnn::load_checkpoint(path);
   CHECK(loaded.spec.to_json() == spec.to_json());
   CHECK(loaded.extra_json == R"({"epoch": 3})");
   loaded.model->eval();
   CHECK(torch::equal(loaded.model->forward(x), net->forward(x)));
-  CHECK(eqnn::ModelSpec::from_json(spec.to_json()).describe() == "gcnn-p4 (3, 5, 24 fields)");
+  // the group is written in its canonical spelling (the one `eqnn train` writes)
+  CHECK(eqnn::ModelSpec::from_json(spec.to_json()).group == "C4");
+  CHECK(eqnn::ModelSpec::from_json(spec.to_json()).describe() == "gcnn-C4 (3, 5, 24 fields)");
 
   eqnn::ModelSpec other = spec;
   other.width2 = 6;
   auto other_net = eqnn::build_model(other);
   CHECK_THROWS_WITH(eqnn::load_weights(path, other, other_net),
-                    Contains("holds a different architecture: gcnn-p4 (3, 5, 24 fields)") &&
-                        Contains("expected gcnn-p4 (3, 6, 24 fields)"));
+                    Contains("holds a different architecture: gcnn-C4 (3, 5, 24 fields)") &&
+                        Contains("expected gcnn-C4 (3, 6, 24 fields)"));
   std::ofstream(path) << "garbage";
   CHECK_THROWS_WITH(eqnn::load_checkpoint(path), Contains("is not a readable checkpoint"));
   CHECK_THROWS_WITH(eqnn::load_checkpoint("/nonexistent/x.pt"),
@@ -45,5 +87,133 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   // format 1 described the earlier example architectures: refused, saying why
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 1, "arch": "gcnn"})"),
                     Contains("unsupported spec format 1") && Contains("older eqnn"));
+  std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint writes are checked, atomic and private to each writer", "[checkpoint]") {
+  const std::string path = "eqnn_checkpoint_io_test.pt";
+  const eqnn::ModelSpec spec = small_spec();
+  auto net = eqnn::build_model(spec);
+  eqnn::save_checkpoint(path, spec, net, R"({"epoch": 0})");
+  const std::string good = contents(path);
+
+  // A full disk is an exception naming the file (LibTorch's own writer aborts the process from a
+  // destructor). /dev/full is a device: written in place, never renamed over.
+  struct stat st;
+  if (stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode)) {
+    CHECK_THROWS_WITH(eqnn::save_checkpoint("/dev/full", spec, net),
+                      Contains("eqnn::save_checkpoint: writing '/dev/full' failed: No space left "
+                               "on device"));
+    REQUIRE(stat("/dev/full", &st) == 0);
+    CHECK(S_ISCHR(st.st_mode));
+    CHECK(temporaries_of("/dev/full").empty());
+  } else {
+    WARN("no /dev/full on this machine: the full-disk case is not exercised");
+  }
+  CHECK_THROWS_WITH(eqnn::save_checkpoint("/nonexistent/dir/x.pt", spec, net),
+                    Contains("eqnn::save_checkpoint: creating the temporary "
+                             "'/nonexistent/dir/x.pt.tmp.") &&
+                        Contains("No such file or directory"));
+  CHECK_THROWS_WITH(eqnn::save_checkpoint(".", spec, net),
+                    Contains("eqnn::save_checkpoint: '.' is a directory"));
+
+  // weights that diverged are not saved over the last good checkpoint
+  auto bad = eqnn::build_model(spec);
+  {
+    torch::NoGradGuard no_grad;
+    bad->parameters().front().view(-1)[0] = std::numeric_limits<float>::quiet_NaN();
+  }
+  CHECK_THROWS_WITH(eqnn::save_checkpoint(path, spec, bad),
+                    Contains("has NaN or infinite entries; not writing '" + path + "'"));
+  CHECK(contents(path) == good);
+  CHECK(temporaries_of(path).empty());
+
+  // concurrent writers of one file: each has its own temporary; the file ends up one complete
+  // checkpoint of theirs
+  std::vector<std::thread> writers;
+  std::atomic<int> failures{0};
+  for (int w = 0; w < 4; ++w)
+    writers.emplace_back([&, w] {
+      torch::manual_seed(static_cast<uint64_t>(w));
+      auto mine = eqnn::build_model(spec);
+      for (int i = 0; i < 5; ++i) {
+        try {
+          eqnn::save_checkpoint(path, spec, mine, "{\"writer\": " + std::to_string(w) + "}");
+        } catch (const std::exception&) {
+          ++failures;
+        }
+      }
+    });
+  for (auto& t : writers)
+    t.join();
+  CHECK(failures == 0);
+  CHECK(temporaries_of(path).empty());
+  const eqnn::Checkpoint last = eqnn::load_checkpoint(path);
+  CHECK_THAT(last.extra_json, Contains("writer"));
+
+  // a complete temporary that a kill between write and rename left behind is never read
+  eqnn::ModelSpec other = spec;
+  other.width1 = 2;
+  eqnn::save_checkpoint(path + ".tmp.999999.0", other, eqnn::build_model(other));
+  CHECK(eqnn::load_checkpoint(path).spec.width1 == 3);
+  std::remove((path + ".tmp.999999.0").c_str());
+  std::remove(path.c_str());
+}
+
+TEST_CASE("checkpoint loads validate the spec and every tensor against the model it builds",
+          "[checkpoint]") {
+  using eqnn::ModelSpec;
+  // one canonical spelling: the default is what `eqnn train` writes; every spelling loads
+  CHECK(ModelSpec().group == eqnn::Group::from_name("d4").name());
+  CHECK(ModelSpec::from_json(R"({"format": 2, "arch": "gcnn", "group": "p4m", "input_size": 28,
+      "in_channels": 1, "width1": 0, "width2": 0, "width3": 0, "classes": 10})")
+            .to_json() == ModelSpec().to_json());
+  auto spec_with = [](const std::string& field, const nlohmann::json& value) {
+    nlohmann::json j = nlohmann::json::parse(ModelSpec().to_json());
+    j[field] = value;
+    return j.dump();
+  };
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("width1", -3)),
+                    Contains("eqnn::ModelSpec: width1 must be in [0, 4096] (0: the default), "
+                             "got -3"));
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("width3", 1000000000)),
+                    Contains("width3 must be in [0, 4096]"));
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("classes", 0)),
+                    Contains("classes must be in [1, 100000], got 0"));
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("input_size", -28)),
+                    Contains("input_size must be in [1, 4096], got -28"));
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("in_channels", 0)),
+                    Contains("in_channels must be in [1, 1024], got 0"));
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("group", "c3")), Contains("unknown group 'c3'"));
+  ModelSpec negative;
+  negative.width2 = -1;
+  CHECK_THROWS_WITH(eqnn::build_model(negative), Contains("width2 must be in [0, 4096]"));
+
+  // archives written by hand: a spec the loader refuses, and weights of another shape
+  const std::string path = "eqnn_checkpoint_validation_test.pt";
+  auto write = [&](const std::string& spec_json, const torch::nn::Sequential& model) {
+    torch::serialize::OutputArchive archive;
+    archive.write("eqnn_spec", c10::IValue(spec_json));
+    torch::serialize::OutputArchive weights;
+    model->save(weights);
+    archive.write("model", weights);
+    archive.save_to(path);
+  };
+  const ModelSpec spec = small_spec();
+  ModelSpec wider = spec;
+  wider.width2 = 6;
+  write(spec_with("width1", -3), eqnn::build_model(spec));
+  CHECK_THROWS_WITH(eqnn::load_checkpoint(path),
+                    Contains("eqnn::load_checkpoint: '" + path +
+                             "' has an invalid architecture "
+                             "spec: eqnn::ModelSpec: width1 must be in [0, 4096]"));
+  write(spec.to_json(), eqnn::build_model(wider));
+  CHECK_THROWS_WITH(eqnn::load_checkpoint(path),
+                    Contains("eqnn::load_checkpoint: '" + path + "': parameter '") &&
+                        Contains("the architecture has Float [5, 3, 4, 3, 3]"));
+  ModelSpec cnn = spec;
+  cnn.arch = "cnn";
+  write(spec.to_json(), eqnn::build_model(cnn));  // another architecture's weights entirely
+  CHECK_THROWS_WITH(eqnn::load_checkpoint(path), Contains("eqnn::load_checkpoint: '" + path + "'"));
   std::remove(path.c_str());
 }

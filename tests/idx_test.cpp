@@ -2,8 +2,13 @@
 // kind of malformed file.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <csignal>
 #include <cstdio>
 #include <fstream>
+#include <thread>
 
 #include "support.h"
 
@@ -81,6 +86,55 @@ TEST_CASE("malformed IDX files give clear errors", "[idx]") {
   write_bytes(path, flipped);
   CHECK_THROWS_WITH(read_idx(path), Contains("eqnn::data::read_idx: '" + path + "'"));
   std::remove(path.c_str());
+}
+
+TEST_CASE("IDX headers are checked against the file before the data is allocated", "[idx]") {
+  const std::string path = "eqnn_idx_huge.idx";
+  // 35 bytes whose header declares 2^30 x 18 float64 entries (19.3 G entries, 154 GB): refused
+  // by the file's length instead of an allocation of 154 GB.
+  std::vector<unsigned char> huge = {0, 0, 0x0E, 2, 0x40, 0, 0, 0, 0, 0, 0, 18};
+  huge.resize(35, 7);
+  write_bytes(path, huge);
+  CHECK_THROWS_WITH(read_idx(path), Contains("eqnn::data::read_idx: '" + path + "'") &&
+                                        Contains("is truncated: the header declares "
+                                                 "154618822656 bytes of data, the file has 23"));
+  // the same header gzip-compressed: more than deflate can inflate the file to
+  const std::string gz = "eqnn_idx_huge.idx.gz";
+  {
+    gzFile f = gzopen(gz.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    REQUIRE(gzwrite(f, huge.data(), static_cast<unsigned>(huge.size())) == 35);
+    gzclose(f);
+  }
+  CHECK_THROWS_WITH(read_idx(gz),
+                    Contains("eqnn::data::read_idx: '" + gz +
+                             "' declares "
+                             "154618822656 bytes of data, more than a gzip file of") &&
+                        Contains("deflate compresses at most 1032:1"));
+  // beyond the documented maximum in any case
+  write_bytes(path, {0, 0, 0x0E, 3, 0x10, 0, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 1});
+  CHECK_THROWS_WITH(read_idx(path), Contains("declares an implausibly large array"));
+  // a pipe has no length: it is read piece by piece, so a header declaring 32 GiB that is
+  // followed by 10 bytes fails when the stream ends, without allocating 32 GiB first
+  const std::string fifo = "eqnn_idx_fifo";
+  std::remove(fifo.c_str());
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  std::signal(SIGPIPE, SIG_IGN);  // a writer whose reader gave up fails instead of killing us
+  std::thread writer([&] {
+    std::vector<unsigned char> bytes = {0, 0, 8, 2, 0, 0x80, 0, 0, 0, 0, 0x10, 0};
+    bytes.resize(bytes.size() + 10, 1);
+    write_bytes(fifo, bytes);
+  });
+  CHECK_THROWS_WITH(read_idx(fifo), Contains("eqnn::data::read_idx: '" + fifo + "'") &&
+                                        Contains("is truncated: the header declares 34359738368 "
+                                                 "bytes of data, the file has 10"));
+  writer.join();
+  // and a pipe with a whole file reads like the file
+  std::thread whole([&] { write_bytes(fifo, {0, 0, 8, 1, 0, 0, 0, 3, 4, 5, 6}); });
+  CHECK(torch::equal(read_idx(fifo), torch::tensor({4, 5, 6}, torch::kByte)));
+  whole.join();
+  for (const std::string& f : {path, gz, fifo})
+    std::remove(f.c_str());
 }
 
 TEST_CASE("image datasets load with labels, limits and count checks", "[idx]") {

@@ -11,6 +11,7 @@
 #include "eqnn/detail/group_pool_kernel.h"
 #include "support.h"
 
+using Catch::Contains;
 using eqnn::FieldKind;
 using eqnn::Group;
 using eqnn::PoolMode;
@@ -239,6 +240,110 @@ def expand(w: Tensor) -> Tensor:
                      eqnn::ops::group_action(x, g, {1, 3}, FieldKind::Regular)));
   const torch::Tensor w = eqnn_test::randn({2, 3, 4, 3, 3}, torch::kFloat, 11);
   CHECK(torch::equal(cu->run_method("expand", w).toTensor(), eqnn::ops::expand_group_filter(w, g)));
+}
+
+TEST_CASE("the ops take empty tensors and validate the arguments of every pass themselves",
+          "[ops][empty]") {
+  using Shape = std::vector<int64_t>;
+  const Group p4m = Group::d4();
+  // Every op is callable on its own (TorchScript, the dispatcher), backward passes included.
+  auto& dispatcher = c10::Dispatcher::singleton();
+  auto action_backward =
+      dispatcher.findSchemaOrThrow("eqnn::group_action_backward", "")
+          .typed<at::Tensor(const at::Tensor&, c10::string_view, at::IntArrayRef, bool)>();
+  auto pool_backward =
+      dispatcher.findSchemaOrThrow("eqnn::group_pool_backward", "")
+          .typed<at::Tensor(const at::Tensor&, const at::Tensor&, int64_t, bool)>();
+  auto expand_backward =
+      dispatcher.findSchemaOrThrow("eqnn::expand_filter_backward", "")
+          .typed<at::Tensor(const at::Tensor&, c10::string_view, at::IntArrayRef)>();
+
+  SECTION("group_pool: an empty plane or batch, forward and backward") {
+    for (const PoolMode mode : {PoolMode::Max, PoolMode::Mean})
+      for (const Shape& shape : {Shape{2, 16, 0, 0}, Shape{0, 16, 5, 5}, Shape{2, 0, 3, 3}})
+        for (const bool channels_last : {false, true}) {
+          INFO((mode == PoolMode::Max ? "max " : "mean ")
+               << shape[0] << "x" << shape[1] << "x" << shape[2] << (channels_last ? " NHWC" : ""));
+          torch::Tensor x = torch::zeros(shape);
+          if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+          x.requires_grad_();
+          const torch::Tensor y = eqnn::ops::group_pool(x, p4m, mode);
+          CHECK(y.sizes() == Shape{shape[0], shape[1] / 8, shape[2], shape[3]});
+          y.sum().backward();
+          CHECK(x.grad().sizes() == x.sizes());
+        }
+    eqnn::GroupPool layer(p4m);
+    CHECK(layer(torch::zeros({2, 16, 0, 0})).sizes() == Shape{2, 2, 0, 0});
+    // the backward pass checks its own arguments
+    const torch::Tensor grad = torch::zeros({2, 2, 3, 3});
+    CHECK_THROWS_WITH(pool_backward.call(grad, torch::zeros({2, 2, 3, 3}, torch::kByte), 0, true),
+                      Contains("eqnn::group_pool backward: group order must be in [1, 8], got 0"));
+    CHECK_THROWS_WITH(pool_backward.call(grad, torch::zeros({2, 2, 3, 3}), 8, true),
+                      Contains("expected a uint8 argmax") && Contains("Float"));
+    CHECK_THROWS_WITH(pool_backward.call(grad.to(torch::kLong), at::Tensor(), 8, false),
+                      Contains("eqnn::group_pool backward: expected a floating-point tensor"));
+  }
+
+  SECTION("group_action: batch 0, and the backward pass counts its elements") {
+    for (const bool channels_last : {false, true}) {
+      torch::Tensor x = torch::zeros({0, 8, 5, 5});
+      if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      x.requires_grad_();
+      const torch::Tensor y = eqnn::ops::group_action(x, p4m, {0, 1, 5}, FieldKind::Regular);
+      CHECK(y.sizes() == Shape{0, 8, 5, 5});
+      y.sum().backward();
+      CHECK(x.grad().sizes() == x.sizes());
+    }
+    CHECK(eqnn::ops::group_action(torch::zeros({0, 8}), p4m, {1, 2}, FieldKind::Regular).sizes() ==
+          Shape{0, 8});
+    CHECK(eqnn::ops::group_action(torch::zeros({2, 0}), p4m, {1, 2}, FieldKind::Regular).sizes() ==
+          Shape{4, 0});
+    CHECK(action_backward.call(torch::zeros({0, 8, 5, 5}), "d4", {3}, true).sizes() ==
+          Shape{0, 8, 5, 5});
+    CHECK_THROWS_WITH(action_backward.call(torch::zeros({2, 8, 5, 5}), "d4", {}, true),
+                      Contains("eqnn::group_action backward: expected 1 to 16 elements per call, "
+                               "got 0"));
+    CHECK_THROWS_WITH(
+        action_backward.call(torch::zeros({0, 8, 5, 5}), "d4", std::vector<int64_t>(17, 0), true),
+        Contains("expected 1 to 16 elements per call, got 17"));
+    // an equivariance check of nothing is refused (it would pass without comparing a value)
+    CHECK_THROWS_WITH(eqnn::check_equivariance(eqnn::GroupPool(p4m), torch::zeros({0, 8, 5, 5})),
+                      Contains("eqnn::check_equivariance: expected a non-empty input, got shape "
+                               "[0, 8, 5, 5]"));
+  }
+
+  SECTION("expand_filter: 0x0 filters and empty banks, and the backward pass checks the shape") {
+    const std::vector<std::pair<Shape, Shape>> cases = {{{3, 2, 0, 0}, {24, 2, 0, 0}},
+                                                        {{3, 2, 8, 0, 0}, {24, 16, 0, 0}},
+                                                        {{0, 2, 3, 3}, {0, 2, 3, 3}},
+                                                        {{3, 0, 8, 3, 3}, {24, 0, 3, 3}}};
+    for (const auto& [shape, expanded] : cases) {
+      INFO(shape.size() << "-D weight with " << shape.back() << "x" << shape.back() << " filters");
+      const torch::Tensor w = torch::zeros(shape).requires_grad_();
+      const torch::Tensor tw = shape.size() == 4 ? eqnn::ops::expand_lifting_filter(w, p4m)
+                                                 : eqnn::ops::expand_group_filter(w, p4m);
+      CHECK(tw.sizes() == expanded);
+      tw.sum().backward();
+      CHECK(w.grad().sizes() == w.sizes());
+    }
+    const torch::Tensor grad = torch::zeros({24, 16, 3, 3});
+    CHECK_THROWS_WITH(expand_backward.call(grad, "d4", {3}),
+                      Contains("eqnn::expand_filter backward: expected the shape of a 4-D "
+                               "(lifting) or 5-D (group) weight, got [3]"));
+    CHECK_THROWS_WITH(expand_backward.call(grad, "d4", {3, 2, 4, 3, 3}),
+                      Contains("group axis (dim 2) to have |D4| = 8 entries"));
+    CHECK_THROWS_WITH(expand_backward.call(grad, "d4", {3, -2, 8, 3, 3}),
+                      Contains("weight sizes must be >= 0"));
+    CHECK_THROWS_WITH(expand_backward.call(grad, "d4", {3, 2, 8, 3, 2}),
+                      Contains("expected square filters, got 3x2"));
+    CHECK_THROWS_WITH(
+        expand_backward.call(grad, "d4", {int64_t{1} << 40, int64_t{1} << 20, 8, 3, 3}),
+        Contains("is too large"));
+    CHECK_THROWS_WITH(expand_backward.call(grad.view({24, 144}), "d4", {3, 2, 8, 3, 3}),
+                      Contains("expected a gradient of the expanded bank's shape [24, 16, 3, 3] "
+                               "for weight shape [3, 2, 8, 3, 3], got [24, 144]"));
+    CHECK(expand_backward.call(grad, "d4", {3, 2, 8, 3, 3}).sizes() == Shape{3, 2, 8, 3, 3});
+  }
 }
 
 TEST_CASE("CUDA kernels match their CPU twins and layers stay equivariant on the GPU", "[cuda]") {

@@ -4,6 +4,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "support.h"
 
@@ -149,13 +153,17 @@ TEST_CASE("eqnn train runs end to end, checkpoints each epoch and resumes", "[tr
       " --test-images cli_train_images.idx --test-labels cli_train_labels.idx";
   const std::string cli =
       std::string(EQNN_CLI_PATH) + " train --width1 2 --width2 2 --width3 2 -b 10 -c cli_train.pt";
+  std::remove("cli_train.pt");  // an existing checkpoint is refused without --resume or --force
   REQUIRE(std::system((cli + files + " --epochs 1 > cli_train.log 2>&1").c_str()) == 0);
   eqnn::Checkpoint first = eqnn::load_checkpoint("cli_train.pt");
   CHECK(first.spec.arch == "gcnn");
   CHECK(first.spec.classes == 3);
-  CHECK(first.extra_json == R"({"epoch":0})");
+  const nlohmann::json extra = nlohmann::json::parse(first.extra_json);
+  CHECK(extra.at("epoch") == 0);
+  CHECK(extra.at("recipe") == nlohmann::json::parse(R"({"augment": "none", "batch": 10,
+      "lr": 0.003, "schedule": "cosine", "seed": 0, "train_limit": -1})"));
   REQUIRE(std::system((cli + files + " --epochs 2 --resume > cli_train.log 2>&1").c_str()) == 0);
-  CHECK(eqnn::load_checkpoint("cli_train.pt").extra_json == R"({"epoch":1})");
+  CHECK(nlohmann::json::parse(eqnn::load_checkpoint("cli_train.pt").extra_json).at("epoch") == 1);
   // resuming with another architecture fails with a non-zero exit code
   CHECK(std::system(
             (cli + files + " --arch cnn --epochs 3 --resume > cli_train.log 2>&1").c_str()) != 0);
@@ -164,3 +172,44 @@ TEST_CASE("eqnn train runs end to end, checkpoints each epoch and resumes", "[tr
     std::remove(f);
 }
 #endif
+
+TEST_CASE("a diverging run stops with a clear error and keeps the last good checkpoint",
+          "[train]") {
+  const auto data = eqnn_test::shapes_dataset(32);
+  const std::string path = "eqnn_train_diverge_test.pt";
+  const eqnn::ModelSpec spec = small_spec();
+  torch::manual_seed(3);
+  auto model = eqnn::build_model(spec);
+  torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-3));
+  eqnn::TrainOptions options;
+  options.epochs = 1;
+  options.batch_size = 8;
+  options.on_epoch_end = [&](int64_t epoch, double) {
+    eqnn::save_checkpoint(path, spec, model, "{\"epoch\": " + std::to_string(epoch) + "}", &adam);
+  };
+  eqnn::train_classifier(model, adam, data.images, data.labels, options);
+  std::stringstream good;
+  good << std::ifstream(path, std::ios::binary).rdbuf();
+
+  // the second epoch meets an image with an infinite pixel: the loss of its batch is NaN
+  options.epochs = 2;
+  const torch::Tensor poisoned = data.images.clone();
+  poisoned[5][0][3][3] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_WITH(eqnn::train_classifier(model, adam, poisoned, data.labels, options, 1),
+                    Catch::Contains("eqnn::train_classifier: the loss is NaN at epoch 2, step ") &&
+                        Catch::Contains("training diverged and was stopped"));
+  for (const auto& p : model->parameters())  // stopped before the step that would spread it
+    CHECK(torch::isfinite(p).all().item<bool>());
+  std::stringstream after;
+  after << std::ifstream(path, std::ios::binary).rdbuf();
+  CHECK(after.str() == good.str());  // the epoch-0 checkpoint, untouched
+  const eqnn::Checkpoint kept = eqnn::load_checkpoint(path);
+  CHECK(kept.extra_json == "{\"epoch\": 0}");
+  for (const auto& p : kept.model->parameters())
+    CHECK(torch::isfinite(p).all().item<bool>());
+  // and no training on nothing
+  CHECK_THROWS_WITH(eqnn::train_classifier(model, adam, data.images.narrow(0, 0, 0),
+                                           data.labels.narrow(0, 0, 0), options),
+                    Catch::Contains("expected at least one training image"));
+  std::remove(path.c_str());
+}

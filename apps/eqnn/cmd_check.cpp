@@ -6,6 +6,7 @@
 #include <iomanip>
 #include <iostream>
 
+#include "arg_checks.h"
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "table.h"
@@ -26,14 +27,15 @@ Command add_check_command(CLI::App& app) {
       "Check every layer for every group on every element, in float32 and float64, with odd "
       "and even input sizes; exits non-zero on any failure");
   sub->add_option("-g,--groups", args->groups, "Groups: c1 c2 c4 (p4) d1 d2 d4 (p4m)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(group_name());
   sub->add_option("-t,--dtypes", args->dtypes, "float32 and/or float64")
       ->check(CLI::IsMember({"float32", "float64"}))
       ->capture_default_str();
   sub->add_option("-s,--sizes", args->sizes, "Input sizes (height = width)")
-      ->check(CLI::Range(int64_t{2}, int64_t{4096}))
+      ->check(integer_in(2, 4096))
       ->capture_default_str();
-  sub->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+  sub->add_option("--seed", args->seed, "Random seed")->capture_default_str()->check(integer_in(0));
   sub->add_flag("-v,--verbose", args->verbose, "Print the per-element report of every check");
 
   return [args] {
@@ -47,10 +49,12 @@ Command add_check_command(CLI::App& app) {
     options.sizes = args->sizes;
     options.seed = args->seed;
 
-    const size_t total =
-        options.groups.size() * eqnn::self_check_layers().size() * options.dtypes.size();
-    std::cout << "eqnn " << EQNN_VERSION_STRING << " check: " << total
-              << " configurations x sizes {";
+    // One count throughout: layer configurations (group x layer), each run in every dtype and
+    // size; the progress counter goes over the runs.
+    const size_t configurations = options.groups.size() * eqnn::self_check_layers().size();
+    const size_t total = configurations * options.dtypes.size();
+    std::cout << "eqnn " << EQNN_VERSION_STRING << " check: " << configurations
+              << " layer configurations x " << options.dtypes.size() << " dtypes x sizes {";
     for (size_t i = 0; i < options.sizes.size(); ++i)
       std::cout << (i ? ", " : "") << options.sizes[i];
     std::cout << "}, every group element, " << at::get_num_threads() << " threads\n" << std::flush;
@@ -101,10 +105,9 @@ Command add_check_command(CLI::App& app) {
            "tolerances: float32 1e-5 (layer) / 1e-4 (network), float64 1e-10\n";
     std::cout << "worst error: float32 " << format_scientific(worst[0]) << ", float64 "
               << format_scientific(worst[1]) << "\n";
-    std::cout << (failures ? "FAILED: " : "all passed: ")
-              << results.size() / options.dtypes.size() - failures << " of "
-              << results.size() / options.dtypes.size() << " layer configurations in " << std::fixed
-              << std::setprecision(1) << seconds << " s\n";
+    std::cout << (failures ? "FAILED: " : "all passed: ") << configurations - failures << " of "
+              << configurations << " layer configurations in " << std::fixed << std::setprecision(1)
+              << seconds << " s\n";
     return failures ? 1 : 0;
   };
 }

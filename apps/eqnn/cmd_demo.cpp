@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "arg_checks.h"
+#include "cli.h"
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "progress.h"
@@ -89,8 +91,15 @@ Outcome train_and_evaluate(const Contender& who, const Datasets& data, const Dem
       train_classifier(o.model, optimizer, data.train.images, data.train.labels, options);
   o.train_seconds = seconds_since(start);
   o.model->eval();  // from here on: running batch-norm statistics, as a deployed model
-  save_checkpoint(a.out + "/" + who.name + ".pt", who.spec, o.model,
-                  nlohmann::json{{"epoch", options.epochs - 1}}.dump(), &optimizer);
+  {
+    InterruptGuard finish_writing;  // Ctrl-C waits for the checkpoint to be in place
+    save_checkpoint(a.out + "/" + who.name + ".pt", who.spec, o.model,
+                    nlohmann::json{{"epoch", options.epochs - 1},
+                                   {"recipe", recipe_json(a.recipe, a.data,
+                                                          who.augment ? who.augment->name() : "")}}
+                        .dump(),
+                    &optimizer);
+  }
 
   const auto& images = data.test.images;
   const auto& labels = data.test.labels;
@@ -255,17 +264,19 @@ Command add_demo_command(CLI::App& app) {
       "Train a plain CNN, the CNN with group augmentation, and a G-CNN on Fashion-MNIST; "
       "measure accuracy under the group and unseen rotations; probe every layer");
   sub->add_option("-g,--group", a->group, "Group of the augmentation and the G-CNN")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(group_name());
   a->recipe.add_to(sub);
   a->data.add_to(sub);
   sub->add_option("-n,--probe-samples", a->probe_samples, "Test images the probes use")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   sub->add_option("--unseen", a->unseen,
                   "Rotations (degrees) the augmentation never saw, for out-of-distribution "
                   "accuracy and probes")
       ->delimiter(',')
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(finite_number());
   sub->add_option("-o,--out", a->out,
                   "Directory for demo.json, demo.html, probe CSVs and the "
                   "three checkpoints")
@@ -274,9 +285,9 @@ Command add_demo_command(CLI::App& app) {
   return [a] {
     const auto start = Clock::now();
     const Group group = Group::from_name(a->group);
-    TORCH_CHECK(!a->unseen.empty(), "eqnn demo: --unseen needs at least one angle");
+    if (a->unseen.empty()) throw UsageError("eqnn demo: --unseen needs at least one angle");
+    prepare_output_directory(a->out, "--out", "eqnn demo");  // before any work
     const Datasets data = load_datasets(a->data, "eqnn demo");
-    std::filesystem::create_directories(a->out);
 
     ModelSpec cnn;
     cnn.arch = "cnn";
@@ -359,6 +370,7 @@ Command add_demo_command(CLI::App& app) {
          << "<h2>Invariance per stage (cosine G-EED)</h2>" << html_table(invariance)
          << seen_probe.html_section("Probe under " + group.name())
          << unseen_probe.html_section("Probe under the unseen rotations");
+    InterruptGuard finish_writing;  // Ctrl-C waits for the reports to be in place
     probe::Report::write_file(a->out + "/demo.json", j.dump(1));
     probe::Report::write_file(a->out + "/demo.html", probe::Report::html_page(title, body.str()));
     probe::Report::write_file(a->out + "/probe_group.csv", seen_probe.csv());

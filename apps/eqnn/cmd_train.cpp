@@ -6,6 +6,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "arg_checks.h"
+#include "cli.h"
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "progress.h"
@@ -13,6 +15,8 @@
 
 namespace eqnn_cli {
 namespace {
+
+constexpr const char* kWho = "eqnn train";
 
 struct TrainArgs {
   std::string arch = "gcnn";
@@ -23,7 +27,25 @@ struct TrainArgs {
   RecipeArgs recipe;
   std::string checkpoint;
   bool resume = false;
+  bool force = false;
 };
+
+/// The architecture options must match the checkpoint that is resumed (named, before any data is
+/// read; input size and classes come from the data and are checked when the weights load).
+void check_same_architecture(const TrainArgs& a, const eqnn::ModelSpec& saved) {
+  auto differs = [&](const std::string& option, const std::string& is, const std::string& was) {
+    if (is == was) return;
+    throw UsageError(std::string(kWho) + ": --resume: " + option + " is " + is + " but '" +
+                     a.checkpoint + "' holds " + saved.describe() + " (" + option + " " + was +
+                     ")");
+  };
+  differs("--arch", a.arch, saved.arch);
+  if (a.arch == "gcnn")
+    differs("--group", eqnn::Group::from_name(a.group).name(), saved.canonical_group());
+  differs("--width1", std::to_string(a.width1), std::to_string(saved.width1));
+  differs("--width2", std::to_string(a.width2), std::to_string(saved.width2));
+  differs("--width3", std::to_string(a.width3), std::to_string(saved.width3));
+}
 
 }  // namespace
 
@@ -34,20 +56,66 @@ Command add_train_command(CLI::App& app) {
   sub->add_option("--arch", a->arch, "gcnn or cnn")
       ->check(CLI::IsMember({"gcnn", "cnn"}))
       ->capture_default_str();
-  sub->add_option("-g,--group", a->group, "Group of the G-CNN")->capture_default_str();
+  sub->add_option("-g,--group", a->group, "Group of the G-CNN")
+      ->capture_default_str()
+      ->check(group_name());
   sub->add_option("--width1", a->width1,
-                  "Fields (gcnn) or channels (cnn) of the first block (0: default)");
-  sub->add_option("--width2", a->width2, "... of the second block (0: default)");
-  sub->add_option("--width3", a->width3, "... of the third block (0: default)");
-  sub->add_option("--augment", a->augment, "Augment with random elements of this group (e.g. d4)");
+                  "Fields (gcnn) or channels (cnn) of the first block (0: default)")
+      ->check(integer_in(0, ModelSpec::kMaxWidth));
+  sub->add_option("--width2", a->width2, "... of the second block (0: default)")
+      ->check(integer_in(0, ModelSpec::kMaxWidth));
+  sub->add_option("--width3", a->width3, "... of the third block (0: default)")
+      ->check(integer_in(0, ModelSpec::kMaxWidth));
+  sub->add_option("--augment", a->augment, "Augment with random elements of this group (e.g. d4)")
+      ->check(group_name());
   a->recipe.add_to(sub);
   a->data.add_to(sub);
   sub->add_option("-c,--checkpoint", a->checkpoint,
-                  "Checkpoint written after every epoch (atomically)");
-  sub->add_flag("--resume", a->resume, "Continue from --checkpoint (same architecture required)");
+                  "Checkpoint written after every epoch (atomically); without it the trained "
+                  "model is discarded");
+  sub->add_flag("--resume", a->resume,
+                "Continue from --checkpoint (same architecture and recipe required; --epochs may "
+                "grow)");
+  sub->add_flag("--force", a->force,
+                "Overwrite an existing --checkpoint (without it, an existing checkpoint is "
+                "refused unless --resume)");
 
   return [a] {
-    const Datasets data = load_datasets(a->data, "eqnn train");
+    // Everything about the options and the output is checked before any data is read.
+    Checkpoint resumed;
+    int64_t first_epoch = 0;
+    if (a->checkpoint.empty()) {
+      if (a->resume) throw UsageError(std::string(kWho) + ": --resume needs --checkpoint FILE");
+      std::cerr << "eqnn: warning: no --checkpoint: the trained model will be discarded\n";
+    } else {
+      prepare_output_file(a->checkpoint, "--checkpoint", kWho);
+      const bool exists = std::filesystem::exists(a->checkpoint);
+      if (a->resume && !exists)
+        throw UsageError(std::string(kWho) + ": --resume: the checkpoint '" + a->checkpoint +
+                         "' does not exist");
+      if (exists && !a->resume && !a->force)
+        throw UsageError(std::string(kWho) + ": the checkpoint '" + a->checkpoint +
+                         "' exists; pass --resume to continue it or --force to overwrite it");
+      if (a->resume) {
+        resumed = load_checkpoint(a->checkpoint);
+        check_same_architecture(*a, resumed.spec);
+        const nlohmann::json extra = nlohmann::json::parse(resumed.extra_json);
+        if (extra.contains("recipe"))
+          check_same_recipe(extra.at("recipe"), recipe_json(a->recipe, a->data, a->augment),
+                            a->checkpoint, kWho);
+        else
+          std::cerr << "eqnn: warning: '" << a->checkpoint
+                    << "' records no recipe (an older eqnn wrote it): the batch size, learning "
+                       "rate, schedule, seed, limit and augmentation cannot be checked\n";
+        first_epoch = extra.value("epoch", int64_t{-1}) + 1;
+        if (first_epoch >= a->recipe.epochs)
+          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' has " +
+                           std::to_string(first_epoch) + " epochs already and --epochs is " +
+                           std::to_string(a->recipe.epochs) + ": pass a larger --epochs");
+      }
+    }
+
+    const Datasets data = load_datasets(a->data, kWho);
     ModelSpec spec;
     spec.arch = a->arch;
     spec.group = Group::from_name(a->group).name();
@@ -60,12 +128,9 @@ Command add_train_command(CLI::App& app) {
     torch::manual_seed(a->recipe.seed);
     torch::nn::Sequential model = build_model(spec);
     torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(a->recipe.lr));
-    int64_t first_epoch = 0;
     if (a->resume) {
-      TORCH_CHECK(!a->checkpoint.empty(), "eqnn train: --resume needs --checkpoint FILE");
-      const std::string extra = load_weights(a->checkpoint, spec, model);
+      load_weights(a->checkpoint, spec, model);
       load_optimizer_state(a->checkpoint, optimizer);
-      first_epoch = nlohmann::json::parse(extra).value("epoch", -1) + 1;
       std::cout << "resuming " << spec.describe() << " from " << a->checkpoint << " at epoch "
                 << first_epoch << "\n";
     }
@@ -75,12 +140,14 @@ Command add_train_command(CLI::App& app) {
 
     TrainOptions options = a->recipe.options();
     if (!a->augment.empty()) options.augment = Group::from_name(a->augment);
+    const nlohmann::json recipe = recipe_json(a->recipe, a->data, a->augment);
     std::shared_ptr<Progress> bar;
     options.progress = training_progress("training", first_epoch, options.epochs, bar, true);
     options.on_epoch_end = [&](int64_t epoch, double) {
-      if (!a->checkpoint.empty())
-        save_checkpoint(a->checkpoint, spec, model, nlohmann::json{{"epoch", epoch}}.dump(),
-                        &optimizer);
+      if (a->checkpoint.empty()) return;
+      InterruptGuard finish_writing;  // Ctrl-C waits for the checkpoint to be in place
+      save_checkpoint(a->checkpoint, spec, model,
+                      nlohmann::json{{"epoch", epoch}, {"recipe", recipe}}.dump(), &optimizer);
     };
     train_classifier(model, optimizer, data.train.images, data.train.labels, options, first_epoch);
     std::cout << "test accuracy: " << accuracy(model, data.test.images, data.test.labels) << "\n";

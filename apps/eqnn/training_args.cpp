@@ -5,6 +5,9 @@
 #include <filesystem>
 #include <iostream>
 
+#include "arg_checks.h"
+#include "cli.h"
+
 namespace eqnn_cli {
 namespace {
 
@@ -27,8 +30,10 @@ void DataArgs::add_to(CLI::App* command) {
   command->add_option("--train-labels", train_labels);
   command->add_option("--test-images", test_images);
   command->add_option("--test-labels", test_labels);
-  command->add_option("--train-limit", train_limit, "Use at most this many training images");
-  command->add_option("--test-limit", test_limit, "Use at most this many test images");
+  command->add_option("--train-limit", train_limit, "Use at most this many training images")
+      ->check(integer_in(1));
+  command->add_option("--test-limit", test_limit, "Use at most this many test images")
+      ->check(integer_in(1));
 }
 
 Datasets load_datasets(const DataArgs& a, const std::string& who) {
@@ -50,18 +55,56 @@ Datasets load_datasets(const DataArgs& a, const std::string& who) {
 void RecipeArgs::add_to(CLI::App* command) {
   command->add_option("-e,--epochs", epochs, "Epochs")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(1, 1000000));
   command->add_option("-b,--batch", batch, "Batch size")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, 1 << 20));
   command->add_option("--lr", lr, "Adam learning rate (the peak of the cosine schedule)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(positive_finite());
   command->add_option("--schedule", schedule, "cosine (5% warm-up, then cosine decay) or constant")
       ->check(CLI::IsMember({"cosine", "constant"}))
       ->capture_default_str();
   command->add_option("--seed", seed, "Seed (initialisation, shuffling, augmentation)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(0));
+}
+
+nlohmann::json recipe_json(const RecipeArgs& recipe, const DataArgs& data,
+                           const std::string& augment) {
+  return {{"batch", recipe.batch},
+          {"lr", recipe.lr},
+          {"schedule", recipe.schedule},
+          {"seed", recipe.seed},
+          {"train_limit", data.train_limit},
+          {"augment", augment.empty() ? "none" : eqnn::Group::from_name(augment).name()}};
+}
+
+void check_same_recipe(const nlohmann::json& saved, const nlohmann::json& now,
+                       const std::string& path, const std::string& who) {
+  // the recipe keys and the options that set them
+  static const std::vector<std::pair<const char*, const char*>> kOptions = {
+      {"batch", "--batch"},
+      {"lr", "--lr"},
+      {"schedule", "--schedule"},
+      {"seed", "--seed"},
+      {"train_limit", "--train-limit"},
+      {"augment", "--augment"}};
+  auto shown = [](const char* key, const nlohmann::json& v) {
+    if (std::string(key) == "train_limit" && v.is_number() && v.get<int64_t>() < 0)
+      return std::string("(all images)");
+    return v.is_string() ? v.get<std::string>() : v.dump();
+  };
+  for (const auto& [key, option] : kOptions) {
+    const nlohmann::json& was = saved.contains(key) ? saved.at(key) : nlohmann::json();
+    const nlohmann::json& is = now.at(key);
+    if (was == is) continue;
+    throw UsageError(who + ": --resume: " + option + " is " + shown(key, is) + " but '" + path +
+                     "' was trained with " + option + " " +
+                     (was.is_null() ? std::string("(not recorded)") : shown(key, was)) +
+                     "; resume with the recipe it was trained with (or start afresh with "
+                     "--force)");
+  }
 }
 
 eqnn::TrainOptions RecipeArgs::options() const {

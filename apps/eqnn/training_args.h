@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "eqnn/data/idx.h"
@@ -43,6 +44,16 @@ struct RecipeArgs {
   /// TrainOptions with this recipe (no augmentation, no callbacks).
   eqnn::TrainOptions options() const;
 };
+
+/// What a resumed run must share with the run that wrote the checkpoint (stored in the
+/// checkpoint's extra JSON as "recipe"): batch, lr, schedule, seed, train_limit and augment
+/// (canonical group name or "none"). The number of epochs may grow.
+nlohmann::json recipe_json(const RecipeArgs& recipe, const DataArgs& data,
+                           const std::string& augment);
+
+/// Throws UsageError naming the first option whose value differs from the checkpoint's.
+void check_same_recipe(const nlohmann::json& saved, const nlohmann::json& now,
+                       const std::string& path, const std::string& who);
 
 /// A TrainOptions::progress callback that draws one bar over all epochs of a run (created on the
 /// first step), and prints each epoch's mean loss when `verbose`.

@@ -13,7 +13,9 @@ namespace eqnn {
 
 struct ModelSpec {
   std::string arch = "gcnn";  ///< "gcnn" (models::small_gcnn) or "cnn" (models::plain_cnn)
-  std::string group = "d4";   ///< for gcnn
+  /// For gcnn: any name Group::from_name accepts; written (to_json, describe) in the canonical
+  /// spelling Group::name() gives ("D4", "C4", ...), which `eqnn train` writes too.
+  std::string group = "D4";
   int64_t input_size = 28;
   int64_t in_channels = 1;
   int64_t width1 = 0;  ///< fields (gcnn) or channels (cnn) of the first layer; 0: the default
@@ -21,10 +23,24 @@ struct ModelSpec {
   int64_t width3 = 0;
   int64_t classes = 10;
 
+  /// Bounds validate() enforces (a checkpoint is input: a corrupt one must not build a model of
+  /// 10^12 parameters).
+  static constexpr int64_t kMaxWidth = 4096;
+  static constexpr int64_t kMaxInputSize = 4096;
+  static constexpr int64_t kMaxInChannels = 1024;
+  static constexpr int64_t kMaxClasses = 100000;
+
   std::string to_json() const;
-  /// Throws with a clear message on malformed or unknown specs.
+  /// Throws with a clear message on malformed, unknown or out-of-range specs (validate()); the
+  /// group comes back in its canonical spelling.
   static ModelSpec from_json(const std::string& json);
-  /// e.g. "gcnn-d4 (6, 12, 24 fields)"
+  /// Throws, naming the field, what was expected and what it holds, unless arch is gcnn or cnn,
+  /// the group is known, widths are in [0, kMaxWidth] (0: the default), input_size in
+  /// [1, kMaxInputSize], in_channels in [1, kMaxInChannels] and classes in [1, kMaxClasses].
+  void validate() const;
+  /// The group in its canonical spelling (throws for an unknown group).
+  std::string canonical_group() const;
+  /// e.g. "gcnn-D4 (6, 12, 24 fields)"
   std::string describe() const;
   /// The widths of the three blocks, defaults filled in.
   std::array<int64_t, 3> resolved_widths() const;
@@ -34,7 +50,12 @@ struct ModelSpec {
 torch::nn::Sequential build_model(const ModelSpec& spec);
 
 /// Writes spec + weights (+ an optional opaque JSON string of extra state, e.g. the epoch, and the
-/// optimizer's state for resuming) to path.tmp and renames it over path.
+/// optimizer's state for resuming). Guarantees: the archive is serialised in memory, written with
+/// checked I/O to a temporary of its own next to `path` (path.tmp.<pid>.<n>: concurrent writers
+/// never share one), fsynced, renamed over `path`, and the directory fsynced; `path` holds the old
+/// checkpoint or the whole new one, never a part. Any failure (a full disk included) is an
+/// exception naming the file, and the temporary is removed. A temporary left by a kill is never
+/// read (loading reads `path` only). Weights or buffers that are NaN or infinite are refused.
 void save_checkpoint(const std::string& path, const ModelSpec& spec,
                      const torch::nn::Sequential& model, const std::string& extra_json = "{}",
                      const torch::optim::Optimizer* optimizer = nullptr);
@@ -49,7 +70,8 @@ struct Checkpoint {
 };
 
 /// Rebuilds the model from the spec and loads the weights. Throws, naming the file, when it is not
-/// an eqnn checkpoint or the weights do not fit the architecture.
+/// an eqnn checkpoint, its spec is invalid (ModelSpec::validate) or any tensor is missing or has a
+/// shape or dtype other than the model the spec builds.
 Checkpoint load_checkpoint(const std::string& path);
 
 /// Loads weights from `path` into `model`, checking that the checkpoint's spec equals `expected`

@@ -1,8 +1,10 @@
 #include "eqnn/data/idx.h"
 
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -52,6 +54,41 @@ void swap_to_host(char* data, int64_t count, int64_t size) {
     std::reverse(data + i * size, data + (i + 1) * size);
 }
 
+/// Deflate (gzip) cannot compress more than 1032:1, so a gzip file of n bytes inflates to at most
+/// 1032 n bytes: a header that declares more is refused before anything is allocated.
+constexpr int64_t kMaxDeflateRatio = 1032;
+/// A gzip stream (or a pipe) is read in pieces of this size, so memory grows only with the data
+/// that actually arrives.
+constexpr int64_t kReadPiece = int64_t{64} << 20;
+
+/// The size of a regular file, or -1 (a pipe, a device).
+int64_t regular_file_size(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+  return static_cast<int64_t>(st.st_size);
+}
+
+/// Reads up to `expected` bytes in pieces, growing the buffer as they arrive; stops early at the
+/// end of the stream (then *got < expected and the tensor is undefined). The tensor owns the
+/// buffer.
+torch::Tensor read_incrementally(gzFile f, const std::vector<int64_t>& dims,
+                                 torch::ScalarType dtype, int64_t expected, const std::string& path,
+                                 int64_t* got) {
+  auto buffer = std::make_unique<std::vector<char>>();
+  *got = 0;
+  while (*got < expected) {
+    const int64_t piece = std::min(kReadPiece, expected - *got);
+    buffer->resize(static_cast<size_t>(*got + piece));
+    const int64_t n = read_bytes(f, buffer->data() + *got, piece, path);
+    *got += n;
+    if (n < piece) break;
+  }
+  if (*got < expected) return {};
+  std::vector<char>* owned = buffer.release();
+  return torch::from_blob(
+      owned->data(), dims, [owned](void*) { delete owned; }, torch::TensorOptions().dtype(dtype));
+}
+
 }  // namespace
 
 torch::Tensor read_idx(const std::string& path) {
@@ -79,17 +116,46 @@ torch::Tensor read_idx(const std::string& path) {
                 "' is truncated in its header (size of dimension ", d, " missing)");
     dims[d] = (int64_t{b[0]} << 24) | (int64_t{b[1]} << 16) | (int64_t{b[2]} << 8) | int64_t{b[3]};
     TORCH_CHECK(dims[d] > 0, "eqnn::data::read_idx: '", path, "' has size 0 in dimension ", d);
-    TORCH_CHECK(count <= (int64_t{1} << 40) / dims[d], "eqnn::data::read_idx: '", path,
-                "' declares an implausibly large array");
+    TORCH_CHECK(count <= kMaxIdxBytes / dims[d], "eqnn::data::read_idx: '", path,
+                "' declares an implausibly large array (more than ", kMaxIdxBytes, " entries)");
     count *= dims[d];
   }
-  torch::Tensor out = torch::empty(dims, torch::TensorOptions().dtype(type->dtype));
   const int64_t expected = count * type->size;
-  const int64_t got = read_bytes(file.get(), out.data_ptr(), expected, path);
+  auto check_maximum = [&] {
+    TORCH_CHECK(expected <= kMaxIdxBytes, "eqnn::data::read_idx: '", path, "' declares ", expected,
+                " bytes of data; this reader takes at most ", kMaxIdxBytes);
+  };
+  // Nothing is allocated for the data before the declared size is known to be possible: a plain
+  // file must have exactly that many bytes after its header, a gzip file at most what deflate can
+  // inflate its size to, and a stream is read piece by piece.
+  const int64_t header = 4 + 4 * int64_t{ndims};
+  const int64_t file_size = regular_file_size(path);
+  const bool plain = gzdirect(file.get()) == 1;
+  torch::Tensor out;
+  int64_t got = 0;
+  if (plain && file_size >= 0) {
+    const int64_t available = file_size - header;
+    TORCH_CHECK(available >= expected, "eqnn::data::read_idx: '", path,
+                "' is truncated: the header declares ", expected, " bytes of data, the file has ",
+                available);
+    TORCH_CHECK(available == expected, "eqnn::data::read_idx: '", path,
+                "' has trailing bytes after the ", expected, " bytes its header declares (",
+                available, " bytes of data)");
+    check_maximum();
+    out = torch::empty(dims, torch::TensorOptions().dtype(type->dtype));
+    got = read_bytes(file.get(), out.data_ptr(), expected, path);
+  } else {
+    TORCH_CHECK(plain || file_size < 0 || expected <= kMaxDeflateRatio * file_size,
+                "eqnn::data::read_idx: '", path, "' declares ", expected,
+                " bytes of data, more than a gzip file of ", file_size,
+                " bytes can hold (deflate compresses at most ", kMaxDeflateRatio,
+                ":1): its header is corrupt");
+    check_maximum();
+    out = read_incrementally(file.get(), dims, type->dtype, expected, path, &got);
+  }
   TORCH_CHECK(got == expected, "eqnn::data::read_idx: '", path,
-              "' is truncated: the header "
-              "declares ",
-              expected, " bytes of data, the file has ", got);
+              "' is truncated: the header declares ", expected, " bytes of data, the file has ",
+              got);
   char extra;
   TORCH_CHECK(read_bytes(file.get(), &extra, 1, path) == 0, "eqnn::data::read_idx: '", path,
               "' has trailing bytes after the ", expected, " bytes its header declares");

@@ -23,16 +23,31 @@ ExpandFilterParams params_for(const Group& group, at::IntArrayRef weight_shape) 
                             lifting ? 1 : group.order(), weight_shape.back()};
 }
 
+/// A weight shape the kernels can index: rank 4 (lifting) or 5 (group), square filters, the
+/// group axis of |G| entries, sizes >= 0, and the expanded bank's entry count within int64 (the
+/// kernels' index math is int64). The backward pass gets the shape as an int[] argument (from
+/// TorchScript, any list), so it is checked here and not only through a tensor's sizes.
+void check_weight_shape(at::IntArrayRef shape, const Group& group, bool lifting, const char* pass) {
+  const size_t rank = lifting ? 4 : 5;
+  TORCH_CHECK(shape.size() == rank, kOp, pass, ": expected a ", rank, "-D ",
+              lifting ? "lifting" : "group", " weight, got shape ", shape);
+  for (const int64_t d : shape)
+    TORCH_CHECK(d >= 0, kOp, pass, ": weight sizes must be >= 0, got shape ", shape);
+  TORCH_CHECK(shape[rank - 1] == shape[rank - 2], kOp, pass, ": expected square filters, got ",
+              shape[rank - 2], "x", shape[rank - 1]);
+  TORCH_CHECK(lifting || shape[2] == group.order(), kOp, pass,
+              ": expected the weight's group axis (dim 2) to have |", group.name(),
+              "| = ", group.order(), " entries, got shape ", shape);
+  int64_t numel = group.order();
+  for (const int64_t d : shape)
+    TORCH_CHECK(!__builtin_mul_overflow(numel, d, &numel), kOp, pass, ": weight shape ", shape,
+                " is too large: its expanded bank over ", group.name(),
+                " has more than 2^63 entries");
+}
+
 void check_weight(const at::Tensor& weight, const Group& group, bool lifting) {
   support::check_supported(weight, kOp);
-  const int64_t rank = lifting ? 4 : 5;
-  TORCH_CHECK(weight.dim() == rank, kOp, ": expected a ", rank, "-D ",
-              lifting ? "lifting" : "group", " weight, got shape ", weight.sizes());
-  TORCH_CHECK(weight.size(-1) == weight.size(-2), kOp, ": expected square filters, got ",
-              weight.size(-2), "x", weight.size(-1));
-  TORCH_CHECK(lifting || weight.size(2) == group.order(), kOp,
-              ": expected the weight's group axis (dim 2) to have |", group.name(),
-              "| = ", group.order(), " entries, got shape ", weight.sizes());
+  check_weight_shape(weight.sizes(), group, lifting, "");
 }
 
 std::vector<int64_t> expanded_shape(const ExpandFilterParams& p) {
@@ -57,11 +72,20 @@ Prepared prepare_forward(const at::Tensor& weight, c10::string_view group_name, 
 
 Prepared prepare_backward(const at::Tensor& grad, c10::string_view group_name,
                           at::IntArrayRef weight_shape) {
+  const Group group = Group::from_name(std::string(group_name));
+  support::check_supported(grad, "eqnn::expand_filter backward");
+  TORCH_CHECK(weight_shape.size() == 4 || weight_shape.size() == 5, kOp,
+              " backward: expected the shape of a 4-D (lifting) or 5-D (group) weight, got ",
+              weight_shape);
+  check_weight_shape(weight_shape, group, weight_shape.size() == 4, " backward");
   Prepared r;
   r.in = grad.contiguous();
-  r.p = params_for(Group::from_name(std::string(group_name)), weight_shape);
-  TORCH_CHECK(r.in.numel() == r.p.expanded_numel(), kOp, " backward: gradient has ", r.in.numel(),
-              " entries, expected ", r.p.expanded_numel());
+  r.p = params_for(group, weight_shape);
+  const std::vector<int64_t> expected = expanded_shape(r.p);
+  TORCH_CHECK(r.in.sizes() == at::IntArrayRef(expected), kOp,
+              " backward: expected a gradient of the expanded bank's shape ",
+              at::IntArrayRef(expected), " for weight shape ", weight_shape, ", got ",
+              r.in.sizes());
   r.out = at::empty(weight_shape, r.in.options());
   return r;
 }
@@ -72,6 +96,7 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
   const ExpandFilterParams& p = r.p;
   const at::Tensor& weight = r.in;
   at::Tensor expanded = r.out;
+  if (p.expanded_numel() == 0) return expanded;  // e.g. 0x0 filters: an empty bank
   // Blocks of k*k entries (one filter plane of output element t) are contiguous in the output;
   // within a block the source offsets depend only on t. Tabulate them once per t with the shared
   // index math (block o = i = s = 0), then each block costs one index computation and k*k copies.
@@ -105,6 +130,7 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
   const ExpandFilterParams& p = r.p;
   const at::Tensor& grad = r.in;
   at::Tensor grad_base = r.out;
+  if (p.base_numel() == 0) return grad_base;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), kOp, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* src = grad.data_ptr<scalar_t>();
@@ -120,6 +146,7 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
 at::Tensor expand_filter_cuda(const at::Tensor& weight_in, c10::string_view group_name,
                               bool lifting) {
   const Prepared r = prepare_forward(weight_in, group_name, lifting);
+  if (r.p.expanded_numel() == 0) return r.out;
   support::check_launch(detail::cuda::expand_filter_forward(
                             r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
                             r.out.data_ptr(), support::current_stream()),
@@ -130,6 +157,7 @@ at::Tensor expand_filter_cuda(const at::Tensor& weight_in, c10::string_view grou
 at::Tensor expand_filter_backward_cuda(const at::Tensor& grad_in, c10::string_view group_name,
                                        at::IntArrayRef weight_shape) {
   const Prepared r = prepare_backward(grad_in, group_name, weight_shape);
+  if (r.p.base_numel() == 0) return r.out;
   support::check_launch(detail::cuda::expand_filter_backward(
                             r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
                             r.out.data_ptr(), support::current_stream()),

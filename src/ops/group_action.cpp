@@ -22,11 +22,16 @@ namespace {
 using detail::GroupActionParams;
 constexpr const char* kOp = "eqnn::group_action";
 
-GroupActionParams params_for(const Group& group, at::IntArrayRef elements, bool regular,
-                             const at::Tensor& x, at::MemoryFormat format) {
+void check_element_count(at::IntArrayRef elements, const char* pass) {
   TORCH_CHECK(
       !elements.empty() && static_cast<int64_t>(elements.size()) <= detail::kMaxActionElements, kOp,
-      ": expected 1 to ", detail::kMaxActionElements, " elements per call, got ", elements.size());
+      pass, ": expected 1 to ", detail::kMaxActionElements, " elements per call, got ",
+      elements.size());
+}
+
+GroupActionParams params_for(const Group& group, at::IntArrayRef elements, bool regular,
+                             const at::Tensor& x, at::MemoryFormat format) {
+  check_element_count(elements, "");
   TORCH_CHECK(x.dim() == 4, kOp, ": expected a 4-D input (B, C, H, W), got shape ", x.sizes());
   GroupActionParams p{};
   p.group = group.tables();
@@ -66,6 +71,7 @@ Prepared prepare(const at::Tensor& t, c10::string_view group_name, at::IntArrayR
   r.in = t.contiguous(format);
   const int64_t k = static_cast<int64_t>(elements.size());
   if (backward) {
+    check_element_count(elements, " backward");  // before dividing by k
     TORCH_CHECK(r.in.dim() == 4 && r.in.size(0) % k == 0, kOp, " backward: gradient of shape ",
                 r.in.sizes(), " is not ", k, " stacked copies");
     r.out = at::empty({r.in.size(0) / k, r.in.size(1), r.in.size(2), r.in.size(3)},
@@ -83,6 +89,7 @@ at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::Int
                             bool regular) {
   Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
   const GroupActionParams& p = r.p;
+  if (p.in_numel() == 0) return r.out;  // empty in (e.g. batch 0), empty out
   std::vector<ActionRows> copies;
   for (int k = 0; k < p.num_elements; ++k)
     copies.emplace_back(p, k);
@@ -103,6 +110,7 @@ at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::Int
 at::Tensor group_action_backward_cpu(const at::Tensor& grad, c10::string_view group,
                                      at::IntArrayRef elements, bool regular) {
   Prepared r = prepare(grad, group, elements, regular, /*backward=*/true);
+  if (r.p.in_numel() == 0) return r.out;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* src = r.in.data_ptr<scalar_t>();
@@ -118,6 +126,7 @@ at::Tensor group_action_backward_cpu(const at::Tensor& grad, c10::string_view gr
 at::Tensor group_action_cuda(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
                              bool regular) {
   Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
+  if (r.p.in_numel() == 0) return r.out;
   support::check_launch(detail::cuda::group_action_forward(
                             r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
                             r.out.data_ptr(), support::current_stream()),
@@ -128,6 +137,7 @@ at::Tensor group_action_cuda(const at::Tensor& x, c10::string_view group, at::In
 at::Tensor group_action_backward_cuda(const at::Tensor& grad, c10::string_view group,
                                       at::IntArrayRef elements, bool regular) {
   Prepared r = prepare(grad, group, elements, regular, /*backward=*/true);
+  if (r.p.in_numel() == 0) return r.out;
   support::check_launch(detail::cuda::group_action_backward(
                             r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
                             r.out.data_ptr(), support::current_stream()),
@@ -204,7 +214,7 @@ torch::Tensor group_action(const torch::Tensor& x, const Group& group,
   const bool regular = kind == FieldKind::Regular;
   if (x.dim() == 2) {  // no plane: a 1x1 plane
     return call_group_action(x.view({x.size(0), x.size(1), 1, 1}), group.name(), elements, regular)
-        .view({-1, x.size(1)});
+        .view({static_cast<int64_t>(elements.size()) * x.size(0), x.size(1)});
   }
   return call_group_action(x, group.name(), elements, regular);
 }

@@ -22,11 +22,15 @@ GroupPoolParams params_for(const at::Tensor& x, int64_t order, at::MemoryFormat 
                          format == at::MemoryFormat::ChannelsLast};
 }
 
+void check_order(int64_t order, const char* pass) {
+  TORCH_CHECK(order >= 1 && order <= detail::kMaxGroupOrder, kOp, pass,
+              ": group order must be in [1, ", detail::kMaxGroupOrder, "], got ", order);
+}
+
 void check_input(const at::Tensor& x, int64_t order) {
   support::check_supported(x, kOp);
   TORCH_CHECK(x.dim() == 4, kOp, ": expected a 4-D input (B, C, H, W), got shape ", x.sizes());
-  TORCH_CHECK(order >= 1 && order <= detail::kMaxGroupOrder, kOp, ": group order must be in [1, ",
-              detail::kMaxGroupOrder, "], got ", order);
+  check_order(order, "");
   TORCH_CHECK(x.size(1) % order == 0, kOp, ": ", x.size(1),
               " channels are not a whole number of regular fields of ", order, " channels");
 }
@@ -97,6 +101,7 @@ void pool_row(const scalar_t* x, scalar_t* y, uint8_t* argmax, int64_t count, in
 std::tuple<at::Tensor, at::Tensor> group_pool_cpu(const at::Tensor& x_in, int64_t order, bool max) {
   Prepared r = prepare(x_in, order, max);
   const GroupPoolParams& p = r.p;
+  if (p.out_numel() == 0) return {r.y, r.argmax};  // empty in, empty out (rows of length 0)
   // Rows of y contiguous in memory: a plane (NCHW) or a pixel's fields (NHWC); the shared index
   // math places each row's first input.
   const int64_t row = p.channels_last ? p.fields : p.plane;
@@ -125,7 +130,17 @@ struct PreparedBackward {
 
 PreparedBackward prepare_backward(const at::Tensor& grad_in, const at::Tensor& argmax_in,
                                   int64_t order, bool max) {
+  support::check_supported(grad_in, "eqnn::group_pool backward");
   TORCH_CHECK(grad_in.dim() == 4, kOp, " backward: expected a 4-D gradient, got ", grad_in.sizes());
+  check_order(order, " backward");
+  if (max) {
+    TORCH_CHECK(
+        argmax_in.defined() && argmax_in.scalar_type() == at::kByte, kOp,
+        " backward: expected a uint8 argmax for max pooling, got ",
+        argmax_in.defined() ? c10::toString(argmax_in.scalar_type()) : "an undefined tensor");
+    TORCH_CHECK(argmax_in.device() == grad_in.device(), kOp, " backward: argmax is on ",
+                argmax_in.device(), " but the gradient on ", grad_in.device());
+  }
   // The forward output's format: argmax has it for max; for mean follow the gradient.
   const at::MemoryFormat format = support::feature_format(max ? argmax_in : grad_in);
   PreparedBackward r;
@@ -146,6 +161,7 @@ at::Tensor group_pool_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
                                    int64_t order, bool max) {
   PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
   const GroupPoolParams& p = r.p;
+  if (p.in_numel() == 0) return r.grad_x;
   // Rows of grad_x contiguous in memory: one element's plane (NCHW) or a pixel's channels (NHWC).
   const int64_t row = p.channels_last ? p.fields * order : p.plane;
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.grad.scalar_type(), kOp, [&] {
@@ -174,6 +190,7 @@ at::Tensor group_pool_backward_cpu(const at::Tensor& grad_in, const at::Tensor& 
 std::tuple<at::Tensor, at::Tensor> group_pool_cuda(const at::Tensor& x_in, int64_t order,
                                                    bool max) {
   Prepared r = prepare(x_in, order, max);
+  if (r.p.out_numel() == 0) return {r.y, r.argmax};
   support::check_launch(
       detail::cuda::group_pool_forward(
           r.p, support::scalar_kind(r.x.scalar_type(), kOp), max, r.x.data_ptr(), r.y.data_ptr(),
@@ -185,6 +202,7 @@ std::tuple<at::Tensor, at::Tensor> group_pool_cuda(const at::Tensor& x_in, int64
 at::Tensor group_pool_backward_cuda(const at::Tensor& grad_in, const at::Tensor& argmax_in,
                                     int64_t order, bool max) {
   PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
+  if (r.p.in_numel() == 0) return r.grad_x;
   support::check_launch(detail::cuda::group_pool_backward(
                             r.p, support::scalar_kind(r.grad.scalar_type(), kOp), max,
                             r.grad.data_ptr(), max ? r.argmax.data_ptr<uint8_t>() : nullptr,

@@ -10,8 +10,15 @@
 namespace eqnn {
 namespace data {
 
+/// The most data read_idx accepts: 2^36 bytes (64 GiB).
+inline constexpr int64_t kMaxIdxBytes = int64_t{1} << 36;
+
 /// Reads an IDX file (gzip detected automatically). The tensor has the file's dims and the dtype
-/// of its element type: uint8, int8, int16, int32, float32 or float64.
+/// of its element type: uint8, int8, int16, int32, float32 or float64. The size the header
+/// declares is checked before anything is allocated for the data: a plain file must hold exactly
+/// that many bytes, a gzip file may declare at most 1032x its compressed size (deflate's limit)
+/// and kMaxIdxBytes in any case, and gzip streams and pipes are read in pieces (memory grows with
+/// the data that arrives; a stream that ends early is an error naming the file).
 torch::Tensor read_idx(const std::string& path);
 
 /// Writes t (uint8, int8, int16, int32, float32 or float64; 1 to 8 dims) as IDX, gzip-compressed if

@@ -1,0 +1,264 @@
+// The eqnn program's option checks, exit codes and output guarantees, run in process through
+// eqnn_cli::run (one LibTorch load for all of them); Ctrl-C runs the program itself.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "support.h"
+
+#ifdef EQNN_HAVE_APP
+#include "cli.h"
+
+using Catch::Contains;
+
+namespace {
+
+struct Outcome {
+  int code;
+  std::string out, err;
+};
+
+/// eqnn ARGS in process, with stdout and stderr captured.
+Outcome eqnn_run(const std::vector<std::string>& args) {
+  std::ostringstream out, err;
+  std::streambuf* old_out = std::cout.rdbuf(out.rdbuf());
+  std::streambuf* old_err = std::cerr.rdbuf(err.rdbuf());
+  int code = -1;
+  try {
+    code = eqnn_cli::run(args);
+  } catch (...) {
+    std::cout.rdbuf(old_out);
+    std::cerr.rdbuf(old_err);
+    throw;
+  }
+  std::cout.rdbuf(old_out);
+  std::cerr.rdbuf(old_err);
+  return {code, out.str(), err.str()};
+}
+
+std::string joined(const std::vector<std::string>& args) {
+  std::string s = "eqnn";
+  for (const auto& a : args)
+    s += " " + a;
+  return s;
+}
+
+/// A usage error: exit code 2, one line on stderr naming `what`, no backtrace, no huge numbers.
+void check_usage_error(const std::vector<std::string>& args, const std::string& what) {
+  INFO(joined(args));
+  const Outcome o = eqnn_run(args);
+  INFO("stderr: " << o.err);
+  CHECK(o.code == eqnn_cli::kExitUsage);
+  CHECK_THAT(o.err, Contains("eqnn: error: ") && Contains(what));
+  CHECK(std::count(o.err.begin(), o.err.end(), '\n') == 1);
+  CHECK(o.err.find("Exception raised from") == std::string::npos);
+  CHECK(o.err.find("179769") == std::string::npos);  // the largest double, printed in full
+}
+
+}  // namespace
+
+TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one line naming them",
+          "[cli]") {
+  // --data points nowhere: an option check that came after loading would report the data instead
+  const std::vector<std::string> no_data = {"--data", "/nonexistent/eqnn-data"};
+  auto train = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "train");
+    args.insert(args.end(), no_data.begin(), no_data.end());
+    return args;
+  };
+  auto demo = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "demo");
+    args.insert(args.end(), no_data.begin(), no_data.end());
+    return args;
+  };
+  for (const auto& make :
+       {std::function<std::vector<std::string>(std::vector<std::string>)>(train),
+        std::function<std::vector<std::string>(std::vector<std::string>)>(demo)}) {
+    check_usage_error(make({"--epochs", "0"}),
+                      "--epochs: expected an integer in [1, 1000000], got '0'");
+    check_usage_error(make({"--epochs", "-3"}), "--epochs");
+    check_usage_error(make({"--batch", "0"}), "--batch: expected an integer in [1, 1048576]");
+    check_usage_error(make({"--batch", "-1"}), "--batch");
+    check_usage_error(make({"--lr", "nan"}), "--lr: expected a finite number > 0, got 'nan'");
+    check_usage_error(make({"--lr", "-0.1"}), "--lr: expected a finite number > 0");
+    check_usage_error(make({"--lr", "inf"}), "--lr");
+    check_usage_error(make({"--lr", "0"}), "--lr");
+    check_usage_error(make({"--train-limit", "0"}), "--train-limit: expected an integer >= 1");
+    check_usage_error(make({"--test-limit", "-5"}), "--test-limit");
+    check_usage_error(make({"--seed", "-1"}), "--seed");
+    check_usage_error(make({"--group", "c3"}), "unknown group 'c3'");
+    check_usage_error(make({"--schedule", "linear"}), "--schedule");
+  }
+  check_usage_error(demo({"--probe-samples", "0"}), "--probe-samples: expected an integer >= 1");
+  check_usage_error(demo({"--unseen", "45,nan"}), "--unseen: expected a finite number, got 'nan'");
+  check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
+  check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");
+  check_usage_error(train({"--resume"}), "eqnn train: --resume needs --checkpoint FILE");
+  check_usage_error({"check", "--sizes", "1"},
+                    "--sizes: expected an integer in [2, 4096], got '1'");
+  check_usage_error({"check", "--groups", "c3"}, "--groups: unknown group 'c3'");
+  check_usage_error({"--threads", "-1", "check"}, "--threads: expected an integer in [0, 1048576]");
+  check_usage_error({"frobnicate"}, "unknown command 'frobnicate'; expected one of");
+  check_usage_error({}, "A subcommand is required");
+
+  // exit codes are in --help
+  const Outcome help = eqnn_run({"--help"});
+  CHECK(help.code == 0);
+  CHECK_THAT(help.out, Contains("Exit codes: 0 success, 1 runtime failure") &&
+                           Contains("2 usage error") && Contains("130 interrupted"));
+  // a runtime failure is 1, on one line without a backtrace
+  const Outcome missing = eqnn_run(train({}));
+  CHECK(missing.code == eqnn_cli::kExitFailure);
+  CHECK_THAT(missing.err, Contains("eqnn: error: eqnn train: data file '/nonexistent/eqnn-data/"));
+  CHECK(missing.err.find("Exception raised from") == std::string::npos);
+  CHECK(std::count(missing.err.begin(), missing.err.end(), '\n') ==
+        2);  // + the no-checkpoint warning
+
+  // output locations are made and checked before the data is read
+  const std::string file = "eqnn_cli_test_plain_file";
+  std::ofstream(file) << "x";
+  const Outcome under_file = eqnn_run(train({"--checkpoint", file + "/model.pt"}));
+  CHECK(under_file.code == eqnn_cli::kExitFailure);
+  CHECK_THAT(under_file.err, Contains("eqnn train: --checkpoint '" + file + "/model.pt'"));
+  const Outcome out_file = eqnn_run(demo({"--out", file}));
+  CHECK(out_file.code == eqnn_cli::kExitFailure);
+  CHECK_THAT(out_file.err,
+             Contains("eqnn demo: --out '" + file + "'") && Contains("is not a directory"));
+  const Outcome dir_as_file = eqnn_run(train({"--checkpoint", "."}));
+  CHECK(dir_as_file.code == eqnn_cli::kExitFailure);
+  CHECK_THAT(dir_as_file.err, Contains("--checkpoint '.' is a directory"));
+  // a new directory for the output is created up front
+  std::filesystem::remove_all("eqnn_cli_test_new_dir");
+  const Outcome made = eqnn_run(demo({"--out", "eqnn_cli_test_new_dir/sub"}));
+  CHECK(made.code == eqnn_cli::kExitFailure);  // the data is missing, but the directory is there
+  CHECK(std::filesystem::is_directory("eqnn_cli_test_new_dir/sub"));
+  CHECK(std::filesystem::is_empty("eqnn_cli_test_new_dir/sub"));  // the write test cleaned up
+  std::filesystem::remove_all("eqnn_cli_test_new_dir");
+  std::remove(file.c_str());
+}
+
+TEST_CASE(
+    "eqnn train warns, refuses to overwrite or to resume another recipe, and eqnn check "
+    "counts one way",
+    "[cli]") {
+  eqnn_test::shapes_dataset(24, "cli_shapes");
+  const std::string ckpt = "eqnn_cli_test.pt";
+  std::remove(ckpt.c_str());
+  // the options of every run below; `with` replaces or adds some (CLI11 refuses repeats)
+  const std::vector<std::pair<std::string, std::string>> base = {
+      {"--arch", "cnn"},
+      {"--width1", "2"},
+      {"--width2", "2"},
+      {"--width3", "2"},
+      {"--train-images", "cli_shapes-images.idx"},
+      {"--train-labels", "cli_shapes-labels.idx"},
+      {"--test-images", "cli_shapes-images.idx"},
+      {"--test-labels", "cli_shapes-labels.idx"},
+      {"--batch", "12"}};
+  auto with = [&](std::vector<std::string> extra, std::vector<std::string> prefix = {}) {
+    std::vector<std::string> args = prefix;
+    args.push_back("train");
+    for (const auto& [option, value] : base)
+      if (std::find(extra.begin(), extra.end(), option) == extra.end()) {
+        args.push_back(option);
+        args.push_back(value);
+      }
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+
+  // no --checkpoint: trains, and says the model is discarded; --threads beyond the machine warns
+  const Outcome discarded = eqnn_run(with({"--epochs", "1"}, {"--threads", "1000"}));
+  INFO(discarded.err);
+  CHECK(discarded.code == 0);
+  CHECK_THAT(discarded.err, Contains("eqnn: warning: no --checkpoint: the trained model will be "
+                                     "discarded") &&
+                                Contains("eqnn: warning: 1000 threads requested"));
+  CHECK(at::get_num_threads() == static_cast<int>(std::thread::hardware_concurrency()));
+
+  REQUIRE(eqnn_run(with({"--epochs", "1", "--checkpoint", ckpt})).code == 0);
+  // an existing checkpoint is neither overwritten nor resumed by accident
+  check_usage_error(with({"--epochs", "1", "--checkpoint", ckpt}),
+                    "the checkpoint '" + ckpt +
+                        "' exists; pass --resume to continue it or "
+                        "--force to overwrite it");
+  CHECK(eqnn_run(with({"--epochs", "1", "--checkpoint", ckpt, "--force"})).code == 0);
+  // resuming with another recipe is refused, naming the option
+  check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--lr", "0.01"}),
+                    "--resume: --lr is 0.01 but '" + ckpt + "' was trained with --lr 0.003");
+  check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--batch", "6"}),
+                    "--batch is 6");
+  check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--seed", "4"}),
+                    "--seed is 4");
+  check_usage_error(
+      with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--schedule", "constant"}),
+      "--schedule is constant");
+  check_usage_error(
+      with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--train-limit", "12"}),
+      "--train-limit is 12 but '" + ckpt + "' was trained with --train-limit (all images)");
+  check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--augment", "d4"}),
+                    "--augment is D4");
+  check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--width1", "3"}),
+                    "--resume: --width1 is 3 but '" + ckpt + "' holds cnn (2, 2, 2 channels)");
+  check_usage_error(with({"--epochs", "1", "--checkpoint", ckpt, "--resume"}),
+                    "has 1 epochs already and --epochs is 1");
+  check_usage_error(with({"--epochs", "2", "--checkpoint", "eqnn_cli_none.pt", "--resume"}),
+                    "--resume: the checkpoint 'eqnn_cli_none.pt' does not exist");
+  const Outcome resumed = eqnn_run(with({"--epochs", "2", "--checkpoint", ckpt, "--resume"}));
+  CHECK(resumed.code == 0);
+  CHECK_THAT(resumed.out, Contains("resuming cnn (2, 2, 2 channels)") && Contains("at epoch 1"));
+  CHECK(eqnn::load_checkpoint(ckpt).extra_json.find("\"epoch\":1") != std::string::npos);
+
+  // eqnn check: the header and the footer count the same configurations
+  const Outcome check = eqnn_run({"check", "--groups", "c2", "--sizes", "4"});
+  CHECK(check.code == 0);
+  const int64_t layers = static_cast<int64_t>(eqnn::self_check_layers().size());
+  CHECK_THAT(check.out, Contains("check: " + std::to_string(layers) +
+                                 " layer configurations x 2 dtypes x sizes {4}") &&
+                            Contains("all passed: " + std::to_string(layers) + " of " +
+                                     std::to_string(layers) + " layer configurations"));
+  for (const char* f : {"cli_shapes-images.idx", "cli_shapes-labels.idx"})
+    std::remove(f);
+  std::remove(ckpt.c_str());
+}
+#endif
+
+#ifdef EQNN_CLI_PATH
+TEST_CASE("Ctrl-C ends eqnn with exit code 130 and one line on stderr", "[cli]") {
+  const std::string log = "eqnn_cli_interrupt.log";
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, STDERR_FILENO);
+    const int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, STDOUT_FILENO);
+    // long enough to be interrupted: every group, many sizes
+    execl(EQNN_CLI_PATH, EQNN_CLI_PATH, "--threads", "1", "check", "--sizes", "31", "32", "33",
+          "34", "35", "36", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  kill(pid, SIGINT);
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  std::stringstream err;
+  err << std::ifstream(log).rdbuf();
+  CHECK_THAT(err.str(), Contains("eqnn: interrupted"));
+  std::remove(log.c_str());
+}
+#endif
