@@ -2,10 +2,14 @@
 // |G| transforms should cost at most 1.1 x (|G| + 1) forward passes of N samples (issue target).
 // Counter `ratio` = probe time / ((|G| + 1) x one forward of N samples).
 //
-// Arguments: model (0 = p4m G-CNN, 1 = plain CNN), samples N, width (0 = the models' defaults,
+// BM_ProbeCost: model (0 = p4m G-CNN, 1 = plain CNN), samples N, width (0 = the models' defaults,
 // else the first and second blocks' widths width, 2 * width). 28x28 inputs, D4 transforms,
-// inference mode, channels_last.
+// inference mode, channels_last. Target 1.1.
+// BM_ProbeCostTorchScript: the ResNet-style TorchScript model of tests/data/torchscript (trained in
+// PyTorch; skip connections, functional ReLU) probed at 14 named submodules, against its own
+// forward. Target 1.25.
 #include <c10/core/InferenceMode.h>
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include "bench_util.h"
@@ -42,7 +46,41 @@ void BM_ProbeCost(benchmark::State& state) {
   state.SetLabel(spec.describe() + ", D4 (8 elements)");
 }
 
+void BM_ProbeCostTorchScript(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  torch::jit::Module module =
+      eqnn::probe::load_torchscript(std::string(EQNN_BENCH_DATA_DIR) + "/torchscript/resnet_scripted.pt");
+  module.eval();
+  eqnn::probe::CaptureOptions capture;
+  capture.modules = {"stem",     "stem.0",         "layer1",   "layer1.0",
+                     "layer1.0.conv1", "layer1.1", "layer2.0", "layer2.0.conv2",
+                     "layer2.0.downsample", "layer2.1", "layer3", "layer3.0.downsample.1",
+                     "pool",     "fc"};
+  capture.depth = 0;
+  const auto model = eqnn::probe::model_of(module, "resnet", capture);
+  const eqnn::Group g = eqnn::Group::d4();
+  const auto transforms = eqnn::probe::group_transforms(g);
+  const torch::Tensor x = torch::rand({n, 1, 28, 28});
+  const torch::Tensor x_cl = x.as_strided(x.sizes(), {28 * 28, 1, 28, 1});
+  eqnn_bench::paired(
+      state, [&] { benchmark::DoNotOptimize(eqnn::probe::run_probe(model, x, transforms)); },
+      [&] {
+        c10::InferenceMode inference;
+        for (int i = 0; i < g.order() + 1; ++i)
+          benchmark::DoNotOptimize(module.forward({x_cl}));
+      });
+  state.SetLabel("ResNet (TorchScript), 14 submodules, D4 (8 elements)");
+}
+
 }  // namespace
+
+BENCHMARK(BM_ProbeCostTorchScript)
+    ->ArgNames({"samples"})
+    ->Arg(64)
+    ->Arg(256)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
 
 BENCHMARK(BM_ProbeCost)
     ->ArgNames({"model", "samples", "width"})

@@ -111,7 +111,13 @@ LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channe
         why.find("not a readable checkpoint") == std::string::npos)
       throw;
   }
-  torch::jit::Module module = probe::load_torchscript(a.model);
+  torch::jit::Module module;
+  try {
+    module = probe::load_torchscript(a.model);
+  } catch (const c10::Error& e) {
+    TORCH_CHECK(false, "eqnn probe: '", a.model, "' is neither an eqnn checkpoint nor a ",
+                "TorchScript module: ", e.what_without_backtrace());
+  }
   module.eval();
   return {probe::model_of(module, name, capture), std::nullopt};
 }
