@@ -72,7 +72,43 @@ void BM_ProbeCostTorchScript(benchmark::State& state) {
   state.SetLabel("ResNet (TorchScript), 14 submodules, D4 (8 elements)");
 }
 
+/// What the fast paths buy: run_probe against itself with the fused metric pass off (variant 0:
+/// every target g.f(x) and centroid materialised) and against the plain-ATen reference backend
+/// (variant 1: no fusion, no chunking, float64 ATen). ratio < 1: the fast path is ahead.
+void BM_ProbeFastPaths(benchmark::State& state) {
+  eqnn::ModelSpec spec;
+  spec.arch = state.range(0) == 0 ? "gcnn" : "cnn";
+  spec.group = "d4";
+  torch::manual_seed(0);
+  auto net = eqnn::build_model(spec);
+  net->eval();
+  const auto model = eqnn::probe::model_of(net, spec.describe());
+  const auto transforms = eqnn::probe::group_transforms(eqnn::Group::d4());
+  const torch::Tensor x = torch::rand({64, 1, 28, 28});
+  eqnn::probe::ProbeOptions unfused;
+  unfused.fused = false;
+  const bool reference = state.range(1) == 1;
+  eqnn_bench::paired(
+      state, [&] { benchmark::DoNotOptimize(eqnn::probe::run_probe(model, x, transforms)); },
+      [&] {
+        benchmark::DoNotOptimize(reference
+                                     ? eqnn::probe::run_probe_reference(model, x, transforms)
+                                     : eqnn::probe::run_probe(model, x, transforms, unfused));
+      });
+  state.SetLabel(spec.describe() + (reference ? ", vs the reference backend" : ", vs unfused"));
+}
+
 }  // namespace
+
+BENCHMARK(BM_ProbeFastPaths)
+    ->ArgNames({"model", "baseline"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Args({1, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 
 BENCHMARK(BM_ProbeCostTorchScript)
     ->ArgNames({"samples"})

@@ -123,6 +123,15 @@ def render(path, peaks):
                        f"{fmt(b['ratio'])} | {fmt(b['vs_memcpy'])} | {fmt(b['GB/s'], 1)} |")
         within = sum(1 for b in kernels if b["vs_memcpy"] <= TARGET_MEMCPY)
         out.append(f"\nWithin {TARGET_MEMCPY}x of memcpy: {within} of {len(kernels)} cases.\n")
+    fast = [b for b in rows if b["name"].startswith("BM_ProbeFastPaths")]
+    if fast:
+        out.append("### What the probe's fast paths buy (N = 64, D4)\n")
+        out.append("| case | fast path ms | baseline ms | ratio (< 1: the fast path is ahead) |")
+        out.append("| --- | --- | --- | --- |")
+        for b in fast:
+            out.append(f"| {cell(b.get('label', ''))} | {fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
+                       f"{fmt(b['ratio'], 3)} |")
+        out.append("")
     probes = [b for b in rows if b["name"].startswith("BM_ProbeCost")]
     if probes:
         out.append("### Probe cost vs plain forward passes\n")

@@ -5,7 +5,11 @@
 #include <torch/script.h>
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -357,4 +361,46 @@ TEST_CASE("non-finite features are reported as an error, never as invariance", "
                }, LatentAction::invariant()}});
   CHECK_THROWS_WITH(run_probe(model, x, group_transforms(Group::c4())),
                     Contains("is not finite") && Contains("NaN"));
+}
+
+TEST_CASE("concurrent writers of one report file leave a complete file", "[probe][report]") {
+  // Several processes (as several `eqnn probe --out DIR` runs) rename their own temporaries over
+  // the same file: whichever wins, the file is one writer's whole contents.
+  const std::string dir = "eqnn_concurrent_reports";
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/probe.csv";
+  constexpr int kWriters = 6, kRounds = 20;
+  std::vector<pid_t> children;
+  for (int w = 0; w < kWriters; ++w) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      int status = 0;
+      try {
+        const std::string contents(100000 + w, static_cast<char>('a' + w));
+        for (int r = 0; r < kRounds; ++r)
+          Report::write_file(path, contents);
+      } catch (...) {
+        status = 1;
+      }
+      _exit(status);
+    }
+    children.push_back(pid);
+  }
+  for (pid_t pid : children) {
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  std::ifstream in(path, std::ios::binary);
+  const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(back.size() >= 100000);
+  const int w = static_cast<int>(back.size()) - 100000;
+  CHECK(back == std::string(100000 + w, static_cast<char>('a' + w)));
+  int files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    files += entry.is_regular_file() ? 1 : 0;
+  CHECK(files == 1);  // no temporary left behind
+  std::filesystem::remove_all(dir);
 }

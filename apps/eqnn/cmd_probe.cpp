@@ -115,8 +115,10 @@ LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channe
   try {
     module = probe::load_torchscript(a.model);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "eqnn probe: '", a.model, "' is neither an eqnn checkpoint nor a ",
-                "TorchScript module: ", e.what_without_backtrace());
+    std::string why = e.what_without_backtrace();
+    const std::string prefix = "eqnn::probe: ";
+    if (why.rfind(prefix, 0) == 0) why = why.substr(prefix.size());
+    TORCH_CHECK(false, "eqnn probe: not an eqnn checkpoint, and ", why);
   }
   module.eval();
   return {probe::model_of(module, name, capture), std::nullopt};

@@ -323,7 +323,7 @@ class FastAccumulator {
     const bool equivariance = !r.equivariance.empty(), invariance = !r.invariance.empty();
     // Features without a plane, (K n, F), are 1x1 maps for the fused pass.
     const torch::Tensor maps = y.dim() == 2 ? y.contiguous().view({y.size(0), y.size(1), 1, 1}) : y;
-    const bool fused = pair_sums_ && (plan.exact_equivariance || invariance) &&
+    const bool fused = options_.fused && pair_sums_ && (plan.exact_equivariance || invariance) &&
                        stage_sums_supported(maps, plan.exact);
     const bool fused_equivariance = fused && plan.exact_equivariance;
     if (fused) {

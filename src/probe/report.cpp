@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "../io/atomic_file.h"
+
 namespace eqnn {
 namespace probe {
 namespace {
@@ -257,16 +259,7 @@ std::string Report::html(const std::string& title) const {
 }
 
 void Report::write_file(const std::string& path, const std::string& contents) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
-    TORCH_CHECK(out.good(), "eqnn::probe: cannot write '", temporary, "'");
-    out << contents;
-    out.flush();
-    TORCH_CHECK(out.good(), "eqnn::probe: writing '", temporary, "' failed");
-  }
-  TORCH_CHECK(std::rename(temporary.c_str(), path.c_str()) == 0, "eqnn::probe: cannot rename '",
-              temporary, "' to '", path, "'");
+  io::write_file_atomically(path, contents, "eqnn::probe::Report::write_file");
 }
 
 }  // namespace probe

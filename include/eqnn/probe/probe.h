@@ -34,6 +34,9 @@ struct ProbeOptions {
   /// largest pair of consecutive captured outputs, all transformed copies). Chunks small enough
   /// for the caches are also faster (bench/RESULTS.md).
   int64_t memory_budget_bytes = int64_t{16} << 20;
+  /// Use the fused metric pass where the actions are exact (false: materialise every target g.f(x)
+  /// and centroid, as for custom actions; for benchmarks and tests of the fused pass).
+  bool fused = true;
   /// Inputs in channels_last (eqnn layers and most convolutions then keep it).
   bool channels_last = true;
   /// Stage indices to report (empty: all).
