@@ -48,14 +48,24 @@ void BM_ProbeCost(benchmark::State& state) {
 
 void BM_ProbeCostTorchScript(benchmark::State& state) {
   const int64_t n = state.range(0);
-  torch::jit::Module module =
-      eqnn::probe::load_torchscript(std::string(EQNN_BENCH_DATA_DIR) + "/torchscript/resnet_scripted.pt");
+  torch::jit::Module module = eqnn::probe::load_torchscript(std::string(EQNN_BENCH_DATA_DIR) +
+                                                            "/torchscript/resnet_scripted.pt");
   module.eval();
   eqnn::probe::CaptureOptions capture;
-  capture.modules = {"stem",     "stem.0",         "layer1",   "layer1.0",
-                     "layer1.0.conv1", "layer1.1", "layer2.0", "layer2.0.conv2",
-                     "layer2.0.downsample", "layer2.1", "layer3", "layer3.0.downsample.1",
-                     "pool",     "fc"};
+  capture.modules = {"stem",
+                     "stem.0",
+                     "layer1",
+                     "layer1.0",
+                     "layer1.0.conv1",
+                     "layer1.1",
+                     "layer2.0",
+                     "layer2.0.conv2",
+                     "layer2.0.downsample",
+                     "layer2.1",
+                     "layer3",
+                     "layer3.0.downsample.1",
+                     "pool",
+                     "fc"};
   capture.depth = 0;
   const auto model = eqnn::probe::model_of(module, "resnet", capture);
   const eqnn::Group g = eqnn::Group::d4();
@@ -91,9 +101,8 @@ void BM_ProbeFastPaths(benchmark::State& state) {
   eqnn_bench::paired(
       state, [&] { benchmark::DoNotOptimize(eqnn::probe::run_probe(model, x, transforms)); },
       [&] {
-        benchmark::DoNotOptimize(reference
-                                     ? eqnn::probe::run_probe_reference(model, x, transforms)
-                                     : eqnn::probe::run_probe(model, x, transforms, unfused));
+        benchmark::DoNotOptimize(reference ? eqnn::probe::run_probe_reference(model, x, transforms)
+                                           : eqnn::probe::run_probe(model, x, transforms, unfused));
       });
   state.SetLabel(spec.describe() + (reference ? ", vs the reference backend" : ", vs unfused"));
 }

@@ -162,20 +162,24 @@ std::optional<FieldType> output_field_type(const torch::nn::Module& child,
     return current;
   }
   if (!input)
-    return unknown("receives features whose field type is unknown (the first child must be an "
-                   "eqnn layer, whose input type fixes the group action)");
+    return unknown(
+        "receives features whose field type is unknown (the first child must be an "
+        "eqnn layer, whose input type fixes the group action)");
   if (is_pointwise_module(name) || name == "torch::nn::Flatten") return input;
   if (name == "torch::nn::Dropout" || name == "torch::nn::Dropout2d") {
     if (child.is_training())
-      return unknown("drops channels at random in training mode and is not equivariant there; "
-                     "call eval() first");
+      return unknown(
+          "drops channels at random in training mode and is not equivariant there; "
+          "call eval() first");
     return input;
   }
   const bool invariant = input->kind == FieldKind::Trivial;
   if (name == "torch::nn::Linear") {
     if (!invariant)
-      return unknown("mixes channels, which is only equivariant on invariant (trivial) "
-                     "features, but it receives " + input->str());
+      return unknown(
+          "mixes channels, which is only equivariant on invariant (trivial) "
+          "features, but it receives " +
+          input->str());
     const auto* linear = dynamic_cast<const torch::nn::LinearImpl*>(&child);
     return FieldType::trivial(input->group, linear->options.out_features());
   }
@@ -196,14 +200,15 @@ SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential) {
   std::vector<FieldType> outputs;
   size_t index = 0;
   for (const auto& child : sequential.children()) {
-    const std::string where =
-        "child " + std::to_string(index++) + " (" + module_name(*child) + ")";
+    const std::string where = "child " + std::to_string(index++) + " (" + module_name(*child) + ")";
     if (!first)
-      if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.get())) first = eq->in_type();
+      if (const auto* eq = dynamic_cast<const EquivariantModule*>(child.get()))
+        first = eq->in_type();
     std::string why;
     current = detail::output_field_type(*child, current ? current : first, &why);
-    TORCH_CHECK(current.has_value() || !why.empty(), "eqnn::infer_field_types: cannot tell how the ",
-                "group acts after ", where, "; use check_equivariance(fn, in_type, out_type, input) ",
+    TORCH_CHECK(current.has_value() || !why.empty(),
+                "eqnn::infer_field_types: cannot tell how the ", "group acts after ", where,
+                "; use check_equivariance(fn, in_type, out_type, input) ",
                 "with explicit field types");
     TORCH_CHECK(current.has_value(), "eqnn::infer_field_types: ", where, " ", why);
     outputs.push_back(*current);
@@ -239,10 +244,9 @@ namespace {
 std::vector<torch::Tensor> forward_stages(torch::nn::SequentialImpl& sequential,
                                           const torch::Tensor& x) {
   std::vector<torch::Tensor> stages;
-  detail::forward_children(sequential, x,
-                           [&](size_t, const torch::nn::AnyModule&, const torch::Tensor& y) {
-                             stages.push_back(y);
-                           });
+  detail::forward_children(
+      sequential, x,
+      [&](size_t, const torch::nn::AnyModule&, const torch::Tensor& y) { stages.push_back(y); });
   return stages;
 }
 }  // namespace

@@ -93,9 +93,11 @@ torch::nn::Sequential small_resnet(const SmallResNetOptions& o) {
         SpatialPool2dOptions(FieldType::regular(g, fields), p.kernel).stride(2).padding(p.padding));
   };
   return torch::nn::Sequential(
-      LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), 3).padding(1).bias(false)),
-      GroupBatchNorm2d(g, o.fields1()), torch::nn::ReLU(), ResidualBlock(g, o.fields1(), o.fields1()),
-      pool(o.fields1(), pool1), ResidualBlock(g, o.fields1(), o.fields2()), pool(o.fields2(), pool2),
+      LiftingConv2d(
+          LiftingConv2dOptions(g, o.in_channels(), o.fields1(), 3).padding(1).bias(false)),
+      GroupBatchNorm2d(g, o.fields1()), torch::nn::ReLU(),
+      ResidualBlock(g, o.fields1(), o.fields1()), pool(o.fields1(), pool1),
+      ResidualBlock(g, o.fields1(), o.fields2()), pool(o.fields2(), pool2),
       ResidualBlock(g, o.fields2(), o.fields3()),
       GroupPool(GroupPoolOptions(g).num_fields(o.fields3())),
       GlobalAvgPool2d(GlobalAvgPool2dOptions(FieldType::trivial(g, o.fields3())).flatten(true)),

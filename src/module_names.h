@@ -30,8 +30,7 @@ bool is_pointwise_module(const std::string& name);
 /// where the type is unknown; `why` then says why as a phrase that follows the module's name
 /// ("mixes channels, ..."), empty where the rules say nothing about the module.
 std::optional<FieldType> output_field_type(const torch::nn::Module& child,
-                                           const std::optional<FieldType>& input,
-                                           std::string* why);
+                                           const std::optional<FieldType>& input, std::string* why);
 
 /// Runs the children of `sequential` one after the other on x, calling each(index, child, output)
 /// after each, and returns the last output: the one staged forward of checks and probes.

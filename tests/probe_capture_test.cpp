@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "eqnn/testing/catch2.h"
@@ -67,10 +68,20 @@ void require_same_rows(const Report& a, const Report& b, double eps, double marg
   }
 }
 
-const std::vector<std::string> kProbed = {
-    "stem",     "stem.0",         "layer1",   "layer1.0",           "layer1.0.conv1",
-    "layer1.1", "layer2.0",       "layer2.0.conv2", "layer2.0.downsample", "layer2.1",
-    "layer3",   "layer3.0.downsample.1", "pool", "fc"};
+const std::vector<std::string> kProbed = {"stem",
+                                          "stem.0",
+                                          "layer1",
+                                          "layer1.0",
+                                          "layer1.0.conv1",
+                                          "layer1.1",
+                                          "layer2.0",
+                                          "layer2.0.conv2",
+                                          "layer2.0.downsample",
+                                          "layer2.1",
+                                          "layer3",
+                                          "layer3.0.downsample.1",
+                                          "pool",
+                                          "fc"};
 
 }  // namespace
 
@@ -168,9 +179,9 @@ TEST_CASE("declared actions, repeated calls, tuples and files that are not Torch
 
   // A submodule that returns a tuple is refused by name.
   torch::jit::Module tuple = load_torchscript(kAssets + "tuple.pt");
-  CHECK_THROWS_WITH(model_of(tuple, "tuple"),
-                    Contains("submodule 'pair' (Pair) of model 'tuple' returns") &&
-                        Contains("not one tensor"));
+  CHECK_THROWS_WITH(
+      model_of(tuple, "tuple"),
+      Contains("submodule 'pair' (Pair) of model 'tuple' returns") && Contains("not one tensor"));
   CaptureOptions only_conv;
   only_conv.modules = {"conv"};
   only_conv.depth = 0;
@@ -194,8 +205,12 @@ namespace {
 /// report_output line, and at its own output through report_output.
 struct PlainBlockImpl : torch::nn::Module {
   explicit PlainBlockImpl(int64_t channels)
-      : conv1(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1)))),
-        conv2(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1)))),
+      : conv1(register_module(
+            "conv1",
+            torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1)))),
+        conv2(register_module(
+            "conv2",
+            torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1)))),
         tap(register_module("tap", Tap())) {}
   torch::Tensor forward(const torch::Tensor& x) {
     const torch::Tensor h = tap(torch::relu(conv1(x)));
@@ -209,7 +224,8 @@ TORCH_MODULE(PlainBlock);
 
 struct PlainNetImpl : torch::nn::Module {
   PlainNetImpl()
-      : stem(register_module("stem", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)))),
+      : stem(register_module("stem",
+                             torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)))),
         blocks(register_module("blocks", torch::nn::ModuleList(PlainBlock(4), PlainBlock(4)))),
         head(register_module("head", torch::nn::Linear(4, 3))) {}
   torch::Tensor forward(const torch::Tensor& x) {
@@ -240,10 +256,13 @@ TEST_CASE("C++ module trees are probed inside custom modules", "[probe]") {
     if (labels.empty() || labels.back() != row.stage) labels.push_back(row.stage);
   // the stem is a plain Conv2d called by the root's forward: not observable (and not required);
   // inside the blocks: the Tap, conv2 (report_output), the block; then the model output
-  const std::vector<std::string> want = {
-      "blocks.0.tap (eqnn::probe::Tap)", "blocks.0.conv2 (torch::nn::Conv2d)",
-      "blocks.0 (PlainBlock)",           "blocks.1.tap (eqnn::probe::Tap)",
-      "blocks.1.conv2 (torch::nn::Conv2d)", "blocks.1 (PlainBlock)", "output"};
+  const std::vector<std::string> want = {"blocks.0.tap (eqnn::probe::Tap)",
+                                         "blocks.0.conv2 (torch::nn::Conv2d)",
+                                         "blocks.0 (PlainBlock)",
+                                         "blocks.1.tap (eqnn::probe::Tap)",
+                                         "blocks.1.conv2 (torch::nn::Conv2d)",
+                                         "blocks.1 (PlainBlock)",
+                                         "output"};
   CHECK(labels == want);
   CHECK(std::isnan(row_at(r, "output", "equivariance", "cosine").value));  // logits: n/a
   CHECK(row_at(r, "output", "output_kl", "kl").value > 1e-6);
@@ -297,9 +316,9 @@ TEST_CASE("the equivariant ResNet is equivariant at every block and inside it", 
     block->eval();
     const torch::Tensor x = eqnn_test::randn({2, 16, 9, 9}, dtype, 52);
     auto impl = block.ptr();
-    const auto report = eqnn::check_equivariance(
-        [impl](const torch::Tensor& in) { return impl->forward(in); }, block->in_type(),
-        block->out_type(), x, 0, /*single_layer=*/false);
+    const auto report =
+        eqnn::check_equivariance([impl](const torch::Tensor& in) { return impl->forward(in); },
+                                 block->in_type(), block->out_type(), x, 0, /*single_layer=*/false);
     CHECK(report.passed());
     torch::NoGradGuard no_grad;
     const torch::Tensor y = block->forward(x);
@@ -317,7 +336,8 @@ TEST_CASE("the fast probe paths match the reference backend on every kind of sta
         INFO(c10::toString(dtype) << " " << size << (channels_last ? " channels_last" : " NCHW"));
         const Group g = Group::d4();
         torch::manual_seed(13);
-        auto net = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(g, size).fields1(2).fields2(2).fields3(3));
+        auto net = eqnn::models::small_gcnn(
+            eqnn::models::SmallGCNNOptions(g, size).fields1(2).fields2(2).fields3(3));
         net->to(dtype);
         net->eval();
         // non-equivariant maps too: a plain conv (plane action), a flatten (not applicable),
@@ -342,9 +362,10 @@ TEST_CASE("the fast probe paths match the reference backend on every kind of sta
         options.normalisation_samples = 5;
         const double eps = dtype == torch::kFloat ? 2e-5 : 1e-10;
         const double margin = dtype == torch::kFloat ? 1e-6 : 1e-12;
-        for (const auto& transforms :
-             {group_transforms(g), rotation_transforms({90, 45}), translation_transforms({{1, 2}})}) {
-          for (const ProbedModel& model : {model_of(net, "gcnn"), sequence_model("plain", stages)}) {
+        for (const auto& transforms : {group_transforms(g), rotation_transforms({90, 45}),
+                                       translation_transforms({{1, 2}})}) {
+          for (const ProbedModel& model :
+               {model_of(net, "gcnn"), sequence_model("plain", stages)}) {
             INFO(model.name << " " << transforms.back().name);
             require_same_rows(run_probe(model, x, transforms, options),
                               run_probe_reference(model, x, transforms, options), eps, margin);
@@ -356,9 +377,11 @@ TEST_CASE("the fast probe paths match the reference backend on every kind of sta
 TEST_CASE("non-finite features are reported as an error, never as invariance", "[probe]") {
   const torch::Tensor x = eqnn_test::randn({3, 1, 6, 6}, torch::kDouble, 55);
   const ProbedModel model = sequence_model(
-      "nan", {{"logits", [](const torch::Tensor& y) {
+      "nan", {{"logits",
+               [](const torch::Tensor& y) {
                  return y.flatten(1).narrow(1, 0, 4) * std::numeric_limits<double>::quiet_NaN();
-               }, LatentAction::invariant()}});
+               },
+               LatentAction::invariant()}});
   CHECK_THROWS_WITH(run_probe(model, x, group_transforms(Group::c4())),
                     Contains("is not finite") && Contains("NaN"));
 }
@@ -403,4 +426,104 @@ TEST_CASE("concurrent writers of one report file leave a complete file", "[probe
     files += entry.is_regular_file() ? 1 : 0;
   CHECK(files == 1);  // no temporary left behind
   std::filesystem::remove_all(dir);
+}
+
+namespace {
+
+/// The PyTorch ResNet of tests/data/torchscript/make_models.py as C++ modules; each probed module
+/// reports its output with one line (plain LibTorch modules have no hooks).
+struct BasicBlockImpl : torch::nn::Module {
+  BasicBlockImpl(int64_t cin, int64_t cout, int64_t stride) {
+    namespace nn = torch::nn;
+    conv1 = register_module(
+        "conv1", nn::Conv2d(nn::Conv2dOptions(cin, cout, 3).stride(stride).padding(1).bias(false)));
+    bn1 = register_module("bn1", nn::BatchNorm2d(cout));
+    conv2 = register_module("conv2",
+                            nn::Conv2d(nn::Conv2dOptions(cout, cout, 3).padding(1).bias(false)));
+    bn2 = register_module("bn2", nn::BatchNorm2d(cout));
+    if (stride != 1 || cin != cout)
+      downsample = register_module(
+          "downsample",
+          nn::Sequential(nn::Conv2d(nn::Conv2dOptions(cin, cout, 1).stride(stride).bias(false)),
+                         nn::BatchNorm2d(cout)));
+  }
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor out = torch::relu(bn1(eqnn::report_output(*conv1, conv1(x))));
+    out = bn2(eqnn::report_output(*conv2, conv2(out)));
+    const torch::Tensor identity =
+        downsample ? eqnn::report_output(*downsample, downsample->forward(x)) : x;
+    return eqnn::report_output(*this, torch::relu(out + identity));
+  }
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  torch::nn::Sequential downsample{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+struct ResNetImpl : torch::nn::Module {
+  ResNetImpl() {
+    namespace nn = torch::nn;
+    fc = register_module("fc", nn::Linear(32, 10));
+    stem = register_module(
+        "stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 8, 3).padding(1).bias(false)),
+                               nn::BatchNorm2d(8), nn::ReLU()));
+    layer1 = register_module("layer1", nn::Sequential(BasicBlock(8, 8, 1), BasicBlock(8, 8, 1)));
+    layer2 = register_module("layer2", nn::Sequential(BasicBlock(8, 16, 2), BasicBlock(16, 16, 1)));
+    layer3 = register_module("layer3", nn::Sequential(BasicBlock(16, 32, 2)));
+    pool = register_module("pool", nn::AdaptiveAvgPool2d(1));
+  }
+  torch::Tensor forward(torch::Tensor x) {
+    x = eqnn::report_output(*stem, stem->forward(x));
+    x = eqnn::report_output(*layer1, layer1->forward(x));
+    x = eqnn::report_output(*layer2, layer2->forward(x));
+    x = eqnn::report_output(*layer3, layer3->forward(x));
+    x = torch::flatten(eqnn::report_output(*pool, pool(x)), 1);
+    return eqnn::report_output(*fc, fc(x));
+  }
+  torch::nn::Linear fc{nullptr};
+  torch::nn::Sequential stem{nullptr}, layer1{nullptr}, layer2{nullptr}, layer3{nullptr};
+  torch::nn::AdaptiveAvgPool2d pool{nullptr};
+};
+TORCH_MODULE(ResNet);
+
+}  // namespace
+
+TEST_CASE("the same ResNet built as C++ modules gives the TorchScript model's numbers",
+          "[probe][jit]") {
+  torch::jit::Module scripted = load_torchscript(kAssets + "resnet_scripted.pt");
+  scripted.eval();
+  ResNet cpp;
+  {
+    torch::NoGradGuard no_grad;
+    std::map<std::string, torch::Tensor> weights;
+    for (const auto& p : scripted.named_parameters())
+      weights[p.name] = p.value;
+    for (const auto& b : scripted.named_buffers())
+      weights[b.name] = b.value;
+    for (auto& p : cpp->named_parameters())
+      p.value().copy_(weights.at(p.key()));
+    for (auto& b : cpp->named_buffers())
+      b.value().copy_(weights.at(b.key()));
+  }
+  cpp->eval();
+  const std::vector<std::string> shared = {
+      "stem",     "layer1",   "layer1.0",       "layer1.0.conv1",
+      "layer1.1", "layer2.0", "layer2.0.conv2", "layer2.0.downsample",
+      "layer2.1", "layer3",   "pool",           "fc"};
+  CaptureOptions capture;
+  capture.modules = shared;
+  capture.depth = 0;
+  const torch::Tensor x = asset_inputs();
+  const auto transforms = group_transforms(Group::d4());
+  const Report a = run_probe(model_of(scripted, "resnet", capture), x, transforms);
+  const Report b = run_probe(model_of(cpp, "resnet", capture), x, transforms);
+  // the same stages in the same order; the types are spelled as each side spells them
+  REQUIRE(a.rows.size() == b.rows.size());
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    const ReportRow &p = a.rows[i], &q = b.rows[i];
+    INFO(p.stage << " / " << q.stage << " " << p.metric << " " << p.deviation);
+    CHECK(p.stage.substr(0, p.stage.find(' ')) == q.stage.substr(0, q.stage.find(' ')));
+    REQUIRE(std::isnan(p.value) == std::isnan(q.value));
+    if (!std::isnan(p.value)) CHECK(p.value == Approx(q.value).epsilon(1e-5));
+  }
 }

@@ -122,10 +122,10 @@ TEST_CASE("cosine G-EED ignores the scale of activations, euclidean does not", "
 
 TEST_CASE("a small case matches values computed by hand", "[probe]") {
   // f(x) = x on one 2x2 image, C2 = {e, R^2}; and a second stage flattening to logits.
-  const ProbedModel model = sequence_model(
-      "identity", {{"identity", [](const torch::Tensor& x) { return x; }},
-                   {"flatten", [](const torch::Tensor& x) { return x.flatten(1); },
-                    LatentAction::invariant()}});
+  const ProbedModel model =
+      sequence_model("identity", {{"identity", [](const torch::Tensor& x) { return x; }},
+                                  {"flatten", [](const torch::Tensor& x) { return x.flatten(1); },
+                                   LatentAction::invariant()}});
   const torch::Tensor x = torch::tensor({1.0, 2.0, 3.0, 4.0}, torch::kDouble).view({1, 1, 2, 2});
   ProbeOptions options;
   options.normalised = false;
@@ -370,25 +370,27 @@ ProbedModel non_equivariant_model(const Group& group, int64_t channels, int64_t 
   const torch::Tensor offset = eqnn_test::randn({1, channels, size, size}, dtype, 41);
   const auto maybe_custom = [exact, action_calls](const LatentAction& action) -> LatentAction {
     if (exact) return action;
-    return LatentAction::custom(action.name(), [action, action_calls](const torch::Tensor& y,
-                                                                      const Transform& tr) {
-      ++*action_calls;
-      return action.apply(y, tr);
-    });
+    return LatentAction::custom(
+        action.name(), [action, action_calls](const torch::Tensor& y, const Transform& tr) {
+          ++*action_calls;
+          return action.apply(y, tr);
+        });
   };
   const eqnn::FieldType type = eqnn::FieldType::regular(group);
   return sequence_model(
-      "m",
-      {{"regular",
-        [=](const torch::Tensor& x) { return torch::conv2d(x, weight, {}, 1, 1) + offset; },
-        maybe_custom(LatentAction::fields(type))},
-       {"plane", [](const torch::Tensor& x) { return torch::relu(x) * 2; },
-        maybe_custom(LatentAction::plane())},
-       {"invariant", [](const torch::Tensor& x) { return x.mean({2, 3}, true); },
-        maybe_custom(LatentAction::invariant())},
-       // (K n, F) features in a non-contiguous layout
-       {"flat", [](const torch::Tensor& x) { return x.flatten(1).t().contiguous().t() * 3; },
-        maybe_custom(LatentAction::invariant())}});
+      "m", {{"regular",
+             [=](const torch::Tensor& x) { return torch::conv2d(x, weight, {}, 1, 1) + offset; },
+             maybe_custom(LatentAction::fields(type))},
+            {"plane", [](const torch::Tensor& x) { return torch::relu(x) * 2; },
+             maybe_custom(LatentAction::plane())},
+            {"invariant",
+             [](const torch::Tensor& x) {
+               return x.mean({2, 3}, true);
+             },
+             maybe_custom(LatentAction::invariant())},
+            // (K n, F) features in a non-contiguous layout
+            {"flat", [](const torch::Tensor& x) { return x.flatten(1).t().contiguous().t() * 3; },
+             maybe_custom(LatentAction::invariant())}});
 }
 
 }  // namespace

@@ -3,13 +3,13 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include <unistd.h>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <optional>
-#include <cmath>
-#include <unistd.h>
+#include <sstream>
 
 #include "commands.h"
 #include "eqnn/eqnn.h"
@@ -92,8 +92,9 @@ LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channe
     torch::manual_seed(a.seed);
     auto net = build_model(spec);
     net->eval();
-    return {probe::model_of(net, spec.describe(), capture),
-            spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt};
+    return {
+        probe::model_of(net, spec.describe(), capture),
+        spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt};
   }
   TORCH_CHECK(std::filesystem::exists(a.model), "eqnn probe: model file '", a.model,
               "' does not exist");
@@ -125,8 +126,8 @@ LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channe
 }
 
 std::vector<probe::Transform> transforms_for(const ProbeArgs& a, const std::optional<Group>& own) {
-  const int given = !a.rotations.empty() + (a.cn > 0) + (a.so2 > 0) + !a.shifts.empty() +
-                    !a.group.empty();
+  const int given =
+      !a.rotations.empty() + (a.cn > 0) + (a.so2 > 0) + !a.shifts.empty() + !a.group.empty();
   TORCH_CHECK(given <= 1, "eqnn probe: give at most one of --group, --rotations, --cn, --so2 and ",
               "--shifts (they choose the transforms)");
   if (!a.rotations.empty()) {
@@ -198,15 +199,17 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("--metrics", a->metrics, "equivariance,invariance,output")->capture_default_str();
   sub->add_option("--deviations", a->deviations, "cosine,euclidean")->capture_default_str();
   sub->add_option("--stages", a->stages, "Stage indices to report, e.g. 0,3,8 (default: all)");
-  sub->add_option("--modules", a->modules,
-                  "Submodules to probe by qualified name, e.g. layer1,layer2.0,fc (and the output)");
+  sub->add_option(
+      "--modules", a->modules,
+      "Submodules to probe by qualified name, e.g. layer1,layer2.0,fc (and the output)");
   sub->add_option("--depth", a->depth,
                   "Also every submodule down to this depth (default 1: the top-level children; 0 "
                   "with --modules)")
       ->check(CLI::Range(int64_t{0}, int64_t{64}));
-  sub->add_option("--action", a->actions,
-                  "Declared actions on stage outputs: 'name=ACTION,...' with ACTION one of plane, "
-                  "invariant, none, regular:GROUP, trivial:GROUP (name 'output': the model output)");
+  sub->add_option(
+      "--action", a->actions,
+      "Declared actions on stage outputs: 'name=ACTION,...' with ACTION one of plane, "
+      "invariant, none, regular:GROUP, trivial:GROUP (name 'output': the model output)");
   sub->add_option("--normalisation-samples", a->normalisation_samples,
                   "Samples whose pairs give the normalisation scale (0: all)")
       ->capture_default_str()

@@ -27,23 +27,24 @@ void ResidualBlockImpl::reset() {
   const Group& g = o.group();
   const int64_t k = o.kernel_size();
   // No bias before batch norm: it would be removed by the normalisation.
-  conv1 = register_module("conv1", GroupConv2d(GroupConv2dOptions(g, o.in_fields(), o.out_fields(), k)
-                                                   .stride(o.stride())
-                                                   .padding(k / 2)
-                                                   .bias(false)));
+  conv1 =
+      register_module("conv1", GroupConv2d(GroupConv2dOptions(g, o.in_fields(), o.out_fields(), k)
+                                               .stride(o.stride())
+                                               .padding(k / 2)
+                                               .bias(false)));
   bn1 = register_module("bn1", GroupBatchNorm2d(g, o.out_fields()));
   conv2 = register_module(
       "conv2",
-      GroupConv2d(GroupConv2dOptions(g, o.out_fields(), o.out_fields(), k).padding(k / 2).bias(false)));
+      GroupConv2d(
+          GroupConv2dOptions(g, o.out_fields(), o.out_fields(), k).padding(k / 2).bias(false)));
   bn2 = register_module("bn2", GroupBatchNorm2d(g, o.out_fields()));
   if (o.stride() != 1 || o.in_fields() != o.out_fields()) {
     downsample = register_module(
         "downsample",
-        torch::nn::Sequential(
-            GroupConv2d(GroupConv2dOptions(g, o.in_fields(), o.out_fields(), 1)
-                            .stride(o.stride())
-                            .bias(false)),
-            GroupBatchNorm2d(g, o.out_fields())));
+        torch::nn::Sequential(GroupConv2d(GroupConv2dOptions(g, o.in_fields(), o.out_fields(), 1)
+                                              .stride(o.stride())
+                                              .bias(false)),
+                              GroupBatchNorm2d(g, o.out_fields())));
   } else {
     downsample = nullptr;
   }
@@ -97,10 +98,12 @@ PlainResidualImpl::PlainResidualImpl(torch::nn::Sequential main_, torch::nn::Seq
 
 void PlainResidualImpl::reset() {
   // Own copies, so that clone() (which calls reset() on a member-wise copy) is deep.
-  main = register_module("main", torch::nn::Sequential(
-                                     std::dynamic_pointer_cast<torch::nn::SequentialImpl>(main->clone())));
-  skip = register_module("skip", torch::nn::Sequential(
-                                     std::dynamic_pointer_cast<torch::nn::SequentialImpl>(skip->clone())));
+  main = register_module(
+      "main",
+      torch::nn::Sequential(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(main->clone())));
+  skip = register_module(
+      "skip",
+      torch::nn::Sequential(std::dynamic_pointer_cast<torch::nn::SequentialImpl>(skip->clone())));
 }
 
 torch::Tensor PlainResidualImpl::forward(const torch::Tensor& input) {

@@ -1,4 +1,3 @@
-#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/conv_base.h"
 
 #include <c10/core/InferenceMode.h>
@@ -7,6 +6,7 @@
 #include "conv2d_forward.h"
 #include "eqnn/nn/group_conv.h"
 #include "eqnn/nn/lifting_conv.h"
+#include "eqnn/nn/output_observer.h"
 #include "eqnn/ops.h"
 
 namespace eqnn {
@@ -85,9 +85,9 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tens
   cache_hit_ = false;
   if (this->is_training() || needs_graph) {
     cache_ = FilterCache{};  // the parameters are being trained: do not keep a copy around
-    return report_output(*this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight,
-                                                   expanded_weight(), expanded_bias(),
-                                                   geometry(options)));
+    return report_output(
+        *this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
+                                  expanded_bias(), geometry(options)));
   }
   if (cache_valid()) {
     cache_hit_ = true;

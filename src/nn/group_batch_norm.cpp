@@ -1,10 +1,10 @@
-#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/group_batch_norm.h"
 
 #include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
 
+#include "eqnn/nn/output_observer.h"
 #include "exactness.h"
 
 namespace eqnn {

@@ -5,12 +5,16 @@ namespace {
 thread_local OutputObserver* t_observer = nullptr;
 }  // namespace
 
-OutputObserver* current_output_observer() { return t_observer; }
+OutputObserver* current_output_observer() {
+  return t_observer;
+}
 
 ScopedOutputObserver::ScopedOutputObserver(OutputObserver* observer) : previous_(t_observer) {
   t_observer = observer;
 }
 
-ScopedOutputObserver::~ScopedOutputObserver() { t_observer = previous_; }
+ScopedOutputObserver::~ScopedOutputObserver() {
+  t_observer = previous_;
+}
 
 }  // namespace eqnn

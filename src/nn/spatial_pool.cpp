@@ -1,10 +1,10 @@
-#include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/spatial_pool.h"
 
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/pooling.h>
 
+#include "eqnn/nn/output_observer.h"
 #include "exactness.h"
 
 namespace eqnn {

@@ -20,7 +20,9 @@ std::optional<int64_t> element_in(const Group& group, const Transform& tr) {
   return std::nullopt;
 }
 
-LatentAction LatentAction::plane() { return LatentAction(Kind::Plane, "plane"); }
+LatentAction LatentAction::plane() {
+  return LatentAction(Kind::Plane, "plane");
+}
 
 LatentAction LatentAction::fields(const FieldType& type) {
   LatentAction a(Kind::Fields, type.str());
@@ -28,7 +30,9 @@ LatentAction LatentAction::fields(const FieldType& type) {
   return a;
 }
 
-LatentAction LatentAction::invariant() { return LatentAction(Kind::Invariant, "invariant"); }
+LatentAction LatentAction::invariant() {
+  return LatentAction(Kind::Invariant, "invariant");
+}
 
 LatentAction LatentAction::none(const std::string& why) {
   return LatentAction(Kind::None, "n/a (" + why + ")");
@@ -68,8 +72,8 @@ std::optional<ExactAction> LatentAction::exact(const Transform& tr, at::IntArray
 std::optional<torch::Tensor> LatentAction::apply_inexact(const torch::Tensor& y,
                                                          const Transform& tr) const {
   const bool on_plane = y.dim() == 4;
-  const bool trivial = kind_ == Kind::Plane ||
-                       (kind_ == Kind::Fields && type_.kind == FieldKind::Trivial);
+  const bool trivial =
+      kind_ == Kind::Plane || (kind_ == Kind::Fields && type_.kind == FieldKind::Trivial);
   // Translations commute with the group axis; trivial fields take any plane transform, and
   // trivial fields without a plane are invariant to it.
   if (kind_ == Kind::Fields && !on_plane && type_.kind == FieldKind::Trivial) return y;
@@ -80,43 +84,52 @@ std::optional<torch::Tensor> LatentAction::apply_inexact(const torch::Tensor& y,
 }
 
 namespace {
+
 /// y as (N, C, H, W): features without a plane are 1x1 maps.
 torch::Tensor as_maps(const torch::Tensor& y) {
   return y.dim() == 2 ? y.reshape({y.size(0), y.size(1), 1, 1}) : y;
 }
+
+/// The exact action through the fused op.
+torch::Tensor exact_by_op(const torch::Tensor& maps, const ExactAction& a) {
+  return ops::group_action(maps, a.group, {a.element}, a.kind);
+}
+
+/// The same from plain ATen, conventions.md: (L_g f)[c, t](x) = f[c, idx(g^-1 h_t)](g^-1 x);
+/// trivial fields: the plane only.
+torch::Tensor exact_by_aten(const torch::Tensor& maps_in, const ExactAction& a) {
+  torch::Tensor maps = a.group.act_on_plane(maps_in, a.element);
+  if (a.kind != FieldKind::Regular) return maps;
+  const int64_t g = a.group.order();
+  const auto s = maps.sizes();
+  return maps.reshape({s[0], s[1] / g, g, s[2], s[3]})
+      .index_select(2, a.group.regular_permutation(a.element).to(maps.device()))
+      .reshape(s);
+}
+
 }  // namespace
 
-std::optional<torch::Tensor> LatentAction::apply(const torch::Tensor& y,
-                                                 const Transform& tr) const {
+std::optional<torch::Tensor> LatentAction::apply_with(
+    const torch::Tensor& y, const Transform& tr,
+    torch::Tensor (*exact_apply)(const torch::Tensor&, const ExactAction&)) const {
   if (kind_ == Kind::None) return std::nullopt;
   if (kind_ == Kind::Custom) return (*fn_)(y, tr);
   if (kind_ == Kind::Invariant || tr.is_identity()) return y;
   if (const auto a = exact(tr, y.sizes())) {
     if (y.dim() != 2 && y.dim() != 4) return std::nullopt;
-    return ops::group_action(as_maps(y), a->group, {a->element}, a->kind).view(y.sizes());
+    return exact_apply(as_maps(y), *a).reshape(y.sizes());
   }
   return apply_inexact(y, tr);
 }
 
+std::optional<torch::Tensor> LatentAction::apply(const torch::Tensor& y,
+                                                 const Transform& tr) const {
+  return apply_with(y, tr, &exact_by_op);
+}
+
 std::optional<torch::Tensor> LatentAction::apply_reference(const torch::Tensor& y,
                                                            const Transform& tr) const {
-  if (kind_ == Kind::None) return std::nullopt;
-  if (kind_ == Kind::Custom) return (*fn_)(y, tr);
-  if (kind_ == Kind::Invariant || tr.is_identity()) return y;
-  if (const auto a = exact(tr, y.sizes())) {
-    if (y.dim() != 2 && y.dim() != 4) return std::nullopt;
-    // conventions.md: (L_g f)[c, t](x) = f[c, idx(g^-1 h_t)](g^-1 x); trivial fields: the plane.
-    torch::Tensor maps = a->group.act_on_plane(as_maps(y), a->element);
-    if (a->kind == FieldKind::Regular) {
-      const int64_t g = a->group.order();
-      const auto s = maps.sizes();
-      maps = maps.reshape({s[0], s[1] / g, g, s[2], s[3]})
-                 .index_select(2, a->group.regular_permutation(a->element).to(y.device()))
-                 .reshape(s);
-    }
-    return maps.reshape(y.sizes());
-  }
-  return apply_inexact(y, tr);
+  return apply_with(y, tr, &exact_by_aten);
 }
 
 LatentAction parse_latent_action(const std::string& spec) {

@@ -89,8 +89,8 @@ void check_arguments(const ProbedModel& model, const torch::Tensor& inputs,
   TORCH_CHECK(options.normalisation_samples >= 0,
               "eqnn::probe::run_probe: normalisation_samples must be >= 0 (0: all), got ",
               options.normalisation_samples);
-  TORCH_CHECK(!options.deviations.empty() || !(wants(options, Metric::Equivariance) ||
-                                                wants(options, Metric::Invariance)),
+  TORCH_CHECK(!options.deviations.empty() ||
+                  !(wants(options, Metric::Equivariance) || wants(options, Metric::Invariance)),
               "eqnn::probe::run_probe: no deviations given for the latent metrics");
 }
 
@@ -128,8 +128,8 @@ std::vector<StageInfo> stages_of_events(const ProbedModel& model, const std::vec
   for (const Event& e : events)
     ++calls[e.point];
   for (size_t p = 0; p < model.points.size(); ++p)
-    TORCH_CHECK(!model.points[p].required || calls[p] > 0, "eqnn::probe: ",
-                model.points[p].label(), " of model '", model.name,
+    TORCH_CHECK(!model.points[p].required || calls[p] > 0, "eqnn::probe: ", model.points[p].label(),
+                " of model '", model.name,
                 "' produced no output during the model's forward. Plain LibTorch modules inside a "
                 "custom module's forward cannot be observed from outside: add an "
                 "eqnn::probe::Tap after it, or end its owner's forward with "
@@ -150,7 +150,8 @@ std::vector<StageInfo> stages_of_events(const ProbedModel& model, const std::vec
     s.action = p.action;
     stages.push_back(std::move(s));
   }
-  if (!events.empty() && events.back().output.unsafeGetTensorImpl() == output.unsafeGetTensorImpl()) {
+  if (!events.empty() &&
+      events.back().output.unsafeGetTensorImpl() == output.unsafeGetTensorImpl()) {
     stages.back().is_output = true;
   } else {
     StageInfo s;
@@ -174,7 +175,8 @@ std::string not_applicable(const StageInfo& stage, const torch::Tensor& sample,
   const torch::Tensor f0 = sample.narrow(0, 0, n);
   for (int64_t k = set.first; k < set.count(); ++k) {
     const std::optional<torch::Tensor> target = stage.action.apply(f0, set.all[k]);
-    if (!target) return "n/a (" + set.all[k].name + " has no action on " + stage.action.name() + ")";
+    if (!target)
+      return "n/a (" + set.all[k].name + " has no action on " + stage.action.name() + ")";
     if (target->sizes() != sample.narrow(0, k * n, n).sizes())
       return "n/a (" + set.all[k].name + " on " + stage.action.name() + " gives the wrong shape)";
   }
@@ -205,11 +207,11 @@ struct Series {
 struct StageResult {
   StageInfo info;
   bool probed = false;
-  std::string not_applicable;            // latent equivariance: "" where applicable
-  std::vector<Series> equivariance;      // per deviation (empty: not asked or not applicable)
-  std::vector<Series> invariance;        // per deviation (empty: not asked)
-  std::optional<Series> output_kl;       // at the output, for (N, classes) logits
-  std::vector<PairwiseMean> scales;      // per deviation, for the normalised G-EED
+  std::string not_applicable;        // latent equivariance: "" where applicable
+  std::vector<Series> equivariance;  // per deviation (empty: not asked or not applicable)
+  std::vector<Series> invariance;    // per deviation (empty: not asked)
+  std::optional<Series> output_kl;   // at the output, for (N, classes) logits
+  std::vector<PairwiseMean> scales;  // per deviation, for the normalised G-EED
 };
 
 /// Fixed for the run: where every transform acts on the stage as an exact group action, those
@@ -316,7 +318,8 @@ class FastAccumulator {
     return plan;
   }
 
-  void add(StageResult& r, StagePlan& plan, const torch::Tensor& y, int64_t start, int64_t n) const {
+  void add(StageResult& r, StagePlan& plan, const torch::Tensor& y, int64_t start,
+           int64_t n) const {
     const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
     const std::vector<Deviation>& devs = options_.deviations;
     if (options_.normalised && plan.kept_count < normalisation_) keep(plan, y, n);
@@ -327,18 +330,20 @@ class FastAccumulator {
                        stage_sums_supported(maps, plan.exact);
     const bool fused_equivariance = fused && plan.exact_equivariance;
     if (fused) {
-      const StageSums t = stage_sums(maps, set_.count(), set_.first, plan.exact,
-                                     fused_equivariance, invariance);
+      const StageSums t =
+          stage_sums(maps, set_.count(), set_.first, plan.exact, fused_equivariance, invariance);
       for (size_t j = 0; j < devs.size(); ++j)
         for (int64_t k = set_.first; k < set_.count(); ++k)
           for (int64_t i = 0; i < n; ++i) {
             const double a2 = t.norm2[k * n + i];
             if (fused_equivariance)
               r.equivariance[j].add(
-                  k, start + i, sums::from_sums(devs[j], t.equivariance2[k * n + i], a2, t.norm2[i]));
+                  k, start + i,
+                  sums::from_sums(devs[j], t.equivariance2[k * n + i], a2, t.norm2[i]));
             if (invariance)
               r.invariance[j].add(
-                  k, start + i, sums::from_sums(devs[j], t.invariance2[k * n + i], a2, t.centroid2[i]));
+                  k, start + i,
+                  sums::from_sums(devs[j], t.invariance2[k * n + i], a2, t.centroid2[i]));
           }
     }
     if (equivariance && !fused_equivariance) {
@@ -444,7 +449,8 @@ Report make_report(const ProbedModel& model, const TransformSet& set, int64_t sa
       if (wants(options, Metric::Equivariance))
         row_of(Metric::Equivariance, d, r.equivariance.empty() ? nullptr : &r.equivariance[j],
                static_cast<int64_t>(j));
-      if (!r.invariance.empty()) row_of(Metric::Invariance, d, &r.invariance[j], static_cast<int64_t>(j));
+      if (!r.invariance.empty())
+        row_of(Metric::Invariance, d, &r.invariance[j], static_cast<int64_t>(j));
     }
     if (r.output_kl) row_of(Metric::OutputKL, Deviation::KL, &*r.output_kl, -1);
   }
@@ -502,7 +508,8 @@ Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
     previous = bytes;
   }
   for (size_t s = 0; s < stages.size(); ++s)
-    if (probed[s]) accumulator.add(results[s], plans[s], s < first.size() ? first[s].output : output, 0, 1);
+    if (probed[s])
+      accumulator.add(results[s], plans[s], s < first.size() ? first[s].output : output, 0, 1);
   if (options.progress) options.progress(1, n_total);
 
   // Map (point, call) -> stage for the streamed chunks.
@@ -518,11 +525,11 @@ Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
     const torch::Tensor x = transformed_batch(prepare(inputs.narrow(0, start, n)), set.all);
     const torch::Tensor out = model.run(x, [&](int64_t point, const torch::Tensor& y) {
       const int64_t call = calls.at(point)++;
-      TORCH_CHECK(call < static_cast<int64_t>(stage_of[point].size()) &&
-                      stage_of[point][call] == events,
-                  "eqnn::probe: model '", model.name, "' captured ", model.points[point].label(),
-                  " out of the order of its first forward (a forward whose structure depends on "
-                  "its input cannot be probed stage by stage)");
+      TORCH_CHECK(
+          call < static_cast<int64_t>(stage_of[point].size()) && stage_of[point][call] == events,
+          "eqnn::probe: model '", model.name, "' captured ", model.points[point].label(),
+          " out of the order of its first forward (a forward whose structure depends on "
+          "its input cannot be probed stage by stage)");
       ++events;
       const int64_t s = stage_of[point][call];
       if (probed[s]) accumulator.add(results[s], plans[s], y, start, n);
@@ -547,7 +554,9 @@ Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
 
 namespace {
 
-torch::Tensor flat64(const torch::Tensor& y) { return y.reshape({y.size(0), -1}).to(torch::kDouble); }
+torch::Tensor flat64(const torch::Tensor& y) {
+  return y.reshape({y.size(0), -1}).to(torch::kDouble);
+}
 
 /// m(a_i, b_i) for each row i, straight from metrics.md section 2.
 torch::Tensor reference_deviation(const torch::Tensor& a_in, const torch::Tensor& b_in,
@@ -578,7 +587,8 @@ PairwiseMean reference_pairwise(const torch::Tensor& f, Deviation kind) {
   }
   const torch::Tensor r = torch::tensor(rows, torch::kDouble) / static_cast<double>(n - 1);
   out.mean = r.mean().item<double>();
-  if (n > 2) out.standard_error = 2.0 * (r.std() / std::sqrt(static_cast<double>(n))).item<double>();
+  if (n > 2)
+    out.standard_error = 2.0 * (r.std() / std::sqrt(static_cast<double>(n))).item<double>();
   return out;
 }
 
@@ -601,7 +611,8 @@ Report run_probe_reference(const ProbedModel& model, const torch::Tensor& inputs
   const std::vector<Event> events = capture_all(model, torch::cat(copies, 0), &output);
   const std::vector<StageInfo> stages = stages_of_events(model, events, output);
   const std::vector<bool> probed = probed_stages(options, stages.size());
-  const int64_t m = options.normalisation_samples > 0 ? std::min(options.normalisation_samples, n) : n;
+  const int64_t m =
+      options.normalisation_samples > 0 ? std::min(options.normalisation_samples, n) : n;
   std::vector<StageResult> results;
   for (size_t s = 0; s < stages.size(); ++s) {
     const torch::Tensor& y = s < events.size() ? events[s].output : output;
@@ -616,11 +627,14 @@ Report run_probe_reference(const ProbedModel& model, const torch::Tensor& inputs
         for (int64_t k = set.first; k < k_all; ++k) {
           if (!r.equivariance.empty())
             r.equivariance[j].add(
-                k, 0, reference_deviation(copy(k), *stages[s].action.apply_reference(copy(0), set.all[k]), d));
+                k, 0,
+                reference_deviation(copy(k), *stages[s].action.apply_reference(copy(0), set.all[k]),
+                                    d));
           if (!r.invariance.empty())
             r.invariance[j].add(k, 0, reference_deviation(copy(k), centroid, d));
         }
-        if (options.normalised) r.scales.push_back(reference_pairwise(flat64(copy(0).narrow(0, 0, m)), d));
+        if (options.normalised)
+          r.scales.push_back(reference_pairwise(flat64(copy(0).narrow(0, 0, m)), d));
       }
       if (r.output_kl) {
         const torch::Tensor p = torch::softmax(y.to(torch::kDouble), 1);

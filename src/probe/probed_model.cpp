@@ -67,7 +67,8 @@ ProbedModel sequence_model(const std::string& name, std::vector<SequenceStage> s
   TORCH_CHECK(!stages.empty(), "eqnn::probe::sequence_model: model '", name, "' has no stages");
   ProbedModel model;
   model.name = name;
-  auto forwards = std::make_shared<std::vector<std::function<torch::Tensor(const torch::Tensor&)>>>();
+  auto forwards =
+      std::make_shared<std::vector<std::function<torch::Tensor(const torch::Tensor&)>>>();
   for (SequenceStage& stage : stages) {
     TORCH_CHECK(stage.forward != nullptr, "eqnn::probe::sequence_model: stage '", stage.name,
                 "' of model '", name, "' has no forward");
@@ -192,10 +193,9 @@ ProbedModel model_of(const torch::nn::Sequential& sequential, const std::string&
   model.name = name;
   model.points = tree->points;
   const auto last = inferred.find(sequential->children().back().get());
-  model.output_action =
-      output_action(options, last != inferred.end() && last->second
-                                 ? LatentAction::fields(*last->second)
-                                 : LatentAction::plane());
+  model.output_action = output_action(options, last != inferred.end() && last->second
+                                                   ? LatentAction::fields(*last->second)
+                                                   : LatentAction::plane());
   auto impl = sequential.ptr();
   model.run = [impl, tree](const torch::Tensor& x, const CaptureSink& sink) {
     detail::PointObserver observer(tree->index, sink);

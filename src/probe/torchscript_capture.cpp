@@ -73,8 +73,8 @@ std::map<const c10::ClassType*, std::string> insert_captures(const torch::jit::M
       for (torch::jit::Node* call : calls) {
         const auto* callee = call->input(0)->type()->cast<c10::ClassType>().get();
         if (call->outputs().size() != 1 || !call->output()->type()->cast<c10::TensorType>()) {
-          non_tensor[callee] = call->outputs().size() == 1 ? call->output()->type()->str()
-                                                           : "several values";
+          non_tensor[callee] =
+              call->outputs().size() == 1 ? call->output()->type()->str() : "several values";
           continue;
         }
         torch::jit::Node* cap = graph->create(capture, {call->input(0), call->output()}, 1);
@@ -178,8 +178,8 @@ torch::jit::Module load_torchscript(const std::string& path) {
   try {
     return torch::jit::load(path);
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, "eqnn::probe: '", path, "' could not be loaded as TorchScript: ",
-                e.what_without_backtrace());
+    TORCH_CHECK(false, "eqnn::probe: '", path,
+                "' could not be loaded as TorchScript: ", e.what_without_backtrace());
   }
 }
 

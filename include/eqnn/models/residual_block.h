@@ -32,8 +32,7 @@ struct ResidualBlockOptions {
   TORCH_ARG(int64_t, kernel_size) = 3;
 };
 
-class ResidualBlockImpl : public torch::nn::Cloneable<ResidualBlockImpl>,
-                          public EquivariantModule {
+class ResidualBlockImpl : public torch::nn::Cloneable<ResidualBlockImpl>, public EquivariantModule {
  public:
   ResidualBlockImpl(Group group, int64_t in_fields, int64_t out_fields)
       : ResidualBlockImpl(ResidualBlockOptions(std::move(group), in_fields, out_fields)) {}

@@ -67,6 +67,9 @@ class LatentAction {
  private:
   LatentAction(Kind kind, std::string name) : kind_(kind), name_(std::move(name)) {}
   std::optional<torch::Tensor> apply_inexact(const torch::Tensor& y, const Transform& tr) const;
+  std::optional<torch::Tensor> apply_with(const torch::Tensor& y, const Transform& tr,
+                                          torch::Tensor (*exact_apply)(const torch::Tensor&,
+                                                                       const ExactAction&)) const;
 
   Kind kind_;
   std::string name_;

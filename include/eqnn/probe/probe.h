@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "eqnn/probe/deviation.h"
-#include "eqnn/probe/report.h"
 #include "eqnn/probe/probed_model.h"
+#include "eqnn/probe/report.h"
 #include "eqnn/probe/transforms.h"
 
 namespace eqnn {
