@@ -26,7 +26,9 @@ eqnn::GroupConv2d broken_layer() {
   return layer;
 }
 
-torch::Tensor broken_input() { return torch::randn({1, 4, 8, 8}, torch::kDouble); }
+torch::Tensor broken_input() {
+  return torch::randn({1, 4, 8, 8}, torch::kDouble);
+}
 
 void assert_on_broken_layer() {
   const eqnn::GroupConv2d layer = broken_layer();

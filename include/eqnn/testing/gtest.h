@@ -20,9 +20,9 @@ inline ::testing::AssertionResult equivariance_assertion(const EquivarianceRepor
                                                          const char* module_expr,
                                                          const char* input_expr) {
   if (report.passed()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << module_expr << " is not equivariant on " << input_expr
-                                       << ":\n"
-                                       << report.str();
+  return ::testing::AssertionFailure()
+         << module_expr << " is not equivariant on " << input_expr << ":\n"
+         << report.str();
 }
 
 }  // namespace detail
@@ -30,15 +30,13 @@ inline ::testing::AssertionResult equivariance_assertion(const EquivarianceRepor
 
 // The switch keeps a following `else` from binding to the macro's `if` (as GoogleTest's own macros
 // do); `fail` is GTEST_NONFATAL_FAILURE_ or GTEST_FATAL_FAILURE_ (which returns from the test).
-#define EQNN_GTEST_EQUIVARIANCE_(fail, module, input, tolerance)                    \
-  switch (0)                                                                        \
-  case 0:                                                                           \
-  default:                                                                          \
-    if (const ::testing::AssertionResult eqnn_gtest_ar_ =                           \
-            ::eqnn::detail::equivariance_assertion(                                 \
-                ::eqnn::check_equivariance((module), (input), (tolerance)), #module, \
-                #input)) {                                                          \
-    } else                                                                          \
+#define EQNN_GTEST_EQUIVARIANCE_(fail, module, input, tolerance)                                  \
+  switch (0)                                                                                      \
+  case 0:                                                                                         \
+  default:                                                                                        \
+    if (const ::testing::AssertionResult eqnn_gtest_ar_ = ::eqnn::detail::equivariance_assertion( \
+            ::eqnn::check_equivariance((module), (input), (tolerance)), #module, #input)) {       \
+    } else                                                                                        \
       fail(eqnn_gtest_ar_.message())
 
 #define EXPECT_EQUIVARIANT(module, input) \
