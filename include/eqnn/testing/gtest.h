@@ -1,5 +1,5 @@
-// GoogleTest one-liners for equivariance tests, the counterparts of eqnn/testing/catch2.h. Include
-// after <gtest/gtest.h>.
+// GoogleTest one-liners for equivariance tests, the counterparts of eqnn/testing/catch2.h (this
+// header includes <gtest/gtest.h>).
 //   EXPECT_EQUIVARIANT(layer, x);              // tolerance from the dtype (docs/conventions.md)
 //   ASSERT_EQUIVARIANT(model, x);              // fatal: returns from the test on failure
 //   EXPECT_EQUIVARIANT_TOL(model, x, 1e-6);    // and ASSERT_EQUIVARIANT_TOL
@@ -7,7 +7,7 @@
 // On failure GoogleTest prints the whole per-element report (EquivarianceReport::str()).
 #pragma once
 
-#include <string>
+#include <gtest/gtest.h>
 
 #include "eqnn/check.h"
 
