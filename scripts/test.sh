@@ -54,8 +54,8 @@ for p in libtorch-dev libtorch1.13; do
   grep -qE "(^|, )$p( |,|$)" <<<"$depends" || fail "Depends lacks $p"
 done
 dpkg-deb -x "$deb" "$stage/root"
-LD_LIBRARY_PATH="$stage/root/usr/lib" ldd "$stage/root/usr/bin/eqnn" | grep -q "$stage/root/usr/lib/libeqnn.so" ||
-  fail "the extracted eqnn does not load the extracted libeqnn"
+libs=$(LD_LIBRARY_PATH="$stage/root/usr/lib" ldd "$stage/root/usr/bin/eqnn")
+grep -q "$stage/root/usr/lib/libeqnn.so" <<<"$libs" || fail "the extracted eqnn does not load the extracted libeqnn"
 help=$(LD_LIBRARY_PATH="$stage/root/usr/lib" "$stage/root/usr/bin/eqnn" --help)
 echo "extracted eqnn --help: $(head -n 1 <<<"$help")"
 echo "== packaging checks passed in $((SECONDS - packaging_start)) s"
