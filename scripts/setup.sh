@@ -7,6 +7,8 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev          # LibTorch 1.13 (CPU)
   catch2                # tests
+  libgtest-dev          # the consumer project's GoogleTest suite (eqnn/testing/gtest.h)
+  dpkg-dev file         # cpack -G DEB (dpkg-shlibdeps, file)
   libbenchmark-dev      # bench/
   libcli11-dev          # the eqnn program
   nlohmann-json3-dev    # reference-data manifest, JSON reports
