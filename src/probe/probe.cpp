@@ -71,6 +71,12 @@ TransformSet transform_set(const std::vector<Transform>& given) {
   return set;
 }
 
+/// How many samples give the normalisation scales (metrics.md section 3).
+int64_t normalisation_count(const ProbeOptions& options, int64_t samples) {
+  return options.normalisation_samples > 0 ? std::min(options.normalisation_samples, samples)
+                                           : samples;
+}
+
 bool wants(const ProbeOptions& options, Metric m) {
   return std::find(options.metrics.begin(), options.metrics.end(), m) != options.metrics.end();
 }
@@ -300,9 +306,7 @@ class FastAccumulator {
       : set_(set), options_(options), samples_(samples) {
     for (const Deviation d : options.deviations)
       pair_sums_ = pair_sums_ && d != Deviation::KL;  // the fused pass gives cosine and euclidean
-    normalisation_ = options.normalisation_samples > 0
-                         ? std::min(options.normalisation_samples, samples)
-                         : samples;
+    normalisation_ = normalisation_count(options, samples);
   }
 
   StagePlan plan(const StageResult& r, const torch::Tensor& sample) const {
@@ -543,9 +547,7 @@ Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
   }
   for (size_t s = 0; s < stages.size(); ++s)
     if (probed[s]) accumulator.finish(results[s], plans[s]);
-  const int64_t m = options.normalisation_samples > 0
-                        ? std::min(options.normalisation_samples, n_total)
-                        : n_total;
+  const int64_t m = normalisation_count(options, n_total);
   return make_report(model, set, n_total, results, options, m);
 }
 
@@ -611,8 +613,7 @@ Report run_probe_reference(const ProbedModel& model, const torch::Tensor& inputs
   const std::vector<Event> events = capture_all(model, torch::cat(copies, 0), &output);
   const std::vector<StageInfo> stages = stages_of_events(model, events, output);
   const std::vector<bool> probed = probed_stages(options, stages.size());
-  const int64_t m =
-      options.normalisation_samples > 0 ? std::min(options.normalisation_samples, n) : n;
+  const int64_t m = normalisation_count(options, n);
   std::vector<StageResult> results;
   for (size_t s = 0; s < stages.size(); ++s) {
     const torch::Tensor& y = s < events.size() ? events[s].output : output;
