@@ -8,10 +8,12 @@
 // BM_ProbeCostTorchScript: the ResNet-style TorchScript model of tests/data/torchscript (trained in
 // PyTorch; skip connections, functional ReLU) probed at 14 named submodules, against its own
 // forward. Target 1.25.
+// BM_StageSums: the fused per-stage pass alone against one ATen read of the same tensor.
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "../src/probe/stage_sums.h"
 #include "bench_util.h"
 #include "eqnn/eqnn.h"
 
@@ -107,6 +109,27 @@ void BM_ProbeFastPaths(benchmark::State& state) {
   state.SetLabel(spec.describe() + (reference ? ", vs the reference backend" : ", vs unfused"));
 }
 
+/// The fused stage sums (equivariance and invariance of one stage, all D4 copies, plane action)
+/// against one ATen read of the same tensor (its squared norm): ratio ~1 means the pass runs at
+/// the speed of a single read. Args: channels, size; 34 samples x 9 copies, channels_last.
+void BM_StageSums(benchmark::State& state) {
+  const int64_t channels = state.range(0), size = state.range(1), n = 34;
+  const eqnn::Group g = eqnn::Group::d4();
+  std::vector<eqnn::probe::ExactAction> actions(g.order() + 1);
+  for (int64_t k = 0; k < g.order(); ++k)
+    actions[k + 1] = {g, k, eqnn::FieldKind::Trivial};
+  actions[0] = {g, 0, eqnn::FieldKind::Trivial};
+  const torch::Tensor y = torch::rand({(g.order() + 1) * n, channels, size, size})
+                              .contiguous(at::MemoryFormat::ChannelsLast);
+  eqnn_bench::paired(
+      state,
+      [&] {
+        benchmark::DoNotOptimize(eqnn::probe::stage_sums(y, g.order() + 1, 1, actions, true, true));
+      },
+      [&] { benchmark::DoNotOptimize(y.norm()); });
+  state.SetLabel(std::to_string(y.numel() * 4 >> 20) + " MB, vs one read (ATen norm)");
+}
+
 }  // namespace
 
 BENCHMARK(BM_ProbeFastPaths)
@@ -138,3 +161,13 @@ BENCHMARK(BM_ProbeCost)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3.0);
+
+BENCHMARK(BM_StageSums)
+    ->ArgNames({"channels", "size"})
+    ->Args({16, 28})
+    ->Args({32, 14})
+    ->Args({64, 7})
+    ->Args({64, 1})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);

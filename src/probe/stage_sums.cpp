@@ -25,8 +25,11 @@ constexpr int64_t kMinItems = 8;
 /// Entries per invariance segment (a sample's copies are read segment by segment).
 constexpr int64_t kSegment = sums::kBlock * 16;
 
+/// Whether to walk y as channels_last: whenever its strides allow it. A map that is dense in both
+/// layouts (1x1 planes, one channel) has the same memory either way, and channels_last rows are
+/// the longer ones (W C entries instead of W): a 1x1 map is one row, not C rows of one entry.
 bool channels_last_layout(const torch::Tensor& y) {
-  return !y.is_contiguous() && y.is_contiguous(at::MemoryFormat::ChannelsLast);
+  return y.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
 
 detail::GroupActionParams action_params(const torch::Tensor& y, const ExactAction& action) {
@@ -97,24 +100,45 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 centroid_of(
   return _mm256_mul_ps(sum, inv_used);
 }
 
+/// 8 source channels with the walk's channel pattern applied (none for trivial fields).
+template <bool kPermute>
+__attribute__((target("avx2,fma"), always_inline)) inline __m256 source_channels(const float* from,
+                                                                                 __m256i pattern) {
+  const __m256 v = _mm256_loadu_ps(from);
+  return kPermute ? _mm256_permutevar8x32_ps(v, pattern) : v;
+}
+
 /// Adds (y - permuted source)^2 of one pixel's channels to a and b (alternating 8-channel groups).
+template <bool kPermute>
 __attribute__((target("avx2,fma"), always_inline)) inline void pixel_distance(
     const float* from, const float* y, int64_t channels, __m256i pattern, __m256& a, __m256& b) {
   int64_t c = 0;
   for (; c + 16 <= channels; c += 16) {
-    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(y + c),
-                                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern));
+    const __m256 d0 =
+        _mm256_sub_ps(_mm256_loadu_ps(y + c), source_channels<kPermute>(from + c, pattern));
     const __m256 d1 =
-        _mm256_sub_ps(_mm256_loadu_ps(y + c + 8),
-                      _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c + 8), pattern));
+        _mm256_sub_ps(_mm256_loadu_ps(y + c + 8), source_channels<kPermute>(from + c + 8, pattern));
     a = _mm256_fmadd_ps(d0, d0, a);
     b = _mm256_fmadd_ps(d1, d1, b);
   }
   if (c < channels) {
-    const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(y + c),
-                                    _mm256_permutevar8x32_ps(_mm256_loadu_ps(from + c), pattern));
+    const __m256 d0 =
+        _mm256_sub_ps(_mm256_loadu_ps(y + c), source_channels<kPermute>(from + c, pattern));
     a = _mm256_fmadd_ps(d0, d0, a);
   }
+}
+
+/// Adds |y_k - g.y_0|^2 over pixels [j0, j1) of one row to q (four accumulators).
+template <bool kPermute>
+__attribute__((target("avx2,fma"), always_inline)) inline void row_distance(
+    const float* from, int64_t step, const float* yk, int64_t j0, int64_t j1, int64_t channels,
+    __m256i pattern, __m256* q) {
+  int64_t j = j0;
+  for (; j + 1 < j1; j += 2, from += 2 * step, yk += 2 * channels) {
+    pixel_distance<kPermute>(from, yk, channels, pattern, q[0], q[1]);
+    pixel_distance<kPermute>(from + step, yk + channels, channels, pattern, q[2], q[3]);
+  }
+  if (j < j1) pixel_distance<kPermute>(from, yk, channels, pattern, q[0], q[1]);
 }
 
 /// One pass over rows r = row0, row0 + row_step, ... of one sample's copies (float,
@@ -183,23 +207,21 @@ __attribute__((target("avx2,fma"))) void sample_pass_avx2(
             }
           }
         }
-        __m256 q0 = zero, q1 = zero, q2 = zero, q3 = zero;
+        __m256 q[4] = {zero, zero, zero, zero};
         if (equivariance && measured && k > 0) {  // copy 0 is y_0 itself
           const ops::ActionRows::Source src = walks[k].source(r);
           const float* from = ys[0] + src.offset + j0 * src.step;
           const __m256i pattern =
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lanes.data() + 8 * k));
-          int64_t j = j0;
-          for (; j + 1 < j1; j += 2, from += 2 * src.step, yk += 2 * channels) {
-            pixel_distance(from, yk, channels, pattern, q0, q1);
-            pixel_distance(from + src.step, yk + channels, channels, pattern, q2, q3);
-          }
-          if (j < j1) pixel_distance(from, yk, channels, pattern, q0, q1);
+          if (walks[k].order() == 1)
+            row_distance<false>(from, src.step, yk, j0, j1, channels, pattern, q);
+          else
+            row_distance<true>(from, src.step, yk, j0, j1, channels, pattern, q);
         }
         out[k] += horizontal_sum(_mm256_add_ps(i0, i1));
         out[copies + k] += horizontal_sum(_mm256_add_ps(n0, n1));
         out[2 * copies + k] +=
-            horizontal_sum(_mm256_add_ps(_mm256_add_ps(q0, q1), _mm256_add_ps(q2, q3)));
+            horizontal_sum(_mm256_add_ps(_mm256_add_ps(q[0], q[1]), _mm256_add_ps(q[2], q[3])));
       }
     }
   }
