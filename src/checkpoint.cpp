@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -33,9 +34,20 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
   } catch (const std::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: malformed spec: ", e.what());
   }
+  // A number in the JSON must be a whole number an int64_t holds (get<int64_t>() would truncate
+  // 2.5 and cast 1e300 with undefined behaviour).
+  const auto integer = [&](const char* name) -> int64_t {
+    const nlohmann::json& v = j.at(name);
+    TORCH_CHECK(v.is_number_integer() && (!v.is_number_unsigned() ||
+                                          v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)),
+                "eqnn::ModelSpec: '", name, "' must be a whole number, got ", v.dump());
+    return v.get<int64_t>();
+  };
   ModelSpec s;
+  TORCH_CHECK(j.is_object(), "eqnn::ModelSpec: malformed spec: expected a JSON object, got ",
+              j.type_name());
   try {
-    const int format = j.at("format").get<int>();
+    const int64_t format = integer("format");
     TORCH_CHECK(format == kSpecFormat, "eqnn::ModelSpec: unsupported spec format ", format,
                 " (this eqnn reads format ", kSpecFormat,
                 format < kSpecFormat
@@ -44,12 +56,12 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
                     : ")");
     s.arch = j.at("arch").get<std::string>();
     s.group = j.at("group").get<std::string>();
-    s.input_size = j.at("input_size").get<int64_t>();
-    s.in_channels = j.at("in_channels").get<int64_t>();
-    s.width1 = j.at("width1").get<int64_t>();
-    s.width2 = j.at("width2").get<int64_t>();
-    s.width3 = j.at("width3").get<int64_t>();
-    s.classes = j.at("classes").get<int64_t>();
+    s.input_size = integer("input_size");
+    s.in_channels = integer("in_channels");
+    s.width1 = integer("width1");
+    s.width2 = integer("width2");
+    s.width3 = integer("width3");
+    s.classes = integer("classes");
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
   }
@@ -57,6 +69,28 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
   s.group = s.canonical_group();
   return s;
 }
+
+namespace {
+
+models::SmallGCNNOptions gcnn_options(const ModelSpec& spec) {
+  models::SmallGCNNOptions o(Group::from_name(spec.group), spec.input_size);
+  o.in_channels(spec.in_channels).classes(spec.classes).channels_last(true);
+  if (spec.width1 > 0) o.fields1(spec.width1);
+  if (spec.width2 > 0) o.fields2(spec.width2);
+  if (spec.width3 > 0) o.fields3(spec.width3);
+  return o;
+}
+
+models::PlainCNNOptions cnn_options(const ModelSpec& spec) {
+  models::PlainCNNOptions o(spec.input_size);
+  o.in_channels(spec.in_channels).classes(spec.classes);
+  if (spec.width1 > 0) o.channels1(spec.width1);
+  if (spec.width2 > 0) o.channels2(spec.width2);
+  if (spec.width3 > 0) o.channels3(spec.width3);
+  return o;
+}
+
+}  // namespace
 
 std::string ModelSpec::canonical_group() const {
   try {
@@ -82,6 +116,30 @@ void ModelSpec::validate() const {
               in_channels);
   TORCH_CHECK(classes >= 1 && classes <= kMaxClasses, "eqnn::ModelSpec: classes must be in [1, ",
               kMaxClasses, "], got ", classes);
+  // Each width is bounded, but two wide layers in a row are not: the weights a layer allocates
+  // (for a G-CNN its expanded filter, |G|^2 entries per field pair and kernel tap) are bounded
+  // too, before anything is built.
+  const auto w = resolved_widths();
+  int64_t order = 1, first_taps = 25, taps = 9;
+  if (arch == "gcnn") {
+    const auto o = gcnn_options(*this);
+    order = o.group().order();
+    first_taps = o.lift_kernel_size() * o.lift_kernel_size();
+    taps = o.kernel_size() * o.kernel_size();
+  } else {
+    const auto o = cnn_options(*this);
+    first_taps = o.first_kernel_size() * o.first_kernel_size();
+    taps = o.kernel_size() * o.kernel_size();
+  }
+  const std::array<std::pair<const char*, int64_t>, 4> layers = {
+      {{"the first layer", in_channels * w[0] * order * first_taps},
+       {"the second layer", w[0] * w[1] * order * order * taps},
+       {"the third layer", w[1] * w[2] * order * order * taps},
+       {"the classifier", w[2] * classes}}};
+  for (const auto& [name, entries] : layers)
+    TORCH_CHECK(entries <= kMaxLayerWeights, "eqnn::ModelSpec: ", name, " of ", describe(),
+                " would hold ", entries, " weights; at most ", kMaxLayerWeights,
+                " per layer are accepted");
 }
 
 std::string ModelSpec::describe() const {
@@ -91,28 +149,6 @@ std::string ModelSpec::describe() const {
   if (arch == "gcnn") return "gcnn-" + canonical_group() + " (" + widths + " fields)";
   return "cnn (" + widths + " channels)";
 }
-
-namespace {
-
-models::SmallGCNNOptions gcnn_options(const ModelSpec& spec) {
-  models::SmallGCNNOptions o(Group::from_name(spec.group), spec.input_size);
-  o.in_channels(spec.in_channels).classes(spec.classes).channels_last(true);
-  if (spec.width1 > 0) o.fields1(spec.width1);
-  if (spec.width2 > 0) o.fields2(spec.width2);
-  if (spec.width3 > 0) o.fields3(spec.width3);
-  return o;
-}
-
-models::PlainCNNOptions cnn_options(const ModelSpec& spec) {
-  models::PlainCNNOptions o(spec.input_size);
-  o.in_channels(spec.in_channels).classes(spec.classes);
-  if (spec.width1 > 0) o.channels1(spec.width1);
-  if (spec.width2 > 0) o.channels2(spec.width2);
-  if (spec.width3 > 0) o.channels3(spec.width3);
-  return o;
-}
-
-}  // namespace
 
 std::array<int64_t, 3> ModelSpec::resolved_widths() const {
   if (arch == "gcnn") {

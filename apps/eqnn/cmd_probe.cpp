@@ -9,25 +9,16 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include "commands.h"
 #include "eqnn/eqnn.h"
+#include "list_args.h"
 #include "progress.h"
 
 namespace eqnn_cli {
 namespace {
 
 using namespace eqnn;
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, sep))
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
 
 struct ProbeArgs {
   std::string model;    // TorchScript file or eqnn checkpoint
@@ -51,26 +42,11 @@ struct ProbeArgs {
   std::string out;
 };
 
-int64_t parse_integer(const std::string& text, const std::string& option) {
-  try {
-    size_t used = 0;
-    const int64_t v = std::stoll(text, &used);
-    if (used == text.size()) return v;
-  } catch (const std::exception&) {
-  }
-  TORCH_CHECK(false, "eqnn probe: ", option, " expects whole numbers, got '", text, "'");
-}
-
 probe::CaptureOptions capture_options(const ProbeArgs& a) {
   probe::CaptureOptions options;
-  options.modules = split(a.modules, ',');
+  options.modules = split_list(a.modules, ',');
   options.depth = a.depth >= 0 ? a.depth : (options.modules.empty() ? 1 : 0);
-  for (const std::string& item : split(a.actions, ',')) {
-    const auto eq = item.find('=');
-    TORCH_CHECK(eq != std::string::npos && eq > 0, "eqnn probe: --action expects ",
-                "'module=action,...' (e.g. layer1=regular:p4,fc=invariant), got '", item, "'");
-    options.actions.emplace(item.substr(0, eq), probe::parse_latent_action(item.substr(eq + 1)));
-  }
+  options.actions = parse_action_list(a.actions);
   return options;
 }
 
@@ -137,16 +113,7 @@ std::vector<probe::Transform> transforms_for(const ProbeArgs& a, const std::opti
   }
   if (a.cn > 0) return probe::cyclic_rotation_transforms(a.cn);
   if (a.so2 > 0) return probe::sampled_rotation_transforms(a.so2, a.seed);
-  if (!a.shifts.empty()) {
-    std::vector<std::pair<int64_t, int64_t>> shifts;
-    for (const std::string& pair : split(a.shifts, ';')) {
-      const auto parts = split(pair, ',');
-      TORCH_CHECK(parts.size() == 2, "eqnn probe: --shifts expects 'rows,cols;rows,cols', got '",
-                  a.shifts, "'");
-      shifts.push_back({parse_integer(parts[0], "--shifts"), parse_integer(parts[1], "--shifts")});
-    }
-    return probe::translation_transforms(shifts);
-  }
+  if (!a.shifts.empty()) return probe::translation_transforms(parse_shift_list(a.shifts));
   if (!a.group.empty()) return probe::group_transforms(Group::from_name(a.group));
   return probe::group_transforms(own ? *own : Group::d4());
 }
@@ -221,18 +188,9 @@ Command add_probe_command(CLI::App& app) {
 
   return [a] {
     probe::ProbeOptions options;
-    options.metrics.clear();
-    for (const auto& m : split(a->metrics, ','))
-      options.metrics.push_back(probe::metric_from_name(m));
-    options.deviations.clear();
-    for (const auto& d : split(a->deviations, ',')) {
-      options.deviations.push_back(probe::deviation_from_name(d));
-      TORCH_CHECK(options.deviations.back() != probe::Deviation::KL,
-                  "eqnn probe: --deviations kl is only meaningful between probability vectors; the "
-                  "latent metrics take cosine or euclidean (the output metric always uses KL)");
-    }
-    for (const auto& s : split(a->stages, ','))
-      options.stages.push_back(parse_integer(s, "--stages"));
+    options.metrics = parse_metric_list(a->metrics);
+    options.deviations = parse_deviation_list(a->deviations);
+    options.stages = parse_stage_list(a->stages);
     options.memory_budget_bytes = a->budget_mb << 20;
     options.normalisation_samples = a->normalisation_samples;
     if (!a->out.empty()) check_output_directory(a->out);

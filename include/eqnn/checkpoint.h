@@ -29,6 +29,8 @@ struct ModelSpec {
   static constexpr int64_t kMaxInputSize = 4096;
   static constexpr int64_t kMaxInChannels = 1024;
   static constexpr int64_t kMaxClasses = 100000;
+  /// Weights one layer may hold (for a G-CNN: its expanded filter), 2^26 (256 MiB in float32).
+  static constexpr int64_t kMaxLayerWeights = int64_t{1} << 26;
 
   std::string to_json() const;
   /// Throws with a clear message on malformed, unknown or out-of-range specs (validate()); the
@@ -36,7 +38,8 @@ struct ModelSpec {
   static ModelSpec from_json(const std::string& json);
   /// Throws, naming the field, what was expected and what it holds, unless arch is gcnn or cnn,
   /// the group is known, widths are in [0, kMaxWidth] (0: the default), input_size in
-  /// [1, kMaxInputSize], in_channels in [1, kMaxInChannels] and classes in [1, kMaxClasses].
+  /// [1, kMaxInputSize], in_channels in [1, kMaxInChannels], classes in [1, kMaxClasses] and no
+  /// layer holds more than kMaxLayerWeights weights.
   void validate() const;
   /// The group in its canonical spelling (throws for an unknown group).
   std::string canonical_group() const;

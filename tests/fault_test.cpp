@@ -1,0 +1,234 @@
+// Faults around checkpoints: `eqnn train` killed (SIGKILL) in the middle of a checkpoint write,
+// just after one and before the first, then resumed; and a full disk (RLIMIT_FSIZE, which makes
+// write() fail as ENOSPC would, also for root) or a read-only directory, which must give a clear
+// error and keep the previous checkpoint. The kill points come from the writer's fault-injection
+// hook (EQNN_FAULT_PAUSE=POINT:N, src/io/atomic_file.cpp).
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "support.h"
+
+#ifdef EQNN_CLI_PATH
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int count_of(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+std::vector<std::string> temporaries_in(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().filename().string().find(".tmp.") != std::string::npos)
+      out.push_back(entry.path().string());
+  return out;
+}
+
+struct Child {
+  pid_t pid = -1;
+  std::string log;
+};
+
+struct ChildOptions {
+  std::string pause;            // EQNN_FAULT_PAUSE (writing:N or renamed:N), "": unset
+  int64_t file_size_limit = 0;  // RLIMIT_FSIZE in bytes, 0: none
+};
+
+/// Starts `eqnn ARGS` with stderr in `log` and stdout discarded.
+Child start_eqnn(const std::vector<std::string>& args, const std::string& log,
+                 const ChildOptions& options = {}) {
+  Child child{fork(), log};
+  REQUIRE(child.pid >= 0);
+  if (child.pid == 0) {
+    if (!options.pause.empty())
+      setenv("EQNN_FAULT_PAUSE", options.pause.c_str(), 1);
+    else
+      unsetenv("EQNN_FAULT_PAUSE");
+    if (!freopen(log.c_str(), "w", stderr) || !freopen("/dev/null", "w", stdout)) _exit(126);
+    if (options.file_size_limit > 0) {
+      signal(SIGXFSZ, SIG_IGN);  // write() then fails with EFBIG instead of killing the process
+      const rlimit limit{static_cast<rlim_t>(options.file_size_limit),
+                         static_cast<rlim_t>(options.file_size_limit)};
+      setrlimit(RLIMIT_FSIZE, &limit);
+    }
+    std::vector<char*> argv{const_cast<char*>(EQNN_CLI_PATH)};
+    for (const std::string& a : args)
+      argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(EQNN_CLI_PATH, argv.data());
+    _exit(127);
+  }
+  return child;
+}
+
+/// Waits until the child's log holds `needle` `times` times (true), or it exits first (false).
+bool wait_for(const Child& child, const std::string& needle, int times) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (count_of(contents(child.log), needle) >= times) return true;
+    int status = 0;
+    if (waitpid(child.pid, &status, WNOHANG) == child.pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void kill_child(const Child& child) {
+  kill(child.pid, SIGKILL);
+  int status = 0;
+  REQUIRE(waitpid(child.pid, &status, 0) == child.pid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGKILL);
+}
+
+int finish(const Child& child) {
+  int status = 0;
+  REQUIRE(waitpid(child.pid, &status, 0) == child.pid);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
+}
+
+int64_t epoch_of(const std::string& checkpoint) {
+  return nlohmann::json::parse(eqnn::load_checkpoint(checkpoint).extra_json).at("epoch");
+}
+
+/// A scratch directory with a small training set; removed at the end.
+struct TrainingDir {
+  std::string dir;
+  std::vector<std::string> data_args;
+  TrainingDir() : dir(fs::absolute("eqnn_fault_test_dir").string()) {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const auto data = eqnn_test::shapes_dataset(30);
+    eqnn::data::write_idx(dir + "/images.idx",
+                          (data.images.squeeze(1) * 255).round().to(torch::kByte), false);
+    eqnn::data::write_idx(dir + "/labels.idx", data.labels.to(torch::kByte), false);
+    data_args = {"--train-images", dir + "/images.idx", "--train-labels", dir + "/labels.idx",
+                 "--test-images",  dir + "/images.idx", "--test-labels",  dir + "/labels.idx"};
+  }
+  ~TrainingDir() {
+    chmod(dir.c_str(), 0755);
+    fs::remove_all(dir);
+  }
+  std::vector<std::string> train(const std::string& checkpoint, int epochs,
+                                 std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args{"--threads", "1",  "train", "--width1", "2", "--width2", "2",
+                                  "--width3",  "2",  "-b",    "10",       "-c", checkpoint,
+                                  "--epochs",  std::to_string(epochs)};
+    args.insert(args.end(), data_args.begin(), data_args.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("eqnn train killed during, after and before a checkpoint write resumes to the same run",
+          "[fault][cli]") {
+  const TrainingDir t;
+  const std::string ckpt = t.dir + "/run.pt", log = t.dir + "/train.log";
+  const auto paused = [](const std::string& point) {
+    ChildOptions o;
+    o.pause = point;  // the writer stops there for a minute; the kill comes first
+    return o;
+  };
+
+  // 1. Killed in the middle of the first write: no checkpoint yet, one partial temporary.
+  kill_child([&] {
+    Child c = start_eqnn(t.train(ckpt, 4), log, paused("writing:1"));
+    REQUIRE(wait_for(c, "eqnn-fault: writing", 1));
+    return c;
+  }());
+  CHECK_FALSE(fs::exists(ckpt));
+  CHECK(temporaries_in(t.dir).size() == 1);
+
+  // 2. Killed in the middle of the second write: the first checkpoint (epoch 0) is intact.
+  kill_child([&] {
+    Child c = start_eqnn(t.train(ckpt, 4, {"--force"}), log, paused("writing:2"));
+    REQUIRE(wait_for(c, "eqnn-fault: writing", 2));
+    return c;
+  }());
+  REQUIRE(fs::exists(ckpt));
+  CHECK(epoch_of(ckpt) == 0);
+
+  // 3. Resumed, and killed just after the next checkpoint is in place (epoch 1).
+  kill_child([&] {
+    Child c = start_eqnn(t.train(ckpt, 4, {"--resume"}), log, paused("renamed:1"));
+    REQUIRE(wait_for(c, "eqnn-fault: renamed", 1));
+    return c;
+  }());
+  CHECK(epoch_of(ckpt) == 1);
+
+  // 4. Resumed to the end; the result equals an uninterrupted run bit for bit.
+  REQUIRE(finish(start_eqnn(t.train(ckpt, 4, {"--resume"}), log)) == 0);
+  CHECK(epoch_of(ckpt) == 3);
+  const std::string straight = t.dir + "/straight.pt";
+  REQUIRE(finish(start_eqnn(t.train(straight, 4), log)) == 0);
+  const auto resumed = eqnn::load_checkpoint(ckpt).model->named_parameters();
+  const auto reference = eqnn::load_checkpoint(straight).model->named_parameters();
+  REQUIRE(resumed.size() == reference.size());
+  for (const auto& p : reference)
+    CHECK(torch::equal(resumed[p.key()], p.value()));
+  // the partial temporaries of the two writers killed mid-write are left (never read)
+  CHECK(temporaries_in(t.dir).size() == 2);
+}
+
+TEST_CASE("a full disk or a read-only directory fails clearly and keeps the previous checkpoint",
+          "[fault][cli]") {
+  const TrainingDir t;
+  const std::string ckpt = t.dir + "/run.pt", log = t.dir + "/train.log";
+  REQUIRE(finish(start_eqnn(t.train(ckpt, 1), log)) == 0);
+  const std::string before = contents(ckpt);
+  REQUIRE(before.size() > 4096);
+
+  // Full: no file may grow beyond half a checkpoint (the log stays far below that).
+  ChildOptions full;
+  full.file_size_limit = static_cast<int64_t>(before.size() / 2);
+  CHECK(finish(start_eqnn(t.train(ckpt, 2, {"--resume"}), log, full)) == 1);
+  const std::string err = contents(log);
+  INFO(err);
+  CHECK_THAT(err, Catch::Contains("eqnn train: eqnn::save_checkpoint: writing '" + ckpt +
+                                  ".tmp.") &&
+                      Catch::Contains("File too large"));
+  CHECK(contents(ckpt) == before);
+  CHECK(temporaries_in(t.dir).empty());  // the failed temporary is removed
+  CHECK(epoch_of(ckpt) == 0);
+
+  // Read-only: refused before any work (root writes anyway: then only the full disk is tested).
+  if (geteuid() != 0) {
+    const std::string ro = t.dir + "/ro";
+    fs::create_directories(ro);
+    fs::copy_file(ckpt, ro + "/run.pt");
+    chmod(ro.c_str(), 0555);
+    CHECK(finish(start_eqnn(t.train(ro + "/run.pt", 2, {"--resume"}), log)) != 0);
+    CHECK_THAT(contents(log), Catch::Contains(ro));
+    CHECK(contents(ro + "/run.pt") == before);
+    chmod(ro.c_str(), 0755);
+  } else {
+    WARN("running as root: a read-only directory cannot be simulated; the full disk was tested");
+  }
+}
+#endif
