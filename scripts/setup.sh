@@ -13,6 +13,7 @@ packages=(
   libcli11-dev          # the eqnn program
   nlohmann-json3-dev    # reference-data manifest, JSON reports
   zlib1g-dev            # gzip'd IDX data sets
+  doxygen               # API documentation (scripts/docs.sh)
   dataset-fashion-mnist # the main job's data (IDX files under /usr/share/datasets/fashion-mnist)
 )
 

@@ -1,5 +1,6 @@
-// Exact equivariance checks (docs/metrics.md, section 1): for every element g of the group, compare
-// f(g.x) with g.f(x) under the module's input and output field types.
+/// \file
+/// Exact equivariance checks (docs/metrics.md, section 1): for every element g of the group,
+/// compare f(g.x) with g.f(x) under the module's input and output field types.
 #pragma once
 
 #include <torch/nn/module.h>
@@ -24,26 +25,32 @@ namespace eqnn {
 /// float16/bfloat16 1e-2.
 double default_tolerance(torch::ScalarType dtype, bool single_layer);
 
+/// The error of one group element g: f(g.x) against g.f(x).
 struct ElementError {
-  int64_t element = 0;  ///< index in the group
-  std::string name;     ///< e.g. "MR^2"
-  double max_abs_error = 0;
+  int64_t element = 0;       ///< index in the group
+  std::string name;          ///< e.g. "MR^2"
+  double max_abs_error = 0;  ///< max |f(g.x) - g.f(x)| over all entries
   double error = 0;  ///< max_abs_error / max(1, output_scale): what is compared to the tolerance
   double rms_error = 0;  ///< sqrt(mean (f(gx) - g f(x))^2)
 };
 
+/// The result of an equivariance check: the error of every group element and the verdict.
 struct EquivarianceReport {
-  Group group;
-  FieldType in_type;
-  FieldType out_type;
-  torch::ScalarType dtype = torch::kFloat;
-  double output_scale = 0;  ///< max |f(x)|
-  double tolerance = 0;
-  std::vector<ElementError> elements;  ///< one per group element, identity first
+  Group group;                              ///< the group whose elements were applied
+  FieldType in_type;                        ///< how the group acts on the input
+  FieldType out_type;                       ///< how the group acts on the output
+  torch::ScalarType dtype = torch::kFloat;  ///< dtype of the input the check ran on
+  double output_scale = 0;                  ///< max |f(x)|
+  double tolerance = 0;                     ///< the bound on ElementError::error for passed()
+  std::vector<ElementError> elements;       ///< one per group element, identity first
 
+  /// The element with the largest error. Throws for an empty report.
   const ElementError& worst() const;
+  /// The largest normalised error (ElementError::error) over the elements.
   double max_error() const { return worst().error; }
+  /// The name of the worst element, e.g. "MR^2".
   const std::string& worst_element() const { return worst().name; }
+  /// True when every element's error is within the tolerance.
   bool passed() const { return max_error() <= tolerance; }
   /// A one-line verdict followed by one line per element.
   std::string str() const;
@@ -58,7 +65,7 @@ EquivarianceReport check_equivariance(const std::function<torch::Tensor(const to
 
 /// Field types through a Sequential: its input, and the output of each child.
 struct SequentialTypes {
-  FieldType input;
+  FieldType input;                 ///< the type of the first child's input
   std::vector<FieldType> outputs;  ///< one per child
 };
 
@@ -71,9 +78,10 @@ SequentialTypes infer_field_types(const torch::nn::SequentialImpl& sequential);
 EquivarianceReport check_equivariance(const torch::nn::Sequential& sequential,
                                       const torch::Tensor& input, double tolerance = 0);
 
+/// The check of one stage of a Sequential (check_equivariance_per_stage).
 struct StageReport {
-  std::string name;  ///< "3: eqnn::GroupConv2d"
-  EquivarianceReport report;
+  std::string name;           ///< "3: eqnn::GroupConv2d"
+  EquivarianceReport report;  ///< the stage's output against its inferred type
 };
 
 /// The output of every child of the Sequential checked against its inferred type (one pass of the

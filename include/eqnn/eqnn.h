@@ -1,4 +1,5 @@
-// eqnn: group-equivariant neural-network layers for LibTorch. The umbrella header.
+/// \file
+/// eqnn: group-equivariant neural-network layers for LibTorch. The umbrella header.
 #pragma once
 
 #include "eqnn/check.h"

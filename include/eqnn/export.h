@@ -1,5 +1,7 @@
-// Export to plain LibTorch: eqnn layers become torch::nn modules with the same outputs (expanded
-// filter banks in Conv2d, pooling over the group as 3-D pooling, ...), for deployment without eqnn.
+/// \file
+/// Export to plain LibTorch: eqnn layers become torch::nn modules with the same outputs (expanded
+/// filter banks in Conv2d, pooling over the group as 3-D pooling, ...), for deployment without
+/// eqnn.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>

@@ -1,4 +1,5 @@
-// channels_last for feature maps, including the ambiguous ones.
+/// \file
+/// channels_last for feature maps, including the ambiguous ones.
 #pragma once
 
 #include <torch/types.h>

@@ -1,6 +1,7 @@
-// The group-specific operations behind the layers, with autograd. They dispatch on the tensor's
-// device: a CPU loop and a CUDA kernel run the same per-element index math
-// (include/eqnn/detail/*_kernel.h).
+/// \file
+/// The group-specific operations behind the layers, with autograd. They dispatch on the tensor's
+/// device: a CPU loop and a CUDA kernel run the same per-element index math
+/// (include/eqnn/detail/*_kernel.h).
 #pragma once
 
 #include <torch/types.h>
@@ -12,6 +13,8 @@
 #include "eqnn/group.h"
 
 namespace eqnn {
+/// The group-specific tensor operations behind the layers: custom ops with CPU and CUDA kernels
+/// and autograd, also callable from TorchScript (as torch.ops.eqnn.NAME).
 namespace ops {
 
 /// Lifting filter bank: weight (Cout, Cin, k, k) -> (Cout * |G|, Cin, k, k), where output channel

@@ -1,5 +1,6 @@
-// The library's self-check: every layer (and the example network) for every group, checked on every
-// group element in float32 and float64 with odd and even input sizes. `eqnn check` prints it.
+/// \file
+/// The library's self-check, which `eqnn check` prints: every layer (and the example network) for
+/// every group, checked on every group element in float32 and float64 with odd and even sizes.
 #pragma once
 
 #include <functional>
@@ -11,25 +12,29 @@
 
 namespace eqnn {
 
+/// What run_self_check covers.
 struct SelfCheckOptions {
-  std::vector<Group> groups = Group::all();
+  std::vector<Group> groups = Group::all();  ///< the groups to build every layer for
+  /// The dtypes to check in, each with its default tolerance.
   std::vector<torch::ScalarType> dtypes = {torch::kFloat, torch::kDouble};
   /// Odd and even input sizes.
   std::vector<int64_t> sizes = {9, 8};
-  int64_t batch = 2;
-  uint64_t seed = 0;
+  int64_t batch = 2;  ///< batch size of the random inputs
+  uint64_t seed = 0;  ///< seed of torch::manual_seed (inputs and parameters)
 };
 
 /// One layer configuration for one group and dtype, over all sizes: the worst report of them.
 struct SelfCheckResult {
-  std::string group;
-  std::string layer;
-  torch::ScalarType dtype;
-  int64_t worst_size = 0;
+  std::string group;         ///< the group's name, e.g. "D4"
+  std::string layer;         ///< the configuration, one of self_check_layers()
+  torch::ScalarType dtype;   ///< the dtype it ran in
+  int64_t worst_size = 0;    ///< the input size of `worst`
   EquivarianceReport worst;  ///< the report with the largest error over the sizes
 };
 
-/// Runs the self-check. on_result (optional) is called after each result, e.g. to show progress.
+/// Runs the self-check: one result per (group, layer, dtype), in that nesting order, the worst of
+/// the sizes relative to the tolerance. on_result (optional) is called after each result, e.g. to
+/// show progress. Throws for empty groups, dtypes or sizes, or a size below 2.
 std::vector<SelfCheckResult> run_self_check(
     const SelfCheckOptions& options,
     const std::function<void(const SelfCheckResult&)>& on_result = nullptr);

@@ -1,4 +1,5 @@
-// Process settings for programs and benchmarks: thread count, allocator.
+/// \file
+/// Process settings for programs and benchmarks: thread count, allocator.
 #pragma once
 
 #include <string>

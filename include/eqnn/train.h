@@ -1,5 +1,6 @@
-// Training and evaluation of the example classifiers (models.h) on image datasets, with optional
-// augmentation by random group elements.
+/// \file
+/// Training and evaluation of the example classifiers (models.h) on image datasets, with optional
+/// augmentation by random group elements.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
@@ -14,23 +15,25 @@
 
 namespace eqnn {
 
+/// How the learning rate changes over training (scheduled_learning_rate).
 enum class LrSchedule {
   Constant,  ///< learning_rate throughout (0: the optimizer's own rate, untouched)
   Cosine,    ///< linear warm-up, then cosine decay towards 0 over all epochs
 };
 
+/// The recipe of train_classifier.
 struct TrainOptions {
-  int64_t epochs = 1;
-  int64_t batch_size = 64;
+  int64_t epochs = 1;       ///< number of passes over the training set
+  int64_t batch_size = 64;  ///< images per step (the last batch of an epoch may be smaller)
   /// Learning rate (the peak of Cosine), set on every parameter group before each step. 0 (the
   /// default) with Constant leaves the optimizer's own rate alone.
   double learning_rate = 0;
-  LrSchedule schedule = LrSchedule::Constant;
+  LrSchedule schedule = LrSchedule::Constant;  ///< see LrSchedule
   /// Fraction of all steps spent warming up (Cosine).
   double warmup = 0.05;
   /// Augmentation: each training image is transformed by a uniformly random element of this group.
   std::optional<Group> augment;
-  uint64_t seed = 0;
+  uint64_t seed = 0;  ///< seeds the shuffling and the augmentation (with the epoch)
   /// Feature maps in channels_last (the lifting layer / first conv decides for 1-channel images).
   bool channels_last = true;
   /// Called after each step with (step within the epoch, steps per epoch, epoch, running loss).
@@ -49,7 +52,9 @@ torch::Tensor apply_elements(const torch::Tensor& x, const Group& group,
 
 /// Trains with cross-entropy from epoch `first_epoch` to options.epochs - 1 (resume: pass the next
 /// epoch), shuffling with a generator seeded by (seed, epoch) so a resumed run sees the same
-/// batches and learning rates. Returns the mean loss of each epoch run.
+/// batches and learning rates. Returns the mean loss of each epoch run. Throws for images that are
+/// not (N, C, H, W) with N labels, an empty set, invalid options, or a loss that turns NaN or
+/// infinite (then before the step that would apply it, so on_epoch_end never sees bad weights).
 std::vector<double> train_classifier(torch::nn::Sequential& model,
                                      torch::optim::Optimizer& optimizer,
                                      const torch::Tensor& images, const torch::Tensor& labels,

@@ -1,6 +1,7 @@
-// IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed: magic 0x0000 TT DD
-// (TT = element type, DD = number of dims), DD big-endian uint32 sizes, then the elements
-// big-endian. Every malformed file gives an error that names the file and what is wrong.
+/// \file
+/// IDX files (the MNIST / Fashion-MNIST format), plain or gzip-compressed: magic 0x0000 TT DD
+/// (TT = element type, DD = number of dims), DD big-endian uint32 sizes, then the elements
+/// big-endian. Every malformed file gives an error that names the file and what is wrong.
 #pragma once
 
 #include <torch/types.h>
@@ -8,6 +9,7 @@
 #include <string>
 
 namespace eqnn {
+/// Reading and writing IDX data sets (MNIST, Fashion-MNIST).
 namespace data {
 
 /// The most data read_idx accepts: 2^36 bytes (64 GiB).
@@ -25,6 +27,7 @@ torch::Tensor read_idx(const std::string& path);
 /// `gzip`. Used by tests and tools.
 void write_idx(const std::string& path, const torch::Tensor& t, bool gzip);
 
+/// Images and labels of a data set, as load_idx_images returns them.
 struct ImageDataset {
   torch::Tensor images;  ///< (N, 1, H, W) float32 in [0, 1]
   torch::Tensor labels;  ///< (N) int64, or undefined without a labels file

@@ -1,4 +1,5 @@
-// Options shared by the equivariant convolutions.
+/// \file
+/// Options shared by the equivariant convolutions.
 #pragma once
 
 #include <torch/arg.h>

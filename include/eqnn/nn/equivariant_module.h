@@ -1,5 +1,6 @@
-// The interface every eqnn layer implements next to torch::nn::Module: the field types of its input
-// and output, so checks and probes know how the group acts on both.
+/// \file
+/// The interface every eqnn layer implements next to torch::nn::Module: the field types of its
+/// input and output, so checks and probes know how the group acts on both.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
@@ -9,10 +10,14 @@
 
 namespace eqnn {
 
+/// Implemented by every eqnn layer, next to torch::nn::Module: check_equivariance, the probes and
+/// export_sequential use it.
 class EquivariantModule {
  public:
   virtual ~EquivariantModule() = default;
+  /// How the group acts on the layer's input (B, C, H, W).
   virtual FieldType in_type() const = 0;
+  /// How the group acts on the layer's output.
   virtual FieldType out_type() const = 0;
   /// Plain LibTorch modules computing the same function with the current parameters (a copy: later
   /// changes to this module do not affect it), for deployment without eqnn; a Sequential because

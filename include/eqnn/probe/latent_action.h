@@ -1,7 +1,8 @@
-// How the probe's transforms act on a probed output (docs/metrics.md, section 2: the target
-// g . f_i(x) of latent equivariance). One type for every kind of output: the exact action of a
-// group element on feature maps, where there is one, is also the form the fused metric pass uses,
-// so the action a stage is measured with and the action the fast path applies cannot disagree.
+/// \file
+/// How the probe's transforms act on a probed output (docs/metrics.md, section 2: the target
+/// g . f_i(x) of latent equivariance). One type for every kind of output: the exact action of a
+/// group element on feature maps, where there is one, is also the form the fused metric pass uses,
+/// so the action a stage is measured with and the action the fast path applies cannot disagree.
 #pragma once
 
 #include <torch/types.h>
@@ -21,13 +22,16 @@ namespace probe {
 /// plane moves, and regular fields also permute their group axis. A tensor without a plane,
 /// (B, C), is a 1x1 map.
 struct ExactAction {
-  Group group;
-  int64_t element = 0;
-  FieldKind kind = FieldKind::Trivial;
+  Group group;                          ///< the group the element belongs to
+  int64_t element = 0;                  ///< index in group
+  FieldKind kind = FieldKind::Trivial;  ///< Regular: the group axis moves too
 };
 
+/// How the probe's transforms act on one probed output: the target g.f(x) of latent equivariance.
+/// A small value type; make one with the static functions or parse_latent_action.
 class LatentAction {
  public:
+  /// What kind of action this is.
   enum class Kind {
     Plane,      ///< plain CNN feature maps (B, C, H, W): the plane moves, channels stay
     Fields,     ///< feature maps of a FieldType (regular or trivial fields over a group)
@@ -35,6 +39,7 @@ class LatentAction {
     Custom,     ///< a user function
     None,       ///< no defined action: latent equivariance is not applicable
   };
+  /// A custom action: the transformed latent (N, ...), or std::nullopt where undefined.
   using Function =
       std::function<std::optional<torch::Tensor>(const torch::Tensor& latent, const Transform&)>;
 
@@ -45,14 +50,16 @@ class LatentAction {
   /// (and rotations by multiples of 90 degrees) that the type's group contains; translations
   /// (which commute with the group axis); for trivial fields on a plane any plane transform.
   static LatentAction fields(const FieldType& type);
+  /// Every transform acts as the identity (e.g. logits of an invariant network).
   static LatentAction invariant();
+  /// No action: latent equivariance is reported as "n/a (why)".
   static LatentAction none(const std::string& why);
   /// `fn` returns std::nullopt for transforms it does not define.
   static LatentAction custom(const std::string& name, Function fn);
 
   /// "plane", "8 regular D4 fields (64 channels)", "invariant", "n/a (why)", the custom name.
   const std::string& name() const { return name_; }
-  Kind kind() const { return kind_; }
+  Kind kind() const { return kind_; }                    ///< the kind of action
   const FieldType& field_type() const { return type_; }  ///< for Kind::Fields
 
   /// tr as an exact group action on outputs of these sizes, where it is one (identity included).

@@ -1,8 +1,11 @@
-// The G-EED probes of Kvinge et al. (NeurIPS 2022), docs/metrics.md section 2, layer by layer:
-//   latent equivariance  m(f_i(g.x), g.f_i(x))
-//   latent invariance    m(f_i(g.x), c_i(x)),  c_i(x) = mean over the transforms of f_i(h.x)
-//   output invariance    KL(softmax f(g.x) || mean_g softmax f(g.x))   (last stage)
-// averaged over samples and transforms in float64, plus the normalised variant (section 3).
+/// \file
+/// The G-EED probes of Kvinge et al. (NeurIPS 2022), docs/metrics.md section 2, layer by layer:
+///
+///     latent equivariance  m(f_i(g.x), g.f_i(x))
+///     latent invariance    m(f_i(g.x), c_i(x)),  c_i(x) = mean over the transforms of f_i(h.x)
+///     output invariance    KL(softmax f(g.x) || mean_g softmax f(g.x))   (last stage)
+///
+/// averaged over samples and transforms in float64, plus the normalised variant (section 3).
 #pragma once
 
 #include <functional>
@@ -14,14 +17,22 @@
 #include "eqnn/probe/transforms.h"
 
 namespace eqnn {
+/// The G-EED probes (docs/metrics.md): models as the probe sees them, transforms, latent actions,
+/// deviations, metrics and reports.
 namespace probe {
 
+/// The G-EED metrics of this file's description: Equivariance (latent equivariance, where the
+/// stage's action is defined), Invariance (latent invariance) and OutputKL (output invariance).
 enum class Metric { Equivariance, Invariance, OutputKL };
+/// "equivariance", "invariance" or "output_kl".
 const char* to_string(Metric metric);
-/// "equivariance", "invariance", "output" / "output_kl" / "kl".
+/// "equivariance", "invariance", "output" / "output_kl" / "kl" (case-insensitive); throws
+/// otherwise.
 Metric metric_from_name(const std::string& name);
 
+/// What run_probe measures and how.
 struct ProbeOptions {
+  /// The metrics to compute (all three by default).
   std::vector<Metric> metrics = {Metric::Equivariance, Metric::Invariance, Metric::OutputKL};
   /// Deviations for the latent metrics (the output metric always uses KL).
   std::vector<Deviation> deviations = {Deviation::Cosine, Deviation::Euclidean};

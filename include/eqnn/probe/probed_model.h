@@ -1,15 +1,16 @@
-// A model as the probe sees it: its own forward, run as it is (skip connections, functional ops,
-// any call order), plus the points whose outputs are captured during that forward, each with the
-// action of the transforms on it. Builders take a torch::nn::Sequential, any LibTorch module tree
-// (with the forward to call), a TorchScript module of any structure, or a plain list of stages.
-//
-// How outputs are captured (docs/ARCHITECTURE.md, "Probes"):
-// - C++ modules: eqnn layers report every output to the thread's OutputObserver
-//   (eqnn/nn/output_observer.h); any other module is probed inside with one line, either a
-//   probe::Tap module in its forward or `return eqnn::report_output(*this, y);`. The children of a
-//   Sequential the probe drives (the root and Sequentials nested in it) are captured directly.
-// - TorchScript: every submodule call in the module's graphs (of a private clone) is followed by
-//   the op eqnn::capture, which reports the submodule's output; nothing is re-run.
+/// \file
+/// A model as the probe sees it: its own forward, run as it is (skip connections, functional ops,
+/// any call order), plus the points whose outputs are captured during that forward, each with the
+/// action of the transforms on it. Builders take a torch::nn::Sequential, any LibTorch module tree
+/// (with the forward to call), a TorchScript module of any structure, or a plain list of stages.
+///
+/// How outputs are captured (docs/ARCHITECTURE.md, "Probes"):
+/// - C++ modules: eqnn layers report every output to the thread's OutputObserver
+///   (eqnn/nn/output_observer.h); any other module is probed inside with one line, either a
+///   probe::Tap module in its forward or `return eqnn::report_output(*this, y);`. The children of a
+///   Sequential the probe drives (the root and Sequentials nested in it) are captured directly.
+/// - TorchScript: every submodule call in the module's graphs (of a private clone) is followed by
+///   the op eqnn::capture, which reports the submodule's output; nothing is re-run.
 #pragma once
 
 #include <torch/nn/cloneable.h>
@@ -34,7 +35,7 @@ namespace probe {
 struct ProbePoint {
   std::string name;  ///< qualified module name as PyTorch prints it ("layer2.0.conv1"), or "output"
   std::string type;  ///< module type ("Conv2d", "eqnn::GroupConv2d"); empty for the output
-  LatentAction action = LatentAction::plane();
+  LatentAction action = LatentAction::plane();  ///< how the transforms act on its output
   /// Asked for by name: the probe fails, naming it, if it produces no output.
   bool required = false;
   /// "layer2.0.conv1 (Conv2d)".
@@ -45,9 +46,10 @@ struct ProbePoint {
 /// ProbedModel::points and its output, in the order the model produces them.
 using CaptureSink = std::function<void(int64_t point, const torch::Tensor& output)>;
 
+/// A model as run_probe sees it (build one with model_of or sequence_model).
 struct ProbedModel {
-  std::string name;
-  std::vector<ProbePoint> points;
+  std::string name;                ///< the model's name in reports
+  std::vector<ProbePoint> points;  ///< the captured points; `run` reports them by index
   /// How the transforms act on the model's output (probed as the stage "output" unless the last
   /// captured output is the model output itself).
   LatentAction output_action = LatentAction::plane();
@@ -70,6 +72,7 @@ struct CaptureOptions {
 
 /// One stage of a hand-made model: a function of the previous stage's output.
 struct SequenceStage {
+  /// A stage computing `forward`, whose output the transforms act on by `action`.
   SequenceStage(std::string name, std::function<torch::Tensor(const torch::Tensor&)> forward,
                 LatentAction action = LatentAction::plane(), std::string type = "")
       : name(std::move(name)),
@@ -77,10 +80,11 @@ struct SequenceStage {
         action(std::move(action)),
         type(std::move(type)) {}
 
-  std::string name;
+  std::string name;  ///< the stage's name in reports
+  /// The stage's function of the previous stage's output (the input for the first).
   std::function<torch::Tensor(const torch::Tensor&)> forward;
-  LatentAction action;
-  std::string type;
+  LatentAction action;  ///< how the transforms act on the stage's output
+  std::string type;     ///< a type shown after the name, e.g. "Conv2d"; may be empty
 };
 
 /// Stages run in order; each stage's output is a probe point.
@@ -122,23 +126,32 @@ ProbedModel model_of(const torch::jit::Module& module, const std::string& name,
 /// to save the model as TorchScript.
 torch::jit::Module load_torchscript(const std::string& path);
 
-/// An identity module whose output is probed (with the declared action, else the plane action).
-/// Put one in a custom module's forward to probe it inside.
+/// Options of Tap, an identity module whose output is probed (with the declared action, else the
+/// plane action). Put one in a custom module's forward to probe it inside.
 struct TapOptions {
+  /// The plane action.
   TapOptions() = default;
+  /// The declared action, so that `Tap(LatentAction::invariant())` works.
   /* implicit */ TapOptions(LatentAction action) : action_(std::move(action)) {}
+  /// How the transforms act on the tapped output (a declaration in CaptureOptions::actions wins).
   TORCH_ARG(LatentAction, action) = LatentAction::plane();
 };
 
+/// The Tap module: returns its input unchanged and reports it to the probe's observer.
 class TapImpl : public torch::nn::Cloneable<TapImpl> {
  public:
+  /// A tap with the given options.
   explicit TapImpl(TapOptions options = {}) : options(std::move(options)) {}
+  /// Nothing to (re)create: the module has no parameters.
   void reset() override {}
+  /// Reports x (report_output) and returns it.
   torch::Tensor forward(const torch::Tensor& x) { return report_output(*this, x); }
+  /// "eqnn::probe::Tap(<action name>)".
   void pretty_print(std::ostream& stream) const override;
 
-  TapOptions options;
+  TapOptions options;  ///< the options the tap was built with
 };
+/// The module holder of TapImpl: a member `eqnn::probe::Tap tap;` of a custom module.
 TORCH_MODULE(Tap);
 
 }  // namespace probe

@@ -1,7 +1,9 @@
-// Transformations of the input used by the probes (docs/metrics.md, section 2): the exact elements
-// of a grid group, continuous rotations by arbitrary angles (bilinear interpolation about the image
-// centre), and cyclic translations. Each transform also knows how it moves plain feature maps
-// (the plane only), so latent equivariance of ordinary CNNs can be measured with the same element.
+/// \file
+/// Transformations of the input used by the probes (docs/metrics.md, section 2): the exact elements
+/// of a grid group, continuous rotations by arbitrary angles (bilinear interpolation about the
+/// image centre), and cyclic translations. Each transform also knows how it moves plain feature
+/// maps (the plane only), so latent equivariance of ordinary CNNs can be measured with the same
+/// element.
 #pragma once
 
 #include <torch/types.h>
@@ -16,18 +18,23 @@
 namespace eqnn {
 namespace probe {
 
+/// One transformation of the input: a group element, a rotation or a cyclic translation.
 struct Transform {
+  /// The kind of transform; it decides which of the fields below apply.
   enum class Kind { GroupElement, Rotation, Translation };
 
-  Kind kind = Kind::GroupElement;
-  std::string name;     ///< "R^2", "rot 45.0", "shift (1, -2)"
-  Group group;          ///< for GroupElement
-  int64_t element = 0;  ///< index in group, for GroupElement
-  double degrees = 0;   ///< counter-clockwise, for Rotation (same sense as R in conventions.md)
-  int64_t shift_rows = 0, shift_cols = 0;  ///< for Translation (cyclic)
+  Kind kind = Kind::GroupElement;  ///< which kind of transform this is
+  std::string name;                ///< "R^2", "rot 45.0", "shift (1, -2)"
+  Group group;                     ///< for GroupElement
+  int64_t element = 0;             ///< index in group, for GroupElement
+  double degrees = 0;  ///< counter-clockwise, for Rotation (same sense as R in conventions.md)
+  /// Cyclic shift in rows, for Translation.
+  int64_t shift_rows = 0, shift_cols = 0;  ///< cyclic shift in columns, for Translation
 
+  /// True for the identity element, rotations by multiples of 360 degrees and the zero shift.
   bool is_identity() const;
-  /// The transform on an input image batch (B, C, H, W): trivial fields, the plane moves.
+  /// The transform on an input image batch (B, C, H, W): trivial fields, the plane moves. Throws
+  /// for other ranks.
   torch::Tensor apply(const torch::Tensor& x) const;
   /// The same transform on a plain feature map (B, C, H, W): the plane moves, channels stay. For a
   /// feature map without a plane, (B, C) or a 1x1 plane, this is the identity.
