@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev    # reference-data manifest, JSON reports
   zlib1g-dev            # gzip'd IDX data sets
   doxygen               # API documentation (scripts/docs.sh)
+  clang libclang-rt-14-dev  # scripts/sanitize.sh: ASan + UBSan build, libFuzzer targets
   dataset-fashion-mnist # the main job's data (IDX files under /usr/share/datasets/fashion-mnist)
 )
 

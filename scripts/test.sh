@@ -59,3 +59,6 @@ grep -q "$stage/root/usr/lib/libeqnn.so" <<<"$libs" || fail "the extracted eqnn 
 help=$(LD_LIBRARY_PATH="$stage/root/usr/lib" "$stage/root/usr/bin/eqnn" --help)
 echo "extracted eqnn --help: $(head -n 1 <<<"$help")"
 echo "== packaging checks passed in $((SECONDS - packaging_start)) s"
+
+echo "== API documentation: Doxygen over include/eqnn, warnings are errors"
+scripts/docs.sh

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <iostream>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -60,6 +62,9 @@ struct ChildOptions {
 /// Starts `eqnn ARGS` with stderr in `log` and stdout discarded.
 Child start_eqnn(const std::vector<std::string>& args, const std::string& log,
                  const ChildOptions& options = {}) {
+  std::ofstream(log, std::ios::trunc).close();  // the poller must not see the last run's log
+  std::cout.flush();
+  std::fflush(nullptr);  // nothing buffered here is written twice by the child
   Child child{fork(), log};
   REQUIRE(child.pid >= 0);
   if (child.pid == 0) {
@@ -135,9 +140,10 @@ struct TrainingDir {
   }
   std::vector<std::string> train(const std::string& checkpoint, int epochs,
                                  std::vector<std::string> extra = {}) const {
-    std::vector<std::string> args{"--threads", "1",  "train", "--width1", "2", "--width2", "2",
-                                  "--width3",  "2",  "-b",    "10",       "-c", checkpoint,
-                                  "--epochs",  std::to_string(epochs)};
+    std::vector<std::string> args{
+        "--threads", "1",  "train",    "--width1", "2",
+        "--width2",  "2",  "--width3", "2",        "-b",
+        "10",        "-c", checkpoint, "--epochs", std::to_string(epochs)};
     args.insert(args.end(), data_args.begin(), data_args.end());
     args.insert(args.end(), extra.begin(), extra.end());
     return args;
@@ -210,9 +216,9 @@ TEST_CASE("a full disk or a read-only directory fails clearly and keeps the prev
   CHECK(finish(start_eqnn(t.train(ckpt, 2, {"--resume"}), log, full)) == 1);
   const std::string err = contents(log);
   INFO(err);
-  CHECK_THAT(err, Catch::Contains("eqnn train: eqnn::save_checkpoint: writing '" + ckpt +
-                                  ".tmp.") &&
-                      Catch::Contains("File too large"));
+  CHECK_THAT(err,
+             Catch::Contains("eqnn: error: eqnn::save_checkpoint: writing '" + ckpt + ".tmp.") &&
+                 Catch::Contains("File too large"));
   CHECK(contents(ckpt) == before);
   CHECK(temporaries_in(t.dir).empty());  // the failed temporary is removed
   CHECK(epoch_of(ckpt) == 0);

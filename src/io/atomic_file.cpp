@@ -35,9 +35,8 @@ const FaultPause* fault_pause() {
     if (!v) return std::nullopt;
     const std::string text(v);
     const size_t colon = text.find(':');
-    FaultPause p{text.substr(0, colon), colon == std::string::npos
-                                            ? 0
-                                            : std::atoll(text.c_str() + colon + 1)};
+    FaultPause p{text.substr(0, colon),
+                 colon == std::string::npos ? 0 : std::atoll(text.c_str() + colon + 1)};
     return p;
   }();
   return pause ? &*pause : nullptr;
@@ -51,6 +50,49 @@ void fault_point(const char* point, const std::string& path, int64_t write) {
   const std::string line = std::string("eqnn-fault: ") + point + " " + path + "\n";
   if (::write(STDERR_FILENO, line.data(), line.size()) < 0) return;
   if (pause->point == point && pause->write == write) ::sleep(60);
+}
+
+[[noreturn]] void fail(const std::string& who, const std::string& what, const std::string& path,
+                       int error) {
+  TORCH_CHECK(false, who, ": ", what, " '", path, "' failed: ", std::strerror(error));
+}
+
+void write_all(int fd, const std::string& bytes, const std::string& who, const std::string& path) {
+  const char* data = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, data, std::min<size_t>(left, size_t{1} << 30));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(who, "writing", path, errno);
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void sync_directory(const std::string& directory, const std::string& who) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail(who, "opening the directory", directory, errno);
+  // Some file systems cannot sync a directory (EINVAL); there is nothing more to do there.
+  if (::fsync(fd) != 0 && errno != EINVAL) {
+    const int error = errno;
+    ::close(fd);
+    fail(who, "syncing the directory", directory, error);
+  }
+  ::close(fd);
+}
+
+void write_in_place(const std::string& path, const std::string& bytes, const std::string& who) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) fail(who, "opening", path, errno);
+  try {
+    write_all(fd, bytes, who, path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) fail(who, "closing", path, errno);
 }
 
 }  // namespace
