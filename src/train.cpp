@@ -143,7 +143,9 @@ double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
                 const torch::Tensor& labels, int64_t batch_size,
                 const std::optional<std::pair<Group, int64_t>>& transform) {
   if (!transform) return accuracy(model, images, labels, batch_size, nullptr);
-  const auto [group, element] = *transform;
+  // (not a structured binding: C++17 lambdas cannot capture those, and clang refuses it)
+  const Group& group = transform->first;
+  const int64_t element = transform->second;
   return accuracy(model, images, labels, batch_size, [&](const torch::Tensor& x) {
     return ops::group_action(x, group, {element}, FieldKind::Trivial);
   });

@@ -29,7 +29,9 @@ TEST_CASE("layers reproduce the shared float64 reference arrays", "[conv][refere
   REQUIRE(in.good());
   const auto manifest = nlohmann::json::parse(in);
   REQUIRE(manifest.at("cases").size() == 4);
-  for (const auto& [name, c] : manifest.at("cases").items()) {
+  for (const auto& item : manifest.at("cases").items()) {
+    const std::string name = item.key();
+    const auto& c = item.value();  // (not a structured binding: the lambda below captures it)
     INFO(name);
     const auto array = [&](const char* key) {
       const auto& a = c.at("arrays").at(key);
