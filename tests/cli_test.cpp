@@ -101,7 +101,24 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
     check_usage_error(make({"--group", "c3"}), "unknown group 'c3'");
     check_usage_error(make({"--schedule", "linear"}), "--schedule");
   }
-  check_usage_error(demo({"--probe-samples", "0"}), "--probe-samples: expected an integer >= 1");
+  // one option under two names in demo and probe: --samples, and --probe-samples as its alias
+  check_usage_error(demo({"--samples", "0"}), "--samples: expected an integer >= 1");
+  check_usage_error(demo({"--probe-samples", "0"}), "--samples: expected an integer >= 1");
+  check_usage_error({"probe", "--builtin", "cnn", "--probe-samples", "0"}, "--samples");
+  check_usage_error({"probe", "--builtin", "cnn", "--samples", "2", "--probe-samples", "3"},
+                    "--samples");  // the same option given twice
+  for (const char* command : {"demo", "probe"}) {
+    const Outcome usage = eqnn_run({command, "--help"});
+    CHECK(usage.code == 0);
+    CHECK_THAT(usage.out, Contains("-n,--samples,--probe-samples"));
+  }
+  for (const char* name : {"--samples", "--probe-samples"}) {
+    const Outcome probed = eqnn_run({"probe", "--builtin", "cnn", "--size", "12", name, "3",
+                                     "--group", "c2", "--metrics", "invariance"});
+    INFO(name << ": " << probed.err);
+    CHECK(probed.code == 0);
+    CHECK_THAT(probed.err, Contains("data: 3 random 12x12 images"));
+  }
   check_usage_error(demo({"--unseen", "45,nan"}), "--unseen: expected a finite number, got 'nan'");
   check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
   check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");

@@ -180,7 +180,8 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("--images", a->images,
                   "IDX images (N, H, W), plain or .gz; random inputs if absent");
   sub->add_option("--labels", a->labels, "IDX labels (checked against the images)");
-  sub->add_option("-n,--samples", a->samples, "Number of samples")
+  sub->add_option("-n,--samples,--probe-samples", a->samples,
+                  "Number of samples (--probe-samples: an alias, as in eqnn demo)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   sub->add_option("--size", a->size, "Input size for random inputs")
