@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "support.h"
 
 #ifdef EQNN_HAVE_APP
@@ -164,6 +166,78 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   CHECK(std::filesystem::is_empty("eqnn_cli_test_new_dir/sub"));  // the write test cleaned up
   std::filesystem::remove_all("eqnn_cli_test_new_dir");
   std::remove(file.c_str());
+}
+
+namespace {
+
+/// The fields of one CSV line (RFC 4180 quoting, as Report::csv writes it).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      fields.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  REQUIRE_FALSE(quoted);
+  return fields;
+}
+
+}  // namespace
+
+TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on stdout", "[cli]") {
+  const std::vector<std::string> probe = {"probe", "--builtin", "gcnn", "--group", "p4", "--size",
+                                          "12",    "--samples", "4",    "--format"};
+  auto with_format = [&](const std::string& format) {
+    std::vector<std::string> args = probe;
+    args.push_back(format);
+    return eqnn_run(args);
+  };
+  const Outcome text = with_format("text");
+  REQUIRE(text.code == 0);
+  CHECK_THAT(text.out, Contains("equivariance"));
+  CHECK_THAT(text.err, Contains("data: 4 random 12x12 images"));  // status lines on stderr
+
+  const Outcome csv = with_format("csv");
+  INFO(csv.err);
+  REQUIRE(csv.code == 0);
+  CHECK(csv.err.find("data: 4 random") != std::string::npos);
+  std::istringstream lines(csv.out);
+  std::string line;
+  REQUIRE(std::getline(lines, line));
+  const std::vector<std::string> header = csv_fields(line);
+  REQUIRE(header.size() > 8);
+  CHECK(header[0] == "model");
+  CHECK(header[6] == "value");
+  int64_t rows = 0;
+  while (std::getline(lines, line)) {
+    INFO(line);
+    const std::vector<std::string> fields = csv_fields(line);
+    REQUIRE(fields.size() == header.size());
+    CHECK(std::stoll(fields[1]) >= 0);    // stage_index
+    CHECK_NOTHROW(std::stod(fields[6]));  // value
+    ++rows;
+  }
+  CHECK(rows > 0);
+
+  const Outcome json = with_format("json");
+  INFO(json.err);
+  REQUIRE(json.code == 0);
+  nlohmann::json j;
+  REQUIRE_NOTHROW(j = nlohmann::json::parse(json.out));  // the whole of stdout is one document
+  CHECK(j.at("samples") == 4);
+  CHECK(j.at("transforms").size() == header.size() - 8);  // one "element g" column each
+  CHECK(static_cast<int64_t>(j.at("rows").size()) == rows);
+
+  check_usage_error({"probe", "--builtin", "gcnn", "--format", "xml"}, "--format");
 }
 
 TEST_CASE(

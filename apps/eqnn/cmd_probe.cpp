@@ -49,6 +49,7 @@ struct ProbeArgs {
   int64_t normalisation_samples = 32;
   int64_t budget_mb = 16;
   std::string out;
+  std::string format = "text";  // of the table on stdout: text, csv or json
 };
 
 int64_t parse_integer(const std::string& text, const std::string& option) {
@@ -219,6 +220,11 @@ Command add_probe_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("-o,--out", a->out, "Directory for probe.csv, probe.json and probe.html");
+  sub->add_option("--format", a->format,
+                  "Format of the table on stdout: text (aligned), csv or json (the contents of "
+                  "probe.csv / probe.json); status lines go to stderr")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "csv", "json"}));
 
   return [a] {
     probe::ProbeOptions options;
@@ -255,7 +261,12 @@ Command add_probe_command(CLI::App& app) {
     options.progress = [&](int64_t done, int64_t) { progress.update(done); };
     const probe::Report report = probe::run_probe(loaded.model, inputs, transforms, options);
     progress.finish();
-    std::cout << report.text();
+    if (a->format == "csv")
+      std::cout << report.csv();
+    else if (a->format == "json")
+      std::cout << report.json() << "\n";
+    else
+      std::cout << report.text();
     if (!a->out.empty()) {
       probe::Report::write_file(a->out + "/probe.csv", report.csv());
       probe::Report::write_file(a->out + "/probe.json", report.json());
