@@ -240,6 +240,47 @@ TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on 
   check_usage_error({"probe", "--builtin", "gcnn", "--format", "xml"}, "--format");
 }
 
+TEST_CASE("eqnn prints errors raised inside layers and LibTorch on one line without a backtrace",
+          "[cli]") {
+  // a G-CNN for 12x12 inputs probed on 13x13 ones: its first pooling (kernel 2, stride 2) is not
+  // exact there, and the layer's own TORCH_CHECK (which carries LibTorch's backtrace) says so
+  eqnn::ModelSpec spec;
+  spec.arch = "gcnn";
+  spec.group = "p4";
+  spec.input_size = 12;
+  spec.width1 = spec.width2 = spec.width3 = 2;
+  const std::string ckpt = "eqnn_cli_backtrace.pt";
+  eqnn::save_checkpoint(ckpt, spec, eqnn::build_model(spec));
+  const std::vector<std::vector<std::string>> failing = {
+      {"probe", "--model", ckpt, "--size", "13", "--samples", "2"},                    // in a layer
+      {"probe", "--model", ckpt, "--size", "12", "--samples", "2", "--stages", "99"},  // the probe
+      {"probe", "--model", std::string(EQNN_TEST_DATA_DIR) + "/torchscript/tuple.pt", "--modules",
+       "pair"}};  // capturing a TorchScript model
+  for (const auto& args : failing) {
+    INFO(joined(args));
+    const Outcome o = eqnn_run(args);
+    INFO("stderr: " << o.err);
+    CHECK(o.code == eqnn_cli::kExitFailure);
+    const size_t error = o.err.find("eqnn: error: ");
+    REQUIRE(error != std::string::npos);
+    CHECK(o.err.find('\n', error) == o.err.size() - 1);  // the error is the last line, and one
+    CHECK(o.err.find("Exception raised from") == std::string::npos);
+    CHECK(o.err.find("frame #") == std::string::npos);
+  }
+  // what a library user catching the layer's error sees: the backtrace in what(), not in
+  // what_without_backtrace() (README, "Errors and exit codes")
+  auto net = eqnn::build_model(spec);
+  try {
+    net->forward(torch::rand({1, 1, 13, 13}));
+    FAIL("the inexact pooling was not refused");
+  } catch (const c10::Error& e) {
+    CHECK_THAT(e.what(), Contains("Exception raised from"));
+    CHECK_THAT(e.what_without_backtrace(),
+               !Contains("Exception raised from") && !Contains("frame #") && Contains("13"));
+  }
+  std::remove(ckpt.c_str());
+}
+
 TEST_CASE(
     "eqnn train warns, refuses to overwrite or to resume another recipe, and eqnn check "
     "counts one way",
