@@ -106,7 +106,8 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   // one option under two names in demo and probe: --samples, and --probe-samples as its alias
   check_usage_error(demo({"--samples", "0"}), "--samples: expected an integer >= 1");
   check_usage_error(demo({"--probe-samples", "0"}), "--samples: expected an integer >= 1");
-  check_usage_error({"probe", "--builtin", "cnn", "--probe-samples", "0"}, "--samples");
+  check_usage_error({"probe", "--builtin", "cnn", "--probe-samples", "0"},
+                    "--samples: expected an integer >= 1, got '0'");
   check_usage_error({"probe", "--builtin", "cnn", "--samples", "2", "--probe-samples", "3"},
                     "--samples");  // the same option given twice
   for (const char* command : {"demo", "probe"}) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "arg_checks.h"
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "progress.h"
@@ -184,7 +185,7 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("-n,--samples,--probe-samples", a->samples,
                   "Number of samples (--probe-samples: an alias, as in eqnn demo)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   sub->add_option("--size", a->size, "Input size for random inputs")
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));
