@@ -108,7 +108,7 @@ TEST_CASE("sequentials whose action cannot be inferred are rejected by name", "[
 }
 
 TEST_CASE(
-    "NaN and Inf inputs propagate through layers as through torch ops; the probe refuses "
+    "NaN and Inf inputs propagate through layers as through torch ops, and the probe refuses "
     "them naming the stage",
     "[errors][nan]") {
   const Group g = Group::c4();
