@@ -226,8 +226,8 @@ bool same_bits(const torch::Tensor& a, const torch::Tensor& b) {
 
 }  // namespace
 
-TEST_CASE("the same seed gives bit-identical checkpoints with 1 and 2 threads",
-          "[train][threads]") {
+TEST_CASE("the same seed gives bit-identical checkpoints and probe reports with 1 and 2 threads",
+          "[train][threads][probe]") {
   const auto data = eqnn_test::shapes_dataset(40);
   eqnn::ModelSpec gcnn = small_spec();
   eqnn::ModelSpec cnn = small_spec();
@@ -280,6 +280,32 @@ TEST_CASE("the same seed gives bit-identical checkpoints with 1 and 2 threads",
     for (const auto& b : one_buffers) {
       INFO("buffer " << b.key());
       CHECK(same_bits(b.value(), two_buffers[b.key()]));
+    }
+    // and the probe of the trained model (float32, channels_last: the fused fast paths) reports
+    // the same numbers on 1 and 2 threads
+    eqnn::Checkpoint& trained = checkpoints[0];
+    trained.model->eval();
+    const eqnn::probe::ProbedModel probed = eqnn::probe::model_of(trained.model, c.name);
+    const auto transforms = eqnn::probe::group_transforms(eqnn::Group::d4());
+    at::set_num_threads(1);
+    const eqnn::probe::Report report_one =
+        eqnn::probe::run_probe(probed, data.images.narrow(0, 0, 12), transforms);
+    at::set_num_threads(2);
+    const eqnn::probe::Report report_two =
+        eqnn::probe::run_probe(probed, data.images.narrow(0, 0, 12), transforms);
+    at::set_num_threads(threads_before);
+    REQUIRE(report_one.rows.size() == report_two.rows.size());
+    for (size_t i = 0; i < report_one.rows.size(); ++i) {
+      const auto &a = report_one.rows[i], &b = report_two.rows[i];
+      INFO("stage " << a.stage << " " << a.metric << " " << a.deviation);
+      CHECK(std::memcmp(&a.value, &b.value, sizeof(double)) == 0);
+      CHECK(std::memcmp(&a.normalised, &b.normalised, sizeof(double)) == 0);
+      CHECK(a.per_element.size() == b.per_element.size());
+      CHECK(a.per_sample.size() == b.per_sample.size());
+      CHECK((a.per_element.empty() || std::memcmp(a.per_element.data(), b.per_element.data(),
+                                                  a.per_element.size() * sizeof(double)) == 0));
+      CHECK((a.per_sample.empty() || std::memcmp(a.per_sample.data(), b.per_sample.data(),
+                                                 a.per_sample.size() * sizeof(double)) == 0));
     }
   }
 }
