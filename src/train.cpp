@@ -4,6 +4,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <torch/nn/functional/loss.h>
+#include <torch/nn/modules/batchnorm.h>
 #include <cmath>
 
 #include "eqnn/memory_format.h"
@@ -14,6 +15,18 @@ namespace {
 
 torch::Tensor to_format(const torch::Tensor& x, bool channels_last) {
   return channels_last ? to_channels_last(x) : x.contiguous();
+}
+
+/// Whether `model` holds a torch::nn::BatchNorm2d. In training mode LibTorch 1.13's channels_last
+/// batch-norm kernel (CPU) sums each channel over the pixels in one partial sum per thread, so its
+/// statistics and gradients, and every weight after them, change in the last bits with the
+/// thread count; its NCHW kernel sums each channel on one thread, in a fixed order. (eqnn's
+/// GroupBatchNorm2d views channels_last maps as (B*H*W, F, |G|), which takes that per-channel
+/// kernel.) Such models train in NCHW, so that a seed gives the same weights on 1 or 2 threads.
+bool has_plain_batch_norm(const torch::nn::Sequential& model) {
+  for (const auto& m : model->modules(/*include_self=*/false))
+    if (dynamic_cast<const torch::nn::BatchNorm2dImpl*>(m.get()) != nullptr) return true;
+  return false;
 }
 
 }  // namespace
@@ -66,6 +79,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
   TORCH_CHECK(n > 0, "eqnn::train_classifier: expected at least one training image, got none");
   const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
   std::vector<double> losses;
+  const bool channels_last = options.channels_last && !has_plain_batch_norm(model);
   model->train();
   for (int64_t epoch = first_epoch; epoch < options.epochs; ++epoch) {
     torch::Generator gen = at::detail::createCPUGenerator(options.seed * 1000003 + epoch);
@@ -87,7 +101,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
           group.options().set_lr(lr);
       optimizer.zero_grad();
       const torch::Tensor loss = torch::nn::functional::cross_entropy(
-          model->forward(to_format(x, options.channels_last)), labels.index_select(0, idx));
+          model->forward(to_format(x, channels_last)), labels.index_select(0, idx));
       const double value = loss.item<double>();
       // A diverged run stops before the step that would spread NaN/Inf into every weight (and
       // before on_epoch_end could save them): the last checkpoint stays the last good one.

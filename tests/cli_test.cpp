@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "support.h"
 
 #ifdef EQNN_HAVE_APP
@@ -101,7 +103,25 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
     check_usage_error(make({"--group", "c3"}), "unknown group 'c3'");
     check_usage_error(make({"--schedule", "linear"}), "--schedule");
   }
-  check_usage_error(demo({"--probe-samples", "0"}), "--probe-samples: expected an integer >= 1");
+  // one option under two names in demo and probe: --samples, and --probe-samples as its alias
+  check_usage_error(demo({"--samples", "0"}), "--samples: expected an integer >= 1");
+  check_usage_error(demo({"--probe-samples", "0"}), "--samples: expected an integer >= 1");
+  check_usage_error({"probe", "--builtin", "cnn", "--probe-samples", "0"},
+                    "--samples: expected an integer >= 1, got '0'");
+  check_usage_error({"probe", "--builtin", "cnn", "--samples", "2", "--probe-samples", "3"},
+                    "--samples");  // the same option given twice
+  for (const char* command : {"demo", "probe"}) {
+    const Outcome usage = eqnn_run({command, "--help"});
+    CHECK(usage.code == 0);
+    CHECK_THAT(usage.out, Contains("-n,--samples,--probe-samples"));
+  }
+  for (const char* name : {"--samples", "--probe-samples"}) {
+    const Outcome probed = eqnn_run({"probe", "--builtin", "cnn", "--size", "12", name, "3",
+                                     "--group", "c2", "--metrics", "invariance"});
+    INFO(name << ": " << probed.err);
+    CHECK(probed.code == 0);
+    CHECK_THAT(probed.err, Contains("data: 3 random 12x12 images"));
+  }
   check_usage_error(demo({"--unseen", "45,nan"}), "--unseen: expected a finite number, got 'nan'");
   check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
   check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");
@@ -147,6 +167,119 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   CHECK(std::filesystem::is_empty("eqnn_cli_test_new_dir/sub"));  // the write test cleaned up
   std::filesystem::remove_all("eqnn_cli_test_new_dir");
   std::remove(file.c_str());
+}
+
+namespace {
+
+/// The fields of one CSV line (RFC 4180 quoting, as Report::csv writes it).
+std::vector<std::string> csv_fields(const std::string& line) {
+  std::vector<std::string> fields(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+      fields.back() += '"';
+      ++i;
+    } else if (c == '"') {
+      quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      fields.emplace_back();
+    } else {
+      fields.back() += c;
+    }
+  }
+  REQUIRE_FALSE(quoted);
+  return fields;
+}
+
+}  // namespace
+
+TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on stdout", "[cli]") {
+  const std::vector<std::string> probe = {"probe", "--builtin", "gcnn", "--group", "p4", "--size",
+                                          "12",    "--samples", "4",    "--format"};
+  auto with_format = [&](const std::string& format) {
+    std::vector<std::string> args = probe;
+    args.push_back(format);
+    return eqnn_run(args);
+  };
+  const Outcome text = with_format("text");
+  REQUIRE(text.code == 0);
+  CHECK_THAT(text.out, Contains("equivariance"));
+  CHECK_THAT(text.err, Contains("data: 4 random 12x12 images"));  // status lines on stderr
+
+  const Outcome csv = with_format("csv");
+  INFO(csv.err);
+  REQUIRE(csv.code == 0);
+  CHECK(csv.err.find("data: 4 random") != std::string::npos);
+  std::istringstream lines(csv.out);
+  std::string line;
+  REQUIRE(std::getline(lines, line));
+  const std::vector<std::string> header = csv_fields(line);
+  REQUIRE(header.size() > 8);
+  CHECK(header[0] == "model");
+  CHECK(header[6] == "value");
+  int64_t rows = 0;
+  while (std::getline(lines, line)) {
+    INFO(line);
+    const std::vector<std::string> fields = csv_fields(line);
+    REQUIRE(fields.size() == header.size());
+    CHECK(std::stoll(fields[1]) >= 0);    // stage_index
+    CHECK_NOTHROW(std::stod(fields[6]));  // value
+    ++rows;
+  }
+  CHECK(rows > 0);
+
+  const Outcome json = with_format("json");
+  INFO(json.err);
+  REQUIRE(json.code == 0);
+  nlohmann::json j;
+  REQUIRE_NOTHROW(j = nlohmann::json::parse(json.out));  // the whole of stdout is one document
+  CHECK(j.at("samples") == 4);
+  CHECK(j.at("transforms").size() == header.size() - 8);  // one "element g" column each
+  CHECK(static_cast<int64_t>(j.at("rows").size()) == rows);
+
+  check_usage_error({"probe", "--builtin", "gcnn", "--format", "xml"}, "--format");
+}
+
+TEST_CASE("eqnn prints errors raised inside layers and LibTorch on one line without a backtrace",
+          "[cli]") {
+  // a G-CNN for 12x12 inputs probed on 13x13 ones: its first pooling (kernel 2, stride 2) is not
+  // exact there, and the layer's own TORCH_CHECK (which carries LibTorch's backtrace) says so
+  eqnn::ModelSpec spec;
+  spec.arch = "gcnn";
+  spec.group = "p4";
+  spec.input_size = 12;
+  spec.width1 = spec.width2 = spec.width3 = 2;
+  const std::string ckpt = "eqnn_cli_backtrace.pt";
+  eqnn::save_checkpoint(ckpt, spec, eqnn::build_model(spec));
+  const std::vector<std::vector<std::string>> failing = {
+      {"probe", "--model", ckpt, "--size", "13", "--samples", "2"},                    // in a layer
+      {"probe", "--model", ckpt, "--size", "12", "--samples", "2", "--stages", "99"},  // the probe
+      {"probe", "--model", std::string(EQNN_TEST_DATA_DIR) + "/torchscript/tuple.pt", "--modules",
+       "pair"}};  // capturing a TorchScript model
+  for (const auto& args : failing) {
+    INFO(joined(args));
+    const Outcome o = eqnn_run(args);
+    INFO("stderr: " << o.err);
+    CHECK(o.code == eqnn_cli::kExitFailure);
+    const size_t error = o.err.find("eqnn: error: ");
+    REQUIRE(error != std::string::npos);
+    CHECK(o.err.find('\n', error) == o.err.size() - 1);  // the error is the last line, and one
+    CHECK(o.err.find("Exception raised from") == std::string::npos);
+    CHECK(o.err.find("frame #") == std::string::npos);
+  }
+  // what a library user catching the layer's error sees: the backtrace in what(), not in
+  // what_without_backtrace() (README, "Errors and exit codes")
+  auto net = eqnn::build_model(spec);
+  try {
+    net->forward(torch::rand({1, 1, 13, 13}));
+    FAIL("the inexact pooling was not refused");
+  } catch (const c10::Error& e) {
+    CHECK_THAT(e.what(), Contains("Exception raised from"));
+    CHECK_THAT(e.what_without_backtrace(),
+               !Contains("Exception raised from") && !Contains("frame #") && Contains("13"));
+  }
+  std::remove(ckpt.c_str());
 }
 
 TEST_CASE(

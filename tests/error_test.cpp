@@ -1,6 +1,9 @@
 // Bad inputs give the documented, named errors (never a crash or silent wrong numbers).
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "support.h"
 
 using Catch::Contains;
@@ -102,4 +105,56 @@ TEST_CASE("sequentials whose action cannot be inferred are rejected by name", "[
   CHECK_THROWS_WITH(eqnn::infer_field_types(*mismatch),
                     Contains("child 1 (eqnn::GroupConv2d) expects 3 regular C4 fields (12 "
                              "channels) but receives 2 regular C4 fields"));
+}
+
+TEST_CASE(
+    "NaN and Inf inputs propagate through layers as through torch ops, and the probe refuses "
+    "them naming the stage",
+    "[errors][nan]") {
+  const Group g = Group::c4();
+  torch::manual_seed(3);
+  eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(g, 2, 2, 3).padding(1));
+  eqnn::GroupPool max_pool(g);
+  eqnn::GroupPool mean_pool(eqnn::GroupPoolOptions(g).mode(eqnn::PoolMode::Mean));
+  for (const float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    for (const bool channels_last : {false, true}) {
+      INFO("bad " << bad << ", channels_last " << channels_last);
+      torch::Tensor x = torch::randn({2, 8, 8, 8});
+      x[1][5][4][4] = bad;
+      if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      // the convolution: every output entry whose 3x3 window holds the bad pixel is not finite
+      // (the 8 output channels of sample 1 over rows and columns 3..5), all others are finite
+      const torch::Tensor y = conv->forward(x);
+      const torch::Tensor reached = torch::zeros_like(y, torch::kBool);
+      reached[1].narrow(1, 3, 3).narrow(2, 3, 3).fill_(true);
+      CHECK(torch::equal(torch::isfinite(y), reached.logical_not()));
+      if (bad != bad) CHECK(torch::equal(torch::isnan(y), reached));
+      // pooling over the group: the torch reductions' results, NaN and Inf included (a NaN
+      // wins the max, as in torch.max)
+      const torch::Tensor fields = x.contiguous().view({2, 2, 4, 8, 8});
+      CHECK(torch::allclose(max_pool->forward(x), std::get<0>(fields.max(2)), 0, 0,
+                            /*equal_nan=*/true));
+      CHECK(torch::allclose(mean_pool->forward(x), fields.mean(2), 1e-6, 1e-6,
+                            /*equal_nan=*/true));
+      CHECK(std::isfinite(max_pool->forward(x)[1][1][4][4].item<float>()) == false);
+      CHECK(std::isfinite(max_pool->forward(x)[1][0][4][4].item<float>()));  // another field
+    }
+  }
+
+  // the probe: a NaN pixel in one input makes the metrics of the first stage NaN, and run_probe
+  // throws naming the metric, the stage and the model instead of reporting a number
+  eqnn::ModelSpec spec;
+  spec.arch = "gcnn";
+  spec.group = "p4";
+  spec.input_size = 12;
+  spec.width1 = spec.width2 = spec.width3 = 2;
+  torch::nn::Sequential net = eqnn::build_model(spec);
+  net->eval();
+  torch::Tensor images = torch::rand({3, 1, 12, 12});
+  images[1][0][5][6] = std::numeric_limits<float>::quiet_NaN();
+  CHECK_THROWS_WITH(eqnn::probe::run_probe(eqnn::probe::model_of(net, "nan gcnn"), images,
+                                           eqnn::probe::group_transforms(g)),
+                    Contains("at stage 0 '") && Contains("of model 'nan gcnn' is not finite") &&
+                        Contains("NaN or Inf"));
 }

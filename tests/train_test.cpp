@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -212,4 +213,99 @@ TEST_CASE("a diverging run stops with a clear error and keeps the last good chec
                                            data.labels.narrow(0, 0, 0), options),
                     Catch::Contains("expected at least one training image"));
   std::remove(path.c_str());
+}
+
+namespace {
+
+/// Equal sizes, dtypes and bytes (torch::equal would let -0 equal +0).
+bool same_bits(const torch::Tensor& a, const torch::Tensor& b) {
+  if (a.sizes() != b.sizes() || a.scalar_type() != b.scalar_type()) return false;
+  const torch::Tensor x = a.contiguous(), y = b.contiguous();
+  return std::memcmp(x.data_ptr(), y.data_ptr(), x.nbytes()) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("the same seed gives bit-identical checkpoints and probe reports with 1 and 2 threads",
+          "[train][threads][probe]") {
+  const auto data = eqnn_test::shapes_dataset(40);
+  eqnn::ModelSpec gcnn = small_spec();
+  eqnn::ModelSpec cnn = small_spec();
+  cnn.arch = "cnn";
+  // 16 output channels per convolution at least: with fewer, oneDNN splits a convolution's
+  // weight-gradient sum over the batch between threads (README, "Reproducibility")
+  cnn.width1 = 16;
+  cnn.width2 = 16;
+  cnn.width3 = 16;
+  struct Case {
+    const char* name;
+    eqnn::ModelSpec spec;
+    bool augment;
+  };
+  const int threads_before = at::get_num_threads();
+  for (const Case& c :
+       {Case{"gcnn", gcnn, false}, Case{"cnn", cnn, false}, Case{"cnn+aug", cnn, true}}) {
+    INFO(c.name);
+    eqnn::TrainOptions options;
+    options.epochs = 2;
+    options.batch_size = 16;  // 3 steps per epoch, the last one of 8 images
+    options.seed = 9;
+    options.learning_rate = 1e-2;
+    if (c.augment) options.augment = eqnn::Group::d4();
+    std::vector<std::vector<double>> losses;
+    std::vector<eqnn::Checkpoint> checkpoints;
+    for (const int threads : {1, 2}) {
+      at::set_num_threads(threads);
+      torch::manual_seed(1);
+      auto model = eqnn::build_model(c.spec);
+      torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-2));
+      losses.push_back(eqnn::train_classifier(model, adam, data.images, data.labels, options));
+      const std::string path = std::string("eqnn_threads_") + c.name + ".pt";
+      eqnn::save_checkpoint(path, c.spec, model, "{}", &adam);
+      checkpoints.push_back(eqnn::load_checkpoint(path));
+      std::remove(path.c_str());
+    }
+    at::set_num_threads(threads_before);
+    CHECK(losses[0] == losses[1]);
+    const auto one = checkpoints[0].model->named_parameters();
+    const auto two = checkpoints[1].model->named_parameters();
+    REQUIRE(one.size() == two.size());
+    for (const auto& p : one) {
+      INFO("parameter " << p.key());
+      CHECK(same_bits(p.value(), two[p.key()]));
+    }
+    const auto one_buffers = checkpoints[0].model->named_buffers();
+    const auto two_buffers = checkpoints[1].model->named_buffers();
+    REQUIRE(one_buffers.size() == two_buffers.size());
+    for (const auto& b : one_buffers) {
+      INFO("buffer " << b.key());
+      CHECK(same_bits(b.value(), two_buffers[b.key()]));
+    }
+    // and the probe of the trained model (float32, channels_last: the fused fast paths) reports
+    // the same numbers on 1 and 2 threads
+    eqnn::Checkpoint& trained = checkpoints[0];
+    trained.model->eval();
+    const eqnn::probe::ProbedModel probed = eqnn::probe::model_of(trained.model, c.name);
+    const auto transforms = eqnn::probe::group_transforms(eqnn::Group::d4());
+    at::set_num_threads(1);
+    const eqnn::probe::Report report_one =
+        eqnn::probe::run_probe(probed, data.images.narrow(0, 0, 12), transforms);
+    at::set_num_threads(2);
+    const eqnn::probe::Report report_two =
+        eqnn::probe::run_probe(probed, data.images.narrow(0, 0, 12), transforms);
+    at::set_num_threads(threads_before);
+    REQUIRE(report_one.rows.size() == report_two.rows.size());
+    for (size_t i = 0; i < report_one.rows.size(); ++i) {
+      const auto &a = report_one.rows[i], &b = report_two.rows[i];
+      INFO("stage " << a.stage << " " << a.metric << " " << a.deviation);
+      CHECK(std::memcmp(&a.value, &b.value, sizeof(double)) == 0);
+      CHECK(std::memcmp(&a.normalised, &b.normalised, sizeof(double)) == 0);
+      CHECK(a.per_element.size() == b.per_element.size());
+      CHECK(a.per_sample.size() == b.per_sample.size());
+      CHECK((a.per_element.empty() || std::memcmp(a.per_element.data(), b.per_element.data(),
+                                                  a.per_element.size() * sizeof(double)) == 0));
+      CHECK((a.per_sample.empty() || std::memcmp(a.per_sample.data(), b.per_sample.data(),
+                                                 a.per_sample.size() * sizeof(double)) == 0));
+    }
+  }
 }

@@ -268,7 +268,8 @@ Command add_demo_command(CLI::App& app) {
       ->check(group_name());
   a->recipe.add_to(sub);
   a->data.add_to(sub);
-  sub->add_option("-n,--probe-samples", a->probe_samples, "Test images the probes use")
+  sub->add_option("-n,--samples,--probe-samples", a->probe_samples,
+                  "Test images the probes use (--probe-samples: an alias, as in eqnn probe)")
       ->capture_default_str()
       ->check(integer_in(1));
   sub->add_option("--unseen", a->unseen,

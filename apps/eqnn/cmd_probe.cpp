@@ -10,6 +10,7 @@
 #include <iostream>
 #include <optional>
 
+#include "arg_checks.h"
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "list_args.h"
@@ -40,6 +41,7 @@ struct ProbeArgs {
   int64_t normalisation_samples = 32;
   int64_t budget_mb = 16;
   std::string out;
+  std::string format = "text";  // of the table on stdout: text, csv or json
 };
 
 probe::CaptureOptions capture_options(const ProbeArgs& a) {
@@ -147,9 +149,10 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("--images", a->images,
                   "IDX images (N, H, W), plain or .gz; random inputs if absent");
   sub->add_option("--labels", a->labels, "IDX labels (checked against the images)");
-  sub->add_option("-n,--samples", a->samples, "Number of samples")
+  sub->add_option("-n,--samples,--probe-samples", a->samples,
+                  "Number of samples (--probe-samples: an alias, as in eqnn demo)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1));
   sub->add_option("--size", a->size, "Input size for random inputs")
       ->capture_default_str()
       ->check(CLI::Range(2, 4096));
@@ -185,6 +188,11 @@ Command add_probe_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("-o,--out", a->out, "Directory for probe.csv, probe.json and probe.html");
+  sub->add_option("--format", a->format,
+                  "Format of the table on stdout: text (aligned), csv or json (the contents of "
+                  "probe.csv / probe.json); status lines go to stderr")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "csv", "json"}));
 
   return [a] {
     probe::ProbeOptions options;
@@ -212,7 +220,12 @@ Command add_probe_command(CLI::App& app) {
     options.progress = [&](int64_t done, int64_t) { progress.update(done); };
     const probe::Report report = probe::run_probe(loaded.model, inputs, transforms, options);
     progress.finish();
-    std::cout << report.text();
+    if (a->format == "csv")
+      std::cout << report.csv();
+    else if (a->format == "json")
+      std::cout << report.json() << "\n";
+    else
+      std::cout << report.text();
     if (!a->out.empty()) {
       probe::Report::write_file(a->out + "/probe.csv", report.csv());
       probe::Report::write_file(a->out + "/probe.json", report.json());

@@ -39,7 +39,8 @@ struct SmallGCNNOptions {
   /// Kernel size of the group convolutions (odd).
   TORCH_ARG(int64_t, kernel_size) = 3;
   /// Make the lifting layer produce channels_last even from a 1-channel input (then every layer
-  /// after it runs channels_last: 3-7x faster convolutions on the build machine's CPUs).
+  /// after it runs channels_last; whether that is faster depends on the CPU: README, "Both memory
+  /// formats", and bench/RESULTS.md).
   TORCH_ARG(bool, channels_last) = false;
 };
 

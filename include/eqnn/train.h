@@ -35,6 +35,9 @@ struct TrainOptions {
   std::optional<Group> augment;
   uint64_t seed = 0;  ///< seeds the shuffling and the augmentation (with the epoch)
   /// Feature maps in channels_last (the lifting layer / first conv decides for 1-channel images).
+  /// Models with a torch::nn::BatchNorm2d train in NCHW regardless: LibTorch's channels_last
+  /// batch-norm kernel sums in one partial sum per thread, so their weights would depend on the
+  /// thread count (README, "Reproducibility").
   bool channels_last = true;
   /// Called after each step with (step within the epoch, steps per epoch, epoch, running loss).
   std::function<void(int64_t, int64_t, int64_t, double)> progress;

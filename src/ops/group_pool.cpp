@@ -1,6 +1,10 @@
 // eqnn::group_pool: max or mean over the group axis of regular fields, in NCHW or channels_last.
-// Max saves its argmax (uint8) for backward. CPU and CUDA run the element functions of
-// eqnn/detail/group_pool_kernel.h.
+// Max saves its argmax (uint8) for backward. CPU and CUDA share the index math of
+// eqnn/detail/group_pool_kernel.h (group_pool_first_input, group_pool_output_of_input), not the
+// loops: the CPU forward runs pool_row below (a row of outputs at a time, the loop over the group
+// elements outside the one over outputs, so that it vectorises) and the CPU backward its own row
+// loop; the CUDA kernels run the header's per-element functions, which the tests also run on CPU
+// through the launch loop and hold to these loops.
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/core/dispatch/Dispatcher.h>

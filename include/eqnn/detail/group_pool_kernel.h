@@ -1,5 +1,7 @@
-// Pooling over the group axis: the per-element index math and per-thread bodies shared by the CPU
-// loop and the CUDA kernels (cuda/group_pool.cu). No LibTorch here.
+// Pooling over the group axis: the per-element index math shared by the CPU row loops
+// (src/ops/group_pool.cpp) and the CUDA kernels (cuda/group_pool.cu), and the per-element and
+// per-thread bodies the CUDA kernels run (the tests run them on CPU through the launch loop). No
+// LibTorch here.
 //
 // x has C = F * G channels (regular fields), y has F. Both are dense in the same memory format:
 // NCHW (channel-major planes) or NHWC (channels_last: the G channels of a field are adjacent).

@@ -22,8 +22,9 @@ struct GroupPoolOptions {
   TORCH_ARG(int64_t, num_fields) = FieldType::kAnyFields;
 };
 
-/// y[:, f] = max_t x[:, f*|G| + t] (or the mean): (B, F*|G|, H, W) -> (B, F, H, W), by the
-/// eqnn::group_pool kernel (NCHW or channels_last, kept).
+/// y[:, f] = max_t x[:, f*|G| + t] (or the mean): (B, F*|G|, H, W) -> (B, F, H, W), by
+/// eqnn::ops::group_pool (the custom op torch.ops.eqnn.group_pool; NCHW or channels_last, kept).
+/// Max lets a NaN win, as torch.max does.
 class GroupPoolImpl : public torch::nn::Cloneable<GroupPoolImpl>, public EquivariantModule {
  public:
   /// Builds the layer (reset()).
