@@ -22,11 +22,13 @@ if [ "${1:-}" != "--fuzz-only" ]; then
   echo "== sanitized test suite passed in $((SECONDS - start)) s"
 fi
 
+declare -A max_len=([idx]=8192 [checkpoint]=65536 [cli_lists]=1024)
 for target in idx checkpoint cli_lists; do
   work="$BUILD_DIR/fuzz-corpus/$target"  # new inputs go here; the committed seeds stay as they are
   mkdir -p "$work"
   log="$BUILD_DIR/fuzz-$target.log"
-  if ! "$BUILD_DIR/fuzz/fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=8192 \
+  if ! "$BUILD_DIR/fuzz/fuzz_$target" -max_total_time="$seconds" -rss_limit_mb=2048 \
+    -max_len="${max_len[$target]}" \
     -timeout=10 -print_final_stats=1 -artifact_prefix="$BUILD_DIR/fuzz-$target-" \
     "$work" "fuzz/corpus/$target" >"$log" 2>&1; then
     tail -n 60 "$log"

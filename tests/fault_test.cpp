@@ -13,9 +13,9 @@
 
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -120,11 +120,12 @@ int64_t epoch_of(const std::string& checkpoint) {
   return nlohmann::json::parse(eqnn::load_checkpoint(checkpoint).extra_json).at("epoch");
 }
 
-/// A scratch directory with a small training set; removed at the end.
+/// A scratch directory of its own (test cases run in parallel) with a small training set; removed
+/// at the end.
 struct TrainingDir {
   std::string dir;
   std::vector<std::string> data_args;
-  TrainingDir() : dir(fs::absolute("eqnn_fault_test_dir").string()) {
+  explicit TrainingDir(const std::string& name) : dir(fs::absolute(name).string()) {
     fs::remove_all(dir);
     fs::create_directories(dir);
     const auto data = eqnn_test::shapes_dataset(30);
@@ -154,7 +155,7 @@ struct TrainingDir {
 
 TEST_CASE("eqnn train killed during, after and before a checkpoint write resumes to the same run",
           "[fault][cli]") {
-  const TrainingDir t;
+  const TrainingDir t("eqnn_fault_kill_dir");
   const std::string ckpt = t.dir + "/run.pt", log = t.dir + "/train.log";
   const auto paused = [](const std::string& point) {
     ChildOptions o;
@@ -204,7 +205,7 @@ TEST_CASE("eqnn train killed during, after and before a checkpoint write resumes
 
 TEST_CASE("a full disk or a read-only directory fails clearly and keeps the previous checkpoint",
           "[fault][cli]") {
-  const TrainingDir t;
+  const TrainingDir t("eqnn_fault_full_dir");
   const std::string ckpt = t.dir + "/run.pt", log = t.dir + "/train.log";
   REQUIRE(finish(start_eqnn(t.train(ckpt, 1), log)) == 0);
   const std::string before = contents(ckpt);
