@@ -2,21 +2,29 @@
 # The test suite and the libFuzzer targets under AddressSanitizer + UndefinedBehaviorSanitizer
 # (clang, CMake preset "sanitize", in build-sanitize/): builds, runs every test, then runs each fuzz
 # target on its corpus for EQNN_FUZZ_SECONDS seconds (default 20). Any sanitizer report fails.
-#   scripts/sanitize.sh                       # what .ci/run does (after scripts/test.sh)
-#   EQNN_FUZZ_SECONDS=600 scripts/sanitize.sh # a longer fuzzing session
-#   scripts/sanitize.sh --fuzz-only           # skip the test suite
+#   scripts/sanitize.sh                       # tests + fuzz targets
+#   scripts/sanitize.sh --fuzz-only           # builds the library and the fuzz targets only
+#   EQNN_FUZZ_SECONDS=600 scripts/sanitize.sh --fuzz-only   # a longer fuzzing session
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=build-sanitize
 seconds=${EQNN_FUZZ_SECONDS:-20}
+mode=${1:-all}
+case "$mode" in all | --fuzz-only) ;; *) echo "usage: $0 [--fuzz-only]" >&2; exit 2 ;; esac
 scripts/setup.sh
 [ -f "$BUILD_DIR/build.ninja" ] || cmake --preset sanitize >/dev/null
-cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+start=$SECONDS
+if [ "$mode" = --fuzz-only ]; then
+  cmake --build "$BUILD_DIR" --parallel "$(nproc)" --target eqnn_fuzz
+else
+  cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+fi
+echo "== sanitized build done in $((SECONDS - start)) s"
 
 # LibTorch keeps its operator registry until exit (not leaks eqnn can fix): leak checks are off.
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-if [ "${1:-}" != "--fuzz-only" ]; then
+if [ "$mode" = all ]; then
   start=$SECONDS
   (cd "$BUILD_DIR" && ctest --output-on-failure --parallel "$(nproc)")
   echo "== sanitized test suite passed in $((SECONDS - start)) s"

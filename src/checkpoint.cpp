@@ -11,6 +11,7 @@
 #include "eqnn/group.h"
 #include "eqnn/models.h"
 #include "io/atomic_file.h"
+#include "io/zip_check.h"
 
 namespace eqnn {
 namespace {
@@ -216,6 +217,11 @@ namespace {
 torch::serialize::InputArchive open_archive(const std::string& path, ModelSpec* spec,
                                             std::string* extra) {
   TORCH_CHECK(std::ifstream(path).good(), "eqnn::load_checkpoint: cannot open '", path, "'");
+  if (io::is_zip_file(path)) {
+    const std::string damage = io::zip_damage(path);
+    TORCH_CHECK(damage.empty(), "eqnn::load_checkpoint: '", path, "' is damaged: ", damage,
+                " (a truncated or corrupted file)");
+  }
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);

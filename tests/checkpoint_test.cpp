@@ -217,3 +217,30 @@ TEST_CASE("checkpoint loads validate the spec and every tensor against the model
   CHECK_THROWS_WITH(eqnn::load_checkpoint(path), Contains("eqnn::load_checkpoint: '" + path + "'"));
   std::remove(path.c_str());
 }
+
+TEST_CASE("damaged archives are refused with an error naming the file, never an abort",
+          "[checkpoint][probe]") {
+  // Two bytes swapped inside a stored entry (found by fuzz_checkpoint): LibTorch alone aborts.
+  const std::string shuffled = std::string(EQNN_TEST_DATA_DIR) + "/damaged/shuffled_checkpoint.pt";
+  CHECK_THROWS_WITH(eqnn::load_checkpoint(shuffled),
+                    Contains("eqnn::load_checkpoint: '" + shuffled + "' is damaged: entry '") &&
+                        Contains("fails its CRC-32 check"));
+  // A truncated copy: no zip directory at its end.
+  const std::string whole = contents(shuffled);
+  const std::string truncated = "eqnn_damaged_truncated.pt";
+  std::ofstream(truncated, std::ios::binary) << whole.substr(0, whole.size() / 2);
+  CHECK_THROWS_WITH(eqnn::load_checkpoint(truncated),
+                    Contains("is damaged: no zip directory at its end"));
+  // TorchScript files go through the same check: one byte flipped in the middle of a model.
+  std::string model = contents(std::string(EQNN_TEST_DATA_DIR) + "/torchscript/resnet_scripted.pt");
+  model[model.size() / 2] = static_cast<char>(model[model.size() / 2] ^ 0x20);
+  const std::string flipped = "eqnn_damaged_model.pt";
+  std::ofstream(flipped, std::ios::binary) << model;
+  CHECK_THROWS_WITH(eqnn::probe::load_torchscript(flipped),
+                    Contains("eqnn::probe: '" + flipped + "' is damaged: "));
+  // the intact files still load
+  CHECK_NOTHROW(eqnn::probe::load_torchscript(std::string(EQNN_TEST_DATA_DIR) +
+                                              "/torchscript/resnet_scripted.pt"));
+  std::remove(truncated.c_str());
+  std::remove(flipped.c_str());
+}

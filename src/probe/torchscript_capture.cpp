@@ -13,6 +13,7 @@
 #include <set>
 #include <unordered_set>
 
+#include "../io/zip_check.h"
 #include "capture.h"
 #include "eqnn/probe/probed_model.h"
 
@@ -175,6 +176,9 @@ torch::jit::Module load_torchscript(const std::string& path) {
                 ", not TorchScript", how);
   }
   reader.reset();
+  const std::string damage = io::zip_damage(path);  // LibTorch can abort on a damaged archive
+  TORCH_CHECK(damage.empty(), "eqnn::probe: '", path, "' is damaged: ", damage,
+              " (a truncated or corrupted file)");
   try {
     return torch::jit::load(path);
   } catch (const c10::Error& e) {
