@@ -26,9 +26,18 @@ double default_tolerance(torch::ScalarType dtype, bool single_layer) {
 
 const ElementError& EquivarianceReport::worst() const {
   TORCH_CHECK(!elements.empty(), "eqnn::EquivarianceReport: the report is empty");
-  return *std::max_element(
-      elements.begin(), elements.end(),
-      [](const ElementError& a, const ElementError& b) { return a.error < b.error; });
+  const ElementError* worst = nullptr;  // the identity is exact, so there is one
+  for (const ElementError& e : elements)
+    if (!e.interpolated && (!worst || e.error > worst->error)) worst = &e;
+  TORCH_CHECK(worst, "eqnn::EquivarianceReport: the report has no exact element");
+  return *worst;
+}
+
+double EquivarianceReport::max_interpolated_error() const {
+  double worst = 0;
+  for (const ElementError& e : elements)
+    if (e.interpolated) worst = std::max(worst, e.error);
+  return worst;
 }
 
 std::string EquivarianceReport::str() const {
@@ -38,9 +47,20 @@ std::string EquivarianceReport::str() const {
      << c10::toString(dtype) << ", " << in_type << " -> " << out_type << "; worst element "
      << worst_element() << ", error " << max_error() << (passed() ? " <= " : " > ") << "tolerance "
      << tolerance << " (output scale " << output_scale << ")\n";
+  const bool any_interpolated = std::any_of(elements.begin(), elements.end(),
+                                            [](const ElementError& e) { return e.interpolated; });
+  if (any_interpolated) {
+    os << "  interpolated elements (bilinear plane rotation): worst error "
+       << max_interpolated_error();
+    if (std::isinf(interpolated_tolerance))
+      os << ", not judged (no interpolated_tolerance set)\n";
+    else
+      os << (max_interpolated_error() <= interpolated_tolerance ? " <= " : " > ") << "tolerance "
+         << interpolated_tolerance << "\n";
+  }
   for (const ElementError& e : elements) {
     os << "  " << std::setw(5) << e.name << "  max abs " << e.max_abs_error << "  error " << e.error
-       << "  rms " << e.rms_error << "\n";
+       << "  rms " << e.rms_error << (e.interpolated ? "  (interpolated)" : "") << "\n";
   }
   return os.str();
 }
@@ -81,6 +101,7 @@ void add_element(EquivarianceReport& report, int64_t g, const torch::Tensor& y,
   e.max_abs_error = diff.numel() ? diff.abs().max().item<double>() : 0.0;
   e.rms_error = diff.numel() ? std::sqrt(diff.square().mean().item<double>()) : 0.0;
   e.error = e.max_abs_error / std::max(1.0, report.output_scale);
+  e.interpolated = !report.group.on_grid(g);
   report.elements.push_back(std::move(e));
 }
 

@@ -184,7 +184,7 @@ TEST_CASE("checkpoint loads validate the spec and every tensor against the model
                     Contains("input_size must be in [1, 4096], got -28"));
   CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("in_channels", 0)),
                     Contains("in_channels must be in [1, 1024], got 0"));
-  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("group", "c3")), Contains("unknown group 'c3'"));
+  CHECK_THROWS_WITH(ModelSpec::from_json(spec_with("group", "q3")), Contains("unknown group 'q3'"));
   ModelSpec negative;
   negative.width2 = -1;
   CHECK_THROWS_WITH(eqnn::build_model(negative), Contains("width2 must be in [0, 4096]"));

@@ -100,7 +100,7 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
     check_usage_error(make({"--train-limit", "0"}), "--train-limit: expected an integer >= 1");
     check_usage_error(make({"--test-limit", "-5"}), "--test-limit");
     check_usage_error(make({"--seed", "-1"}), "--seed");
-    check_usage_error(make({"--group", "c3"}), "unknown group 'c3'");
+    check_usage_error(make({"--group", "q3"}), "unknown group 'q3'");
     check_usage_error(make({"--schedule", "linear"}), "--schedule");
   }
   // one option under two names in demo and probe: --samples, and --probe-samples as its alias
@@ -128,7 +128,7 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   check_usage_error(train({"--resume"}), "eqnn train: --resume needs --checkpoint FILE");
   check_usage_error({"check", "--sizes", "1"},
                     "--sizes: expected an integer in [2, 4096], got '1'");
-  check_usage_error({"check", "--groups", "c3"}, "--groups: unknown group 'c3'");
+  check_usage_error({"check", "--groups", "q3"}, "--groups: unknown group 'q3'");
   check_usage_error({"--threads", "-1", "check"}, "--threads: expected an integer in [0, 1048576]");
   check_usage_error({"frobnicate"}, "unknown command 'frobnicate'; expected one of");
   check_usage_error({}, "A subcommand is required");

@@ -160,7 +160,7 @@ TEST_CASE("declared actions, repeated calls, tuples and files that are not Torch
     CHECK(row_at(exact, stage, "equivariance", "euclidean").action ==
           "any number of regular C4 fields");
   }
-  CHECK_THROWS_WITH(parse_latent_action("regular:c3"), Contains("c3"));
+  CHECK_THROWS_WITH(parse_latent_action("regular:q3"), Contains("q3"));
   CHECK_THROWS_WITH(parse_latent_action("rotated"), Contains("unknown action 'rotated'"));
   CaptureOptions typo;
   typo.actions.emplace("9", LatentAction::invariant());

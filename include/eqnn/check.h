@@ -9,6 +9,7 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -32,6 +33,9 @@ struct ElementError {
   double max_abs_error = 0;  ///< max |f(g.x) - g.f(x)| over all entries
   double error = 0;  ///< max_abs_error / max(1, output_scale): what is compared to the tolerance
   double rms_error = 0;  ///< sqrt(mean (f(gx) - g f(x))^2)
+  /// True for an element off the grid (Group::on_grid): its action on planes interpolates, so its
+  /// error includes interpolation error and is judged against interpolated_tolerance.
+  bool interpolated = false;
 };
 
 /// The result of an equivariance check: the error of every group element and the verdict.
@@ -42,16 +46,25 @@ struct EquivarianceReport {
   torch::ScalarType dtype = torch::kFloat;  ///< dtype of the input the check ran on
   double output_scale = 0;                  ///< max |f(x)|
   double tolerance = 0;                     ///< the bound on ElementError::error for passed()
-  std::vector<ElementError> elements;       ///< one per group element, identity first
+  /// The bound for the interpolated elements (groups with rotations off the grid, e.g. C8's 45
+  /// degrees). Their error depends on how smooth the input is, so no default can judge them: it is
+  /// infinite (reported, labelled, not judged) unless set.
+  double interpolated_tolerance = std::numeric_limits<double>::infinity();
+  std::vector<ElementError> elements;  ///< one per group element, identity first
 
-  /// The element with the largest error. Throws for an empty report.
+  /// The exact (not interpolated) element with the largest error. Throws for an empty report.
   const ElementError& worst() const;
-  /// The largest normalised error (ElementError::error) over the elements.
+  /// The largest normalised error over the interpolated elements; 0 when there are none.
+  double max_interpolated_error() const;
+  /// The largest normalised error (ElementError::error) over the exact elements.
   double max_error() const { return worst().error; }
   /// The name of the worst element, e.g. "MR^2".
   const std::string& worst_element() const { return worst().name; }
-  /// True when every element's error is within the tolerance.
-  bool passed() const { return max_error() <= tolerance; }
+  /// True when every exact element's error is within the tolerance and every interpolated
+  /// element's within interpolated_tolerance.
+  bool passed() const {
+    return max_error() <= tolerance && max_interpolated_error() <= interpolated_tolerance;
+  }
   /// A one-line verdict followed by one line per element.
   std::string str() const;
 };

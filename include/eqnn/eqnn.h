@@ -18,6 +18,7 @@
 #include "eqnn/nn/output_observer.h"
 #include "eqnn/nn/spatial_pool.h"
 #include "eqnn/ops.h"
+#include "eqnn/plane_rotation.h"
 #include "eqnn/probe/probe.h"
 #include "eqnn/self_check.h"
 #include "eqnn/threads.h"

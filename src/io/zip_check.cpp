@@ -6,7 +6,6 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <vector>
 
 namespace eqnn {
@@ -54,10 +53,13 @@ bool is_zip_file(const std::string& path) {
 }
 
 std::string zip_damage(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in.good()) return "it cannot be opened";
-  const std::vector<unsigned char> bytes((std::istreambuf_iterator<char>(in)),
-                                         std::istreambuf_iterator<char>());
+  const std::streamoff length = in.tellg();
+  if (length < 0) return "it cannot be read";
+  std::vector<unsigned char> bytes(static_cast<size_t>(length));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), length)) return "it cannot be read";
   const size_t n = bytes.size();
   // End of central directory: 22 bytes plus a comment of up to 65535 bytes, at the end.
   size_t eocd = std::string::npos;

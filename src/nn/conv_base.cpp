@@ -8,6 +8,7 @@
 #include "eqnn/nn/lifting_conv.h"
 #include "eqnn/nn/output_observer.h"
 #include "eqnn/ops.h"
+#include "eqnn/steerable_basis.h"
 
 namespace eqnn {
 namespace detail {
@@ -25,7 +26,25 @@ template <typename Derived, typename Options>
 void EquivariantConv2dBase<Derived, Options>::reset() {
   check_conv_options(Derived::kName, Derived::in_count(options), options.out_fields(),
                      geometry(options));
-  weight = this->register_parameter("weight", torch::empty(Derived::weight_shape(options)));
+  const Group& group = options.group();
+  steerable_ = options.basis() == FilterBasis::Steerable ||
+               (options.basis() == FilterBasis::Auto && !group.is_grid_group());
+  TORCH_CHECK(steerable_ || group.is_grid_group(), Derived::kName, ": ", group.name(),
+              " rotates by angles that are not multiples of 90 degrees, so pixel filters cannot be ",
+              "rotated exactly; use basis(FilterBasis::Steerable) (or Auto), got basis(",
+              to_string(options.basis()), ")");
+  std::vector<int64_t> shape = Derived::weight_shape(options);
+  basis_description_.clear();
+  if (steerable_) {
+    const SteerableBasis steerable_basis(
+        SteerableBasisOptions(options.kernel_size()).max_frequency(options.max_frequency()));
+    basis_description_ = steerable_basis.describe();
+    shape.resize(shape.size() - 2);  // (..., k, k) -> (..., nb)
+    shape.push_back(steerable_basis.size());
+    basis = steerable_basis.sample(group);
+    basis_cast_ = torch::Tensor();
+  }
+  weight = this->register_parameter("weight", torch::empty(shape));
   bias = this->register_parameter(
       "bias", options.bias() ? torch::empty({options.out_fields()}) : torch::Tensor(),
       /*requires_grad=*/options.bias());
@@ -34,7 +53,9 @@ void EquivariantConv2dBase<Derived, Options>::reset() {
 
 template <typename Derived, typename Options>
 void EquivariantConv2dBase<Derived, Options>::reset_parameters() {
-  he_init(weight, bias, Derived::fan_in(options));
+  const int64_t kk = options.kernel_size() * options.kernel_size();
+  he_init(weight, bias,
+          steerable_ ? Derived::fan_in(options) / kk * weight.size(-1) : Derived::fan_in(options));
 }
 
 template <typename Derived, typename Options>
@@ -48,12 +69,24 @@ void EquivariantConv2dBase<Derived, Options>::pretty_print(std::ostream& stream)
   if (!options.bias()) stream << ", bias=false";
   if (!options.strict()) stream << ", strict=false";
   if (options.channels_last()) stream << ", channels_last";
+  if (steerable_) stream << ", steerable basis: " << basis_description_;
   stream << ")";
 }
 
 template <typename Derived, typename Options>
 torch::Tensor EquivariantConv2dBase<Derived, Options>::expanded_weight() const {
+  if (steerable_) return ops::expand_steerable_filter(weight, basis_like_weight(), options.group());
   return Derived::expand(weight, options.group());
+}
+
+template <typename Derived, typename Options>
+const torch::Tensor& EquivariantConv2dBase<Derived, Options>::basis_like_weight() const {
+  if (!basis_cast_.defined() || basis_cast_.scalar_type() != weight.scalar_type() ||
+      basis_cast_.device() != weight.device()) {
+    c10::InferenceMode not_inference(false);
+    basis_cast_ = basis.to(weight.options().requires_grad(false));
+  }
+  return basis_cast_;
 }
 
 template <typename Derived, typename Options>

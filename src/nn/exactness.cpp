@@ -24,14 +24,26 @@ const char* to_string(PaddingMode mode) {
   return "?";
 }
 
+const char* to_string(FilterBasis basis) {
+  switch (basis) {
+    case FilterBasis::Auto:
+      return "auto";
+    case FilterBasis::Pixel:
+      return "pixel";
+    case FilterBasis::Steerable:
+      return "steerable";
+  }
+  return "?";
+}
+
 namespace detail {
 
 static const char* const kStrictHint = " Pass .strict(false) in the options to allow it anyway.";
 
 void check_square_input(const Group& group, const torch::Tensor& input, const std::string& who) {
-  TORCH_CHECK(!group.has_quarter_turns() || input.size(-1) == input.size(-2), who, ": ",
-              group.name(),
-              " rotates by 90 degrees, so exact equivariance needs a square input; got ",
+  TORCH_CHECK(!group.needs_square_planes() || input.size(-1) == input.size(-2), who, ": ",
+              group.name(), " rotates by ", 360.0 / static_cast<double>(group.rotations()), " degrees, so ",
+              group.is_grid_group() ? "exact " : "", "equivariance needs a square input; got ",
               input.size(-2), "x", input.size(-1), ".", kStrictHint);
 }
 

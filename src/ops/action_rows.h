@@ -25,7 +25,7 @@ class ActionRows {
         rows_(p.rows),
         cols_(p.cols),
         order_(p.regular ? p.group.order : 1),
-        d4_(p.group.d4_index[p.elements[k]]) {
+        d4_(p.group.grid_index(p.elements[k])) {
     p_.batch = 1;
     p_.num_elements = 1;
     p_.elements[0] = p.elements[k];

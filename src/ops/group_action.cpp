@@ -40,6 +40,10 @@ GroupActionParams params_for(const Group& group, at::IntArrayRef elements, bool 
   for (size_t k = 0; k < elements.size(); ++k) {
     TORCH_CHECK(elements[k] >= 0 && elements[k] < group.order(), kOp, ": element index ",
                 elements[k], " is out of range for ", group.name(), " (order ", group.order(), ")");
+    TORCH_CHECK(group.on_grid(elements[k]), kOp, ": element ", group.element_name(elements[k]),
+                " of ", group.name(), " rotates by ", group.rotation_degrees(elements[k]),
+                " degrees; this op permutes pixels and takes elements on the grid only (the C++ ",
+                "function eqnn::ops::group_action interpolates the others)");
     p.elements[k] = static_cast<int8_t>(elements[k]);
     quarter_turn = quarter_turn || detail::d4_rotation(group.d4_index(elements[k])) % 2 == 1;
   }
@@ -206,6 +210,41 @@ TORCH_LIBRARY_IMPL(eqnn, Autograd, m) {
   m.impl("group_action", &group_action_autograd);
 }
 
+namespace {
+
+/// One element through the fused op (on the grid), or as a channel gather and an interpolated
+/// plane rotation (off the grid).
+at::Tensor act_with_elements(const at::Tensor& x, const Group& group,
+                             const std::vector<int64_t>& elements, bool regular) {
+  const bool on_grid = std::all_of(elements.begin(), elements.end(),
+                                   [&](int64_t e) { return group.on_grid(e); });
+  if (on_grid) return call_group_action(x, group.name(), elements, regular);
+  check_element_count(elements, "");
+  TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kOp, ": ", x.size(1),
+              " channels are not a whole number of regular ", group.name(), " fields");
+  const at::MemoryFormat format = support::feature_format(x);
+  std::vector<at::Tensor> copies;
+  for (const int64_t e : elements) {
+    if (group.on_grid(e)) {
+      copies.push_back(call_group_action(x, group.name(), {e}, regular));
+      continue;
+    }
+    at::Tensor y = x;
+    if (regular) {  // channel f*G + t takes channel f*G + idx(g^-1 h_t)
+      const at::Tensor perm = group.regular_permutation(e).to(x.device());
+      const int64_t fields = x.size(1) / group.order();
+      const at::Tensor source =
+          (at::arange(fields, perm.options()).mul(group.order()).unsqueeze(1) + perm.unsqueeze(0))
+              .flatten();
+      y = x.index_select(1, source);
+    }
+    copies.push_back(group.act_on_plane(y, e).contiguous(format));
+  }
+  return at::cat(copies, 0).contiguous(format);
+}
+
+}  // namespace
+
 torch::Tensor group_action(const torch::Tensor& x, const Group& group,
                            const std::vector<int64_t>& elements, FieldKind kind) {
   TORCH_CHECK(x.defined() && (x.dim() == 4 || x.dim() == 2), kOp,
@@ -213,10 +252,10 @@ torch::Tensor group_action(const torch::Tensor& x, const Group& group,
               x.defined() ? x.sizes() : at::IntArrayRef{});
   const bool regular = kind == FieldKind::Regular;
   if (x.dim() == 2) {  // no plane: a 1x1 plane
-    return call_group_action(x.view({x.size(0), x.size(1), 1, 1}), group.name(), elements, regular)
+    return act_with_elements(x.view({x.size(0), x.size(1), 1, 1}), group, elements, regular)
         .view({static_cast<int64_t>(elements.size()) * x.size(0), x.size(1)});
   }
-  return call_group_action(x, group.name(), elements, regular);
+  return act_with_elements(x, group, elements, regular);
 }
 
 }  // namespace ops

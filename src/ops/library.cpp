@@ -7,6 +7,11 @@ TORCH_LIBRARY(eqnn, m) {
   // Filter expansion; group is a name accepted by eqnn::Group::from_name.
   m.def("expand_filter(Tensor weight, str group, bool lifting) -> Tensor");
   m.def("expand_filter_backward(Tensor grad, str group, int[] weight_shape) -> Tensor");
+  // Steerable filters: coefficients (Cout, Cin[, |G|], nb) and a sampled basis (|G|, nb, k, k).
+  m.def("steerable_filter(Tensor coefficients, Tensor basis, str group) -> Tensor");
+  m.def(
+      "steerable_filter_backward(Tensor grad, Tensor basis, str group, int[] coefficient_shape) "
+      "-> Tensor");
   // Pooling over the group axis of regular fields; argmax (uint8) is empty for mean pooling.
   m.def("group_pool(Tensor x, int order, bool max) -> (Tensor, Tensor)");
   m.def("group_pool_backward(Tensor grad, Tensor argmax, int order, bool max) -> Tensor");

@@ -8,15 +8,22 @@ namespace eqnn {
 namespace probe {
 
 std::optional<int64_t> element_in(const Group& group, const Transform& tr) {
-  int d4 = -1;
-  if (tr.kind == Transform::Kind::GroupElement) d4 = tr.group.d4_index(tr.element);
-  if (tr.kind == Transform::Kind::Rotation) {
-    const double quarter = tr.degrees / 90.0;
-    if (std::abs(quarter - std::round(quarter)) > 1e-9) return std::nullopt;
-    d4 = static_cast<int>(((static_cast<int64_t>(std::llround(quarter)) % 4) + 4) % 4);
+  double degrees = 0;
+  bool mirror = false;
+  if (tr.kind == Transform::Kind::GroupElement) {
+    degrees = tr.group.rotation_degrees(tr.element);
+    mirror = tr.group.is_mirror(tr.element);
+  } else if (tr.kind == Transform::Kind::Rotation) {
+    degrees = tr.degrees;
+  } else {
+    return std::nullopt;
   }
-  for (int64_t t = 0; t < group.order(); ++t)
-    if (group.d4_index(t) == d4) return t;
+  // the same rotation angle (mod 360) and the same mirror part
+  for (int64_t t = 0; t < group.order(); ++t) {
+    if (group.is_mirror(t) != mirror) continue;
+    const double turns = (degrees - group.rotation_degrees(t)) / 360.0;
+    if (std::abs(turns - std::round(turns)) < 1e-9) return t;
+  }
   return std::nullopt;
 }
 
@@ -55,8 +62,10 @@ std::optional<ExactAction> LatentAction::exact(const Transform& tr, at::IntArray
     TORCH_CHECK(sizes.size() >= 2 && sizes[1] % type_.channels_per_field() == 0, "the action on ",
                 type_.str(), " needs a multiple of ", type_.channels_per_field(),
                 " channels, but the output has shape ", sizes);
-    if (const auto element = element_in(type_.group, tr))
+    if (const auto element = element_in(type_.group, tr)) {
+      if (!type_.group.on_grid(*element)) return std::nullopt;  // interpolated: apply_inexact
       a = ExactAction{type_.group, *element, type_.kind};
+    }
     else if (type_.kind == FieldKind::Trivial)
       if (const auto d4 = element_in(Group::d4(), tr))
         a = ExactAction{Group::d4(), *d4, FieldKind::Trivial};
@@ -77,6 +86,11 @@ std::optional<torch::Tensor> LatentAction::apply_inexact(const torch::Tensor& y,
   // Translations commute with the group axis; trivial fields take any plane transform, and
   // trivial fields without a plane are invariant to it.
   if (kind_ == Kind::Fields && !on_plane && type_.kind == FieldKind::Trivial) return y;
+  // An element of the fields' group off the grid: the group axis moves exactly, the plane by
+  // interpolation.
+  if (kind_ == Kind::Fields && type_.kind == FieldKind::Regular && (on_plane || y.dim() == 2))
+    if (const auto element = element_in(type_.group, tr))
+      return ops::group_action(y, type_.group, {*element}, FieldKind::Regular);
   if (on_plane && (tr.kind == Transform::Kind::Translation || trivial) &&
       (kind_ == Kind::Plane || kind_ == Kind::Fields))
     return tr.apply_to_plane(y);

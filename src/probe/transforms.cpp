@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "eqnn/ops.h"
+#include "eqnn/plane_rotation.h"
 
 namespace eqnn {
 namespace probe {
@@ -45,24 +46,7 @@ torch::Tensor Transform::apply_to_plane(const torch::Tensor& x) const {
 torch::Tensor rotate_bilinear(const torch::Tensor& x, double degrees) {
   TORCH_CHECK(x.dim() == 4 && x.size(2) == x.size(3), "eqnn::probe::rotate_bilinear: expected a ",
               "square (B, C, H, H) batch, got ", x.sizes());
-  // Output pixel p (x = column, y = row, normalised so pixel centres of the first and last
-  // column/row sit at -1 and 1) samples the input at R^-1 p, where R(row, col) rotates by +theta:
-  //   col_src = x cos - y sin,  row_src = x sin + y cos.
-  const double t = degrees * M_PI / 180.0, c = std::cos(t), s = std::sin(t);
-  const auto options =
-      x.options().dtype(x.scalar_type() == torch::kDouble ? torch::kDouble : torch::kFloat);
-  const torch::Tensor theta =
-      torch::tensor({c, -s, 0.0, s, c, 0.0}, options).view({1, 2, 3}).expand({x.size(0), 2, 3});
-  namespace F = torch::nn::functional;
-  const torch::Tensor grid =
-      F::affine_grid(theta, {x.size(0), x.size(1), x.size(2), x.size(3)}, /*align_corners=*/true);
-  const torch::Tensor input = x.scalar_type() == options.dtype() ? x : x.to(options.dtype());
-  torch::Tensor out = F::grid_sample(input, grid,
-                                     F::GridSampleFuncOptions()
-                                         .mode(torch::kBilinear)
-                                         .padding_mode(torch::kZeros)
-                                         .align_corners(true));
-  return out.to(x.scalar_type()).contiguous(x.suggest_memory_format());
+  return eqnn::rotate_bilinear(x, degrees);
 }
 
 std::vector<Transform> group_transforms(const Group& group) {
@@ -72,7 +56,7 @@ std::vector<Transform> group_transforms(const Group& group) {
     tr.kind = Transform::Kind::GroupElement;
     tr.group = group;
     tr.element = t;
-    tr.name = group.element_name(t);
+    tr.name = group.element_name(t) + (group.on_grid(t) ? "" : " (interpolated)");
     out.push_back(tr);
   }
   return out;

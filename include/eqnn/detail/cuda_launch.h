@@ -9,6 +9,7 @@
 #include "eqnn/detail/expand_filter_kernel.h"
 #include "eqnn/detail/group_action_kernel.h"
 #include "eqnn/detail/group_pool_kernel.h"
+#include "eqnn/detail/steerable_filter_kernel.h"
 
 namespace eqnn {
 namespace detail {
@@ -22,6 +23,14 @@ const char* expand_filter_forward(const ExpandFilterParams& params, ScalarKind k
 /// grad_base[n] = sum over t of grad_expanded[destination(n, t)].
 const char* expand_filter_backward(const ExpandFilterParams& params, ScalarKind kind,
                                    const void* grad_expanded, void* grad_base, void* stream);
+
+/// expanded[n] = sum_b coefficients[..., b] basis[t, b](p); grad_coefficients its adjoint.
+const char* steerable_filter_forward(const SteerableFilterParams& params, ScalarKind kind,
+                                     const void* coefficients, const void* basis, void* expanded,
+                                     void* stream);
+const char* steerable_filter_backward(const SteerableFilterParams& params, ScalarKind kind,
+                                      const void* grad_expanded, const void* basis,
+                                      void* grad_coefficients, void* stream);
 
 /// Max (argmax written) or mean over the group axis.
 const char* group_pool_forward(const GroupPoolParams& params, ScalarKind kind, bool max,

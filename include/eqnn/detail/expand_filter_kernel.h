@@ -67,7 +67,7 @@ EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t expand_filter_source(const ExpandFilt
   // tw[o, t, i, s](y) = w[o, i, idx(h_t^-1 h_s)](h_t^-1 y)
   if (p.in_order > 1) c.s = p.group.left_divide(t, static_cast<int>(c.s));
   int64_t sy = 0, sx = 0;
-  plane_source(p.group.d4_index[t], p.kernel_size, p.kernel_size, c.y, c.x, &sy, &sx);
+  plane_source(p.group.grid_index(t), p.kernel_size, p.kernel_size, c.y, c.x, &sy, &sx);
   c.y = sy;
   c.x = sx;
   return compose_base(p, c);
@@ -82,7 +82,7 @@ EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t expand_filter_destination(const Expan
   if (p.in_order > 1) c.s = p.group.compose(t, static_cast<int>(c.s));
   // h_t y is the pixel whose preimage under h_t is y: the source map of (h_t)^-1.
   int64_t dy = 0, dx = 0;
-  plane_source(p.group.d4_index[p.group.inverse[t]], p.kernel_size, p.kernel_size, c.y, c.x, &dy,
+  plane_source(p.group.grid_index(p.group.inverse(t)), p.kernel_size, p.kernel_size, c.y, c.x, &dy,
                &dx);
   c.y = dy;
   c.x = dx;

@@ -72,7 +72,7 @@ EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t group_action_source(const GroupAction
     c += p.group.left_divide(g, static_cast<int>(t)) - t;
   }
   int64_t si = 0, sj = 0;
-  plane_source(p.group.d4_index[g], p.rows, p.cols, i, j, &si, &sj);
+  plane_source(p.group.grid_index(g), p.rows, p.cols, i, j, &si, &sj);
   return action_offset(p, b, c, si, sj);
 }
 
@@ -87,7 +87,7 @@ EQNN_HOST_DEVICE EQNN_FORCE_INLINE int64_t group_action_destination(const GroupA
     c += p.group.compose(g, static_cast<int>(s)) - s;
   }
   int64_t di = 0, dj = 0;  // g p is the source map of g^-1
-  plane_source(p.group.d4_index[p.group.inverse[g]], p.rows, p.cols, i, j, &di, &dj);
+  plane_source(p.group.grid_index(p.group.inverse(g)), p.rows, p.cols, i, j, &di, &dj);
   return action_offset(p, b, c, di, dj);
 }
 

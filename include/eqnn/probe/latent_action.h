@@ -88,8 +88,9 @@ class LatentAction {
 /// group's name as Group::from_name takes it; the field count follows from the channels).
 LatentAction parse_latent_action(const std::string& spec);
 
-/// The element of `group` that `tr` is, if any: a group element with the same D4 index, or a
-/// rotation by a multiple of 90 degrees.
+/// The element of `group` that `tr` is, if any: a group element or a rotation with the same
+/// rotation angle (mod 360 degrees) and mirror part. It may be off the grid (Group::on_grid), in
+/// which case its action on fields interpolates the plane.
 std::optional<int64_t> element_in(const Group& group, const Transform& tr);
 
 }  // namespace probe

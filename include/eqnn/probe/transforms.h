@@ -41,7 +41,8 @@ struct Transform {
   torch::Tensor apply_to_plane(const torch::Tensor& x) const;
 };
 
-/// Every element of `group`, identity first (the group's own order).
+/// Every element of `group`, identity first (the group's own order). Elements off the grid are
+/// named with " (interpolated)" after the element's name, e.g. "R^3 (interpolated)".
 std::vector<Transform> group_transforms(const Group& group);
 /// Rotations by the given angles in degrees (bilinear, zero padding outside the image).
 std::vector<Transform> rotation_transforms(const std::vector<double>& degrees);

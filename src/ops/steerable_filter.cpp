@@ -1,0 +1,227 @@
+// eqnn::steerable_filter: steerable coefficients and the basis sampled for every group element ->
+// the expanded filter bank a plain conv2d uses; backward: the gradient of the coefficients (the
+// basis is a constant). CPU and CUDA run the element functions of
+// eqnn/detail/steerable_filter_kernel.h, deterministic (fixed summation order, no atomics).
+#include <ATen/Dispatch.h>
+#include <ATen/OpMathType.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/autograd.h>
+#include <torch/library.h>
+
+#include "eqnn/ops.h"
+#include "kernel_support.h"
+
+namespace eqnn {
+namespace ops {
+namespace {
+
+using detail::SteerableFilterParams;
+constexpr const char* kOp = "eqnn::steerable_filter";
+
+/// Coefficients (Cout, Cin, nb) (lifting) or (Cout, Cin, |G|, nb) (group), a basis (|G|, nb, k, k),
+/// and every count the kernels multiply within int64.
+SteerableFilterParams params_for(const Group& group, at::IntArrayRef coefficients,
+                                 at::IntArrayRef basis, const char* pass) {
+  TORCH_CHECK(coefficients.size() == 3 || coefficients.size() == 4, kOp, pass,
+              ": expected coefficients (Cout, Cin, nb) for a lifting filter or (Cout, Cin, |G|, ",
+              "nb) for a group filter, got shape ", coefficients);
+  TORCH_CHECK(basis.size() == 4 && basis[2] == basis[3], kOp, pass,
+              ": expected a sampled basis (|G|, nb, k, k), got shape ", basis);
+  for (const int64_t d : coefficients)
+    TORCH_CHECK(d >= 0, kOp, pass, ": coefficient sizes must be >= 0, got shape ", coefficients);
+  const bool lifting = coefficients.size() == 3;
+  TORCH_CHECK(basis[0] == group.order(), kOp, pass, ": the basis has ", basis[0],
+              " element samples, but |", group.name(), "| = ", group.order());
+  TORCH_CHECK(coefficients.back() == basis[1], kOp, pass, ": coefficients for ",
+              coefficients.back(), " basis functions, but the basis has ", basis[1]);
+  TORCH_CHECK(lifting || coefficients[2] == group.order(), kOp, pass,
+              ": expected the coefficients' group axis (dim 2) to have |", group.name(), "| = ",
+              group.order(), " entries, got shape ", coefficients);
+  int64_t numel = group.order() * basis[2] * basis[3];
+  for (size_t d = 0; d + 1 < coefficients.size(); ++d)
+    TORCH_CHECK(!__builtin_mul_overflow(numel, coefficients[d], &numel), kOp, pass,
+                ": coefficient shape ", coefficients, " is too large: its expanded bank over ",
+                group.name(), " has more than 2^63 entries");
+  return SteerableFilterParams{group.tables(), coefficients[0],           coefficients[1],
+                               lifting ? 1 : group.order(), basis[1], basis[2]};
+}
+
+void check_basis_tensor(const at::Tensor& basis, const at::Tensor& other, const char* pass) {
+  support::check_supported(basis, kOp);
+  TORCH_CHECK(basis.scalar_type() == other.scalar_type() && basis.device() == other.device(), kOp,
+              pass, ": the basis (", basis.scalar_type(), " on ", basis.device(),
+              ") must have the dtype and device of the filter (", other.scalar_type(), " on ",
+              other.device(), ")");
+}
+
+std::vector<int64_t> expanded_shape(const SteerableFilterParams& p) {
+  return {p.out_fields * p.group.order, p.in_fields * p.in_order, p.kernel_size, p.kernel_size};
+}
+
+struct Prepared {
+  at::Tensor in, basis, out;
+  SteerableFilterParams p;
+};
+
+Prepared prepare_forward(const at::Tensor& coefficients, const at::Tensor& basis,
+                         c10::string_view group_name) {
+  const Group group = Group::from_name(std::string(group_name));
+  support::check_supported(coefficients, kOp);
+  check_basis_tensor(basis, coefficients, "");
+  Prepared r;
+  r.p = params_for(group, coefficients.sizes(), basis.sizes(), "");
+  r.in = coefficients.contiguous();
+  r.basis = basis.contiguous();
+  r.out = at::empty(expanded_shape(r.p), r.in.options());
+  return r;
+}
+
+Prepared prepare_backward(const at::Tensor& grad, const at::Tensor& basis,
+                          c10::string_view group_name, at::IntArrayRef coefficient_shape) {
+  const Group group = Group::from_name(std::string(group_name));
+  support::check_supported(grad, kOp);
+  check_basis_tensor(basis, grad, " backward");
+  Prepared r;
+  r.p = params_for(group, coefficient_shape, basis.sizes(), " backward");
+  const std::vector<int64_t> expected = expanded_shape(r.p);
+  TORCH_CHECK(grad.sizes() == at::IntArrayRef(expected), kOp,
+              " backward: expected a gradient of the expanded bank's shape ",
+              at::IntArrayRef(expected), " for coefficient shape ", coefficient_shape, ", got ",
+              grad.sizes());
+  r.in = grad.contiguous();
+  r.basis = basis.contiguous();
+  r.out = at::empty(coefficient_shape, r.in.options());
+  return r;
+}
+
+at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor& basis,
+                                c10::string_view group) {
+  Prepared r = prepare_forward(coefficients, basis, group);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* c = r.in.data_ptr<scalar_t>();
+    const scalar_t* b = r.basis.data_ptr<scalar_t>();
+    scalar_t* out = r.out.data_ptr<scalar_t>();
+    support::cpu_for(r.p.expanded_numel(), [&](int64_t n) {
+      detail::steerable_filter_forward_element<scalar_t, acc_t>(r.p, c, b, out, n);
+    });
+  });
+  return r.out;
+}
+
+at::Tensor steerable_filter_backward_cpu(const at::Tensor& grad, const at::Tensor& basis,
+                                         c10::string_view group,
+                                         at::IntArrayRef coefficient_shape) {
+  Prepared r = prepare_backward(grad, basis, group, coefficient_shape);
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
+    using acc_t = at::opmath_type<scalar_t>;
+    const scalar_t* g = r.in.data_ptr<scalar_t>();
+    const scalar_t* b = r.basis.data_ptr<scalar_t>();
+    scalar_t* out = r.out.data_ptr<scalar_t>();
+    support::cpu_for(r.p.coefficient_numel(), [&](int64_t m) {
+      detail::steerable_filter_backward_element<scalar_t, acc_t>(r.p, g, b, out, m);
+    });
+  });
+  return r.out;
+}
+
+#ifdef EQNN_WITH_CUDA
+at::Tensor steerable_filter_cuda(const at::Tensor& coefficients, const at::Tensor& basis,
+                                 c10::string_view group) {
+  Prepared r = prepare_forward(coefficients, basis, group);
+  if (r.p.expanded_numel() == 0) return r.out;
+  support::check_launch(detail::cuda::steerable_filter_forward(
+                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
+                            r.basis.data_ptr(), r.out.data_ptr(), support::current_stream()),
+                        kOp);
+  return r.out;
+}
+
+at::Tensor steerable_filter_backward_cuda(const at::Tensor& grad, const at::Tensor& basis,
+                                          c10::string_view group,
+                                          at::IntArrayRef coefficient_shape) {
+  Prepared r = prepare_backward(grad, basis, group, coefficient_shape);
+  if (r.p.coefficient_numel() == 0) return r.out;
+  support::check_launch(detail::cuda::steerable_filter_backward(
+                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
+                            r.basis.data_ptr(), r.out.data_ptr(), support::current_stream()),
+                        kOp);
+  return r.out;
+}
+#endif
+
+using ForwardSignature = at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view);
+using BackwardSignature = at::Tensor(const at::Tensor&, const at::Tensor&, c10::string_view,
+                                     at::IntArrayRef);
+
+at::Tensor call_steerable_filter(const at::Tensor& coefficients, const at::Tensor& basis,
+                                 c10::string_view group) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("eqnn::steerable_filter", "")
+                       .typed<ForwardSignature>();
+  return op.call(coefficients, basis, group);
+}
+
+at::Tensor call_steerable_filter_backward(const at::Tensor& grad, const at::Tensor& basis,
+                                          c10::string_view group,
+                                          at::IntArrayRef coefficient_shape) {
+  static auto op = c10::Dispatcher::singleton()
+                       .findSchemaOrThrow("eqnn::steerable_filter_backward", "")
+                       .typed<BackwardSignature>();
+  return op.call(grad, basis, group, coefficient_shape);
+}
+
+struct SteerableFilterFunction : public torch::autograd::Function<SteerableFilterFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& coefficients,
+                            const at::Tensor& basis, c10::string_view group) {
+    TORCH_CHECK(!basis.requires_grad(), kOp,
+                ": the basis is a constant (a buffer); it cannot require a gradient");
+    ctx->saved_data["group"] = std::string(group);
+    ctx->saved_data["coefficient_shape"] = coefficients.sizes().vec();
+    ctx->save_for_backward({basis});
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return call_steerable_filter(coefficients, basis, group);
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const at::Tensor basis = ctx->get_saved_variables()[0];
+    const std::vector<int64_t> shape = ctx->saved_data["coefficient_shape"].toIntVector();
+    return {call_steerable_filter_backward(grads[0], basis,
+                                           ctx->saved_data["group"].toStringRef(), shape),
+            at::Tensor(), at::Tensor()};
+  }
+};
+
+at::Tensor steerable_filter_autograd(const at::Tensor& coefficients, const at::Tensor& basis,
+                                     c10::string_view group) {
+  return SteerableFilterFunction::apply(coefficients, basis, group);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(eqnn, CPU, m) {
+  m.impl("steerable_filter", &steerable_filter_cpu);
+  m.impl("steerable_filter_backward", &steerable_filter_backward_cpu);
+}
+
+#ifdef EQNN_WITH_CUDA
+TORCH_LIBRARY_IMPL(eqnn, CUDA, m) {
+  m.impl("steerable_filter", &steerable_filter_cuda);
+  m.impl("steerable_filter_backward", &steerable_filter_backward_cuda);
+}
+#endif
+
+TORCH_LIBRARY_IMPL(eqnn, Autograd, m) {
+  m.impl("steerable_filter", &steerable_filter_autograd);
+}
+
+torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients,
+                                      const torch::Tensor& basis, const Group& group) {
+  TORCH_CHECK(coefficients.defined() && basis.defined(), kOp,
+              ": expected defined coefficient and basis tensors");
+  return call_steerable_filter(coefficients, basis, group.name());
+}
+
+}  // namespace ops
+}  // namespace eqnn
