@@ -94,3 +94,97 @@ void conv_args(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_GroupConv2dEvalForward)->Apply(conv_args);
 BENCHMARK(BM_GroupConv2dTrainStep)->Apply(conv_args);
+
+namespace {
+
+/// Steerable GroupConv2d (C8 or D8, regular -> regular) against a plain conv2d on its expanded
+/// filter, same memory format, in the same iterations. Arguments: group (0 = C8, 1 = D8), kernel
+/// size, fields, channels_last; batch 8, 32x32.
+struct SteerableSetup {
+  eqnn::Group group;
+  int64_t kernel, fields, channels;
+  at::MemoryFormat format;
+  static constexpr int64_t kBatch = 8, kSize = 32;
+
+  explicit SteerableSetup(const benchmark::State& s)
+      : group(s.range(0) == 0 ? eqnn::Group::cyclic(8) : eqnn::Group::dihedral(8)),
+        kernel(s.range(1)),
+        fields(s.range(2)),
+        channels(fields * group.order()),
+        format(s.range(3) ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous) {}
+
+  eqnn::GroupConv2d conv() const {
+    return eqnn::GroupConv2d(
+        eqnn::GroupConv2dOptions(group, fields, fields, kernel).padding(kernel / 2));
+  }
+  torch::Tensor input(bool requires_grad) const {
+    return torch::randn({kBatch, channels, kSize, kSize})
+        .contiguous(format)
+        .requires_grad_(requires_grad);
+  }
+  void label(benchmark::State& state) const {
+    state.SetLabel(group.name() + " k" + std::to_string(kernel) +
+                   (format == at::MemoryFormat::ChannelsLast ? " NHWC" : " NCHW"));
+  }
+};
+
+void BM_SteerableConv2dTrainStep(benchmark::State& state) {
+  const SteerableSetup s(state);
+  eqnn::GroupConv2d conv = s.conv();
+  const int64_t pad = s.kernel / 2;
+  const torch::Tensor x = s.input(true), x_plain = s.input(true);
+  const torch::Tensor grad_y = torch::randn(conv->forward(x).sizes()).contiguous(s.format);
+  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
+  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
+  paired(
+      state,
+      [&] {
+        conv->zero_grad(/*set_to_none=*/true);
+        conv->forward(x).backward(grad_y);
+      },
+      [&] {
+        w.mutable_grad() = torch::Tensor();
+        torch::conv2d(x_plain, w, b, 1, pad).backward(grad_y);
+      });
+  s.label(state);
+}
+
+void BM_SteerableConv2dEvalForward(benchmark::State& state) {
+  const SteerableSetup s(state);
+  eqnn::GroupConv2d conv = s.conv();
+  conv->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = s.input(false);
+  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
+  paired(
+      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
+      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, s.kernel / 2)); });
+  s.label(state);
+}
+
+void steerable_args(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"group", "k", "fields", "nhwc"});
+  for (int64_t g : {0, 1})
+    for (int64_t k : {3, 5})
+      for (int64_t fields : {4, 8})
+        for (int64_t nhwc : {0, 1})
+          b->Args({g, k, fields, nhwc});
+  b->UseManualTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+}
+
+/// Building a layer's steerable basis and its samples for every element (escnn #54: users waited
+/// minutes for model construction). Arguments: N of C_N, kernel size.
+void BM_SteerableBasis(benchmark::State& state) {
+  const eqnn::Group group = eqnn::Group::cyclic(state.range(0));
+  for (auto _ : state) {
+    const eqnn::SteerableBasis basis(state.range(1));
+    benchmark::DoNotOptimize(basis.sample(group));
+  }
+  state.SetLabel("C" + std::to_string(state.range(0)) + " k" + std::to_string(state.range(1)));
+}
+
+}  // namespace
+
+BENCHMARK(BM_SteerableConv2dTrainStep)->Apply(steerable_args);
+BENCHMARK(BM_SteerableConv2dEvalForward)->Apply(steerable_args);
+BENCHMARK(BM_SteerableBasis)->Args({8, 5})->Args({16, 9})->Unit(benchmark::kMillisecond);

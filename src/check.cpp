@@ -69,15 +69,16 @@ namespace {
 
 EquivarianceReport empty_report(const FieldType& in_type, const FieldType& out_type,
                                 const torch::Tensor& input, double tolerance, bool single_layer) {
-  TORCH_CHECK(in_type.group == out_type.group, "eqnn::check_equivariance: input type ", in_type,
-              " and output type ", out_type, " are over different groups");
+  TORCH_CHECK(in_type.group.has_subgroup(out_type.group), "eqnn::check_equivariance: input type ",
+              in_type, " and output type ", out_type,
+              " are over different groups (the output's must be the input's or a subgroup of it)");
   TORCH_CHECK(input.defined() && input.is_floating_point(),
               "eqnn::check_equivariance: expected a floating-point input tensor");
   // An empty batch would "pass" without comparing a single value.
   TORCH_CHECK(input.numel() > 0, "eqnn::check_equivariance: expected a non-empty input, got shape ",
               input.sizes(), ": there is nothing to compare");
   EquivarianceReport report;
-  report.group = in_type.group;
+  report.group = out_type.group;  // a layer that restricts to a subgroup is checked on it
   report.in_type = in_type;
   report.out_type = out_type;
   report.dtype = input.scalar_type();
@@ -114,8 +115,8 @@ EquivarianceReport check_equivariance(const std::function<torch::Tensor(const to
   EquivarianceReport report = empty_report(in_type, out_type, input, tolerance, single_layer);
   torch::NoGradGuard no_grad;
   const torch::Tensor y = fn(input);
-  for (int64_t g = 0; g < in_type.group.order(); ++g)
-    add_element(report, g, y, fn(in_type.act(input, g)));
+  for (int64_t h = 0; h < report.group.order(); ++h)
+    add_element(report, h, y, fn(in_type.act(input, in_type.group.embed(report.group, h))));
   return report;
 }
 
@@ -164,10 +165,7 @@ std::optional<FieldType> output_field_type(const torch::nn::Module& child,
     if (!(in.group == current.group && in.kind == current.kind &&
           (in.any_fields() || current.any_fields() || in.num_fields == current.num_fields)))
       return unknown("expects " + in.str() + " but receives " + current.str());
-    FieldType out = eq->out_type();
-    if (out.any_fields() && !current.any_fields() && in.any_fields())
-      out.num_fields = current.num_fields;
-    return out;
+    return eq->out_type_for(current);
   }
   if (const auto* seq = dynamic_cast<const torch::nn::SequentialImpl*>(&child)) {
     std::optional<FieldType> current = input;
@@ -287,11 +285,16 @@ std::vector<StageReport> check_equivariance_per_stage(const torch::nn::Sequentia
     ++index;
   }
   const std::vector<torch::Tensor> y = forward_stages(*sequential.ptr(), input);
-  for (int64_t g = 0; g < types.input.group.order(); ++g) {
+  const Group& group = types.input.group;
+  for (int64_t g = 0; g < group.order(); ++g) {
     const std::vector<torch::Tensor> y_of_gx =
         forward_stages(*sequential.ptr(), types.input.act(input, g));
-    for (size_t i = 0; i < stages.size(); ++i)
-      add_element(stages[i].report, g, y[i], y_of_gx[i]);
+    for (size_t i = 0; i < stages.size(); ++i) {
+      // a stage after a restriction to a subgroup is checked on the subgroup's elements
+      const Group& sub = stages[i].report.group;
+      for (int64_t h = 0; h < sub.order(); ++h)
+        if (group.embed(sub, h) == g) add_element(stages[i].report, h, y[i], y_of_gx[i]);
+    }
   }
   return stages;
 }

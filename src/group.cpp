@@ -60,14 +60,14 @@ Group Group::from_name(const std::string& name) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (key == "p4") return c4();
   if (key == "p4m") return d4();
-  const bool digits = key.size() >= 2 && key.size() <= 5 &&
-                      std::all_of(key.begin() + 1, key.end(),
-                                  [](unsigned char c) { return std::isdigit(c) != 0; });
+  const bool digits =
+      key.size() >= 2 && key.size() <= 5 &&
+      std::all_of(key.begin() + 1, key.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
   if (digits && key[1] != '0' && (key[0] == 'c' || key[0] == 'd')) {
     const int64_t n = std::stoll(key.substr(1));
     const int64_t largest = key[0] == 'c' ? detail::kMaxGroupOrder : detail::kMaxGroupOrder / 2;
-    TORCH_CHECK(n <= largest, "eqnn::Group::from_name: '", name, "' is too large; ", key[0] == 'c' ? "C" : "D",
-                "_N takes N up to ", largest);
+    TORCH_CHECK(n <= largest, "eqnn::Group::from_name: '", name, "' is too large; ",
+                key[0] == 'c' ? "C" : "D", "_N takes N up to ", largest);
     return key[0] == 'c' ? cyclic(n) : dihedral(n);
   }
   TORCH_CHECK(false, "eqnn::Group::from_name: unknown group '", name,
@@ -116,6 +116,19 @@ int Group::d4_index(int64_t element) const {
               name_, " rotates by ", rotation_degrees(element),
               " degrees, not a multiple of 90: it is not an element of D4");
   return tables_.grid_index(static_cast<int>(element));
+}
+
+bool Group::has_subgroup(const Group& sub) const {
+  return rotations() % sub.rotations() == 0 && (!sub.has_mirrors() || has_mirrors());
+}
+
+int64_t Group::embed(const Group& sub, int64_t element) const {
+  TORCH_CHECK(has_subgroup(sub), "eqnn::Group::embed: ", sub.name(), " is not a subgroup of ",
+              name_, " (C_M and D_M embed into C_N and D_N when M divides N, D_M only into D_N)");
+  sub.check_element(element, "embed");
+  const int64_t r =
+      sub.tables_.rotation_of(static_cast<int>(element)) * (rotations() / sub.rotations());
+  return sub.tables_.mirror_of(static_cast<int>(element)) * rotations() + r;
 }
 
 int64_t Group::compose(int64_t a, int64_t b) const {

@@ -31,7 +31,11 @@ bool symmetric(const Geometry& g) {
 
 TEST_CASE("LiftingConv2d and GroupConv2d are equivariant", "[equivariance][conv]") {
   int checked = 0;
-  for (const Group& g : Group::all()) {
+  // the grid groups (pixel filters) and C8, D8 (steerable filters, judged on the grid elements)
+  std::vector<Group> groups = Group::all();
+  groups.push_back(Group::cyclic(8));
+  groups.push_back(Group::dihedral(8));
+  for (const Group& g : groups) {
     for (const auto dtype : eqnn_test::float_types()) {
       for (const Geometry& geo : kConvGeometries) {
         if (!symmetric(geo)) continue;
@@ -54,12 +58,17 @@ TEST_CASE("LiftingConv2d and GroupConv2d are equivariant", "[equivariance][conv]
       }
     }
   }
-  CHECK(checked == 6 * 2 * 7);
+  CHECK(checked == 8 * 2 * 7);
 }
 
 TEST_CASE("GroupPool, GroupBatchNorm2d and spatial pooling are equivariant",
           "[equivariance][pool]") {
-  for (const Group& g : Group::all()) {
+  // the grid groups on every element; C3, C8 and D8 on their elements on the grid (the others
+  // interpolate the plane: measured in steerable_test.cpp)
+  std::vector<Group> groups = Group::all();
+  for (const Group& g : {Group::cyclic(3), Group::cyclic(8), Group::dihedral(8)})
+    groups.push_back(g);
+  for (const Group& g : groups) {
     for (const auto dtype : eqnn_test::float_types()) {
       for (const int64_t size : {7, 8}) {
         INFO(g.name() << " " << c10::toString(dtype) << " size=" << size);

@@ -70,7 +70,9 @@ struct EquivarianceReport {
 };
 
 /// The core check: runs fn on input and on every transformed input (no gradients), in the module's
-/// current mode. tolerance <= 0 picks default_tolerance(input dtype, single_layer).
+/// current mode. tolerance <= 0 picks default_tolerance(input dtype, single_layer). The output's
+/// group may be a subgroup of the input's (RestrictFields, CosetPool): then the subgroup's
+/// elements are checked, acting on the input as the elements they embed as (Group::embed).
 EquivarianceReport check_equivariance(const std::function<torch::Tensor(const torch::Tensor&)>& fn,
                                       const FieldType& in_type, const FieldType& out_type,
                                       const torch::Tensor& input, double tolerance = 0,

@@ -74,6 +74,13 @@ class Group {
   /// element whose rotation is not a multiple of 90 degrees.
   int d4_index(int64_t element) const;
 
+  /// True when `sub` is a subgroup of this group as eqnn embeds it: C_M or D_M with M dividing N
+  /// (D_M only into D_N), R_M = R_N^(N/M), the same mirror M (C4 in C8, D2 in D4, C8 in D8, ...).
+  bool has_subgroup(const Group& sub) const;
+  /// The index in this group of element `element` of the subgroup `sub`: M^m R_M^r -> M^m
+  /// R_N^(r N/M). Throws unless has_subgroup(sub).
+  int64_t embed(const Group& sub, int64_t element) const;
+
   /// The identity's index: 0.
   int64_t identity() const { return 0; }
   int64_t compose(int64_t a, int64_t b) const;  ///< index of h_a h_b

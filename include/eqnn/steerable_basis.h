@@ -33,14 +33,16 @@ struct SteerableBasisOptions {
 ///   psi(rho, phi) = exp(-(rho - r)^2 / (2 sigma^2)) * {1, cos(m phi), sin(m phi)} / norm
 ///
 /// for rings r = 0, 1, ..., floor((k-1)/2) (up to the inscribed circle: beyond it only the corners
-/// have pixels) and frequencies 0 <= m <= floor(pi r / 2) (about half the Nyquist limit of a ring of
-/// 2 pi r pixels, so that the sampled harmonic does not alias; Weiler & Cesa 2019, Worrall et al.
-/// 2017). The corners still see the outer rings' Gaussian tails.
-/// A frequency m > 0 is 0 at rho = 0. norm makes each function's samples on the unrotated grid a
-/// unit vector; a function whose samples depend linearly on the ones before it (in this order:
-/// rings outwards, frequencies upwards, cos before sin) is left out, so the sampled basis has full
-/// rank. A rotation acts on the coefficients exactly; only the sampling onto the grid is
-/// approximate, and sampling rotations by multiples of 90 degrees and the mirror is exact.
+/// have pixels) and frequencies 0 <= m <= floor(pi r / 2) (about half the Nyquist limit of a ring
+/// of 2 pi r pixels, so that the sampled harmonic does not alias; Weiler & Cesa 2019, Worrall et
+/// al. 2017), and m <= 1 on the outer ring (r > (k-1)/2 - 1: its Gaussian reaches beyond the
+/// inscribed circle, where pixels are sparse; measured in docs/equivariance_accuracy.md). The
+/// corners still see the outer rings' Gaussian tails. A frequency m > 0 is 0 at rho = 0. norm makes
+/// each function's samples on the unrotated grid a unit vector; a function whose samples depend
+/// linearly on the ones before it (in this order: rings outwards, frequencies upwards, cos before
+/// sin) is left out, so the sampled basis has full rank. A rotation acts on the coefficients
+/// exactly; only the sampling onto the grid is approximate, and sampling rotations by multiples of
+/// 90 degrees and the mirror is exact.
 class SteerableBasis {
  public:
   /// One basis function.

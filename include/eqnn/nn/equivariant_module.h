@@ -19,6 +19,15 @@ class EquivariantModule {
   virtual FieldType in_type() const = 0;
   /// How the group acts on the layer's output.
   virtual FieldType out_type() const = 0;
+  /// The output's type for an input of type `in` (used by infer_field_types when in_type() leaves
+  /// the number of fields open): out_type(), with the input's field count when both leave it open.
+  /// Layers that change the number of fields (RestrictFields) override it.
+  virtual FieldType out_type_for(const FieldType& in) const {
+    FieldType out = out_type();
+    if (out.any_fields() && !in.any_fields() && in_type().any_fields())
+      out.num_fields = in.num_fields;
+    return out;
+  }
   /// Plain LibTorch modules computing the same function with the current parameters (a copy: later
   /// changes to this module do not affect it), for deployment without eqnn; a Sequential because
   /// some layers need a few modules. ("export" is a C++ keyword, hence the name.)
