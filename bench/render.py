@@ -112,6 +112,29 @@ def render(path, peaks):
                        "oneDNN may use Winograd for 3x3 convolutions, so 'GFLOP/s' counts direct-convolution "
                        "FLOPs and can exceed the FMA peak.\n")
 
+    steer = [b for b in rows if b["name"].startswith("BM_SteerableConv2d")]
+    if steer:
+        out.append("### Steerable GroupConv2d (C8, D8) vs plain conv2d on its expanded filter (batch 8, 32x32)\n")
+        out.append("| mode | group | k | fields | format | eqnn ms | plain ms | ratio | target |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for b in steer:
+            base, p = params(b["name"])
+            train = "Train" in base
+            target = 1.05 if train else 1.01
+            out.append(f"| {'train step' if train else 'eval forward (cached)'} | {'C8' if p['group'] == 0 else 'D8'} | "
+                       f"{p['k']} | {p['fields']} | {'channels_last' if p.get('nhwc') else 'NCHW'} | "
+                       f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | {fmt(b['ratio'], 3)} | "
+                       f"<= {target} ({'met' if b['ratio'] <= target else 'NOT met'}) |")
+        out.append("")
+    basis = [b for b in rows if b["name"].startswith("BM_SteerableBasis")]
+    if basis:
+        out.append("### Building a steerable basis and sampling it for every element\n")
+        out.append("| case | ms |\n| --- | --- |")
+        for b in basis:
+            ms = b["real_time"] * {"ms": 1, "us": 1e-3, "ns": 1e-6, "s": 1e3}[b.get("time_unit", "ms")]
+            out.append(f"| {b.get('label', '')} | {fmt(ms, 3)} |")
+        out.append("")
+
     kernels = [b for b in rows if b["name"].startswith(("BM_GroupPool", "BM_GroupAction", "BM_ExpandFilter"))]
     if kernels:
         out.append("### Kernels vs the ATen composition they replace and vs memcpy of the same bytes\n")

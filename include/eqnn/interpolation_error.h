@@ -25,6 +25,7 @@ torch::Tensor band_limited_input(const std::vector<int64_t>& shape, double cutof
 
 /// What measure_interpolation_error covers.
 struct InterpolationErrorOptions {
+  /// The groups to measure (their elements off the grid).
   std::vector<Group> groups = {Group::cyclic(8), Group::dihedral(8), Group::cyclic(16)};
   std::vector<int64_t> kernel_sizes = {3, 5, 7, 9};  ///< of the convolutions
   std::vector<int64_t> sizes = {17, 33, 65};         ///< input height = width

@@ -303,7 +303,7 @@ torch::Tensor transformed_batch(const torch::Tensor& x, const std::vector<Transf
 class FastAccumulator {
  public:
   FastAccumulator(const TransformSet& set, const ProbeOptions& options, int64_t samples)
-      : set_(set), options_(options), samples_(samples) {
+      : set_(set), options_(options) {
     for (const Deviation d : options.deviations)
       pair_sums_ = pair_sums_ && d != Deviation::KL;  // the fused pass gives cosine and euclidean
     normalisation_ = normalisation_count(options, samples);
@@ -394,7 +394,6 @@ class FastAccumulator {
 
   const TransformSet& set_;
   const ProbeOptions& options_;
-  int64_t samples_;
   bool pair_sums_ = true;
   int64_t normalisation_ = 0;
 };
