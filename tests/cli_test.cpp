@@ -122,6 +122,15 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
     CHECK(probed.code == 0);
     CHECK_THAT(probed.err, Contains("data: 3 random 12x12 images"));
   }
+  {  // a steerable C8 G-CNN end to end: its off-grid elements are labelled in the report
+    const Outcome c8 = eqnn_run({"probe", "--builtin", "gcnn", "--group", "c8", "--size", "9",
+                                 "--samples", "3", "--metrics", "equivariance"});
+    INFO(c8.err);
+    CHECK(c8.code == 0);
+    CHECK_THAT(c8.out, Contains("R^3 (interpolated)") || Contains("R (interpolated)") ||
+                           Contains("R^5 (interpolated)") || Contains("R^7 (interpolated)"));
+    CHECK_THAT(c8.out, Contains("gcnn-C8"));
+  }
   check_usage_error(demo({"--unseen", "45,nan"}), "--unseen: expected a finite number, got 'nan'");
   check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
   check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");
