@@ -11,8 +11,8 @@ namespace {
 
 template <typename scalar_t, typename acc_t>
 __global__ void steerable_filter_forward_kernel(SteerableFilterParams p,
-                                                const scalar_t* coefficients,
-                                                const scalar_t* basis, scalar_t* expanded) {
+                                                const scalar_t* coefficients, const scalar_t* basis,
+                                                scalar_t* expanded) {
   steerable_filter_forward_thread<scalar_t, acc_t>(p, coefficients, basis, expanded, blockIdx.x,
                                                    blockDim.x, threadIdx.x, gridDim.x);
 }
@@ -23,8 +23,7 @@ __global__ void steerable_filter_backward_kernel(SteerableFilterParams p,
                                                  const scalar_t* basis,
                                                  scalar_t* grad_coefficients) {
   steerable_filter_backward_thread<scalar_t, acc_t>(p, grad_expanded, basis, grad_coefficients,
-                                                    blockIdx.x, blockDim.x, threadIdx.x,
-                                                    gridDim.x);
+                                                    blockIdx.x, blockDim.x, threadIdx.x, gridDim.x);
 }
 
 }  // namespace

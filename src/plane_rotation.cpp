@@ -7,9 +7,10 @@
 namespace eqnn {
 
 torch::Tensor rotate_bilinear(const torch::Tensor& x, double degrees) {
-  TORCH_CHECK(x.defined() && x.dim() >= 2 && x.size(-1) == x.size(-2),
-              "eqnn::rotate_bilinear: expected a tensor whose last two dims are a square plane, got ",
-              x.defined() ? x.sizes() : at::IntArrayRef{});
+  TORCH_CHECK(
+      x.defined() && x.dim() >= 2 && x.size(-1) == x.size(-2),
+      "eqnn::rotate_bilinear: expected a tensor whose last two dims are a square plane, got ",
+      x.defined() ? x.sizes() : at::IntArrayRef{});
   TORCH_CHECK(std::isfinite(degrees), "eqnn::rotate_bilinear: the angle must be finite, got ",
               degrees);
   const int64_t side = x.size(-1);

@@ -276,8 +276,9 @@ TEST_CASE("the ops take empty tensors and validate the arguments of every pass t
     CHECK(layer(torch::zeros({2, 16, 0, 0})).sizes() == Shape{2, 2, 0, 0});
     // the backward pass checks its own arguments
     const torch::Tensor grad = torch::zeros({2, 2, 3, 3});
-    CHECK_THROWS_WITH(pool_backward.call(grad, torch::zeros({2, 2, 3, 3}, torch::kByte), 0, true),
-                      Contains("eqnn::group_pool backward: group order must be in [1, 128], got 0"));
+    CHECK_THROWS_WITH(
+        pool_backward.call(grad, torch::zeros({2, 2, 3, 3}, torch::kByte), 0, true),
+        Contains("eqnn::group_pool backward: group order must be in [1, 128], got 0"));
     CHECK_THROWS_WITH(pool_backward.call(grad, torch::zeros({2, 2, 3, 3}), 8, true),
                       Contains("expected a uint8 argmax") && Contains("Float"));
     CHECK_THROWS_WITH(pool_backward.call(grad.to(torch::kLong), at::Tensor(), 8, false),

@@ -147,7 +147,8 @@ TEST_CASE("the plane action off the grid interpolates, on the grid it is exact",
 }
 
 TEST_CASE("the regular action of C_N and D_N is a group action on the group axis", "[group]") {
-  for (const Group& g : {Group::cyclic(8), Group::dihedral(8), Group::cyclic(3), Group::dihedral(6)}) {
+  for (const Group& g :
+       {Group::cyclic(8), Group::dihedral(8), Group::cyclic(3), Group::dihedral(6)}) {
     INFO(g.name());
     // without a plane (B, F*|G|) and on a 1x1 plane, the regular action is a permutation: exact
     const torch::Tensor flat = eqnn_test::randn({2, 3 * g.order()}, torch::kDouble, 7);
@@ -169,8 +170,7 @@ TEST_CASE("the regular action of C_N and D_N is a group action on the group axis
       elements.push_back(t);
     for (const auto format : {torch::MemoryFormat::Contiguous, torch::MemoryFormat::ChannelsLast}) {
       const torch::Tensor xf = x.contiguous(format);
-      const torch::Tensor all =
-          eqnn::ops::group_action(xf, g, elements, eqnn::FieldKind::Regular);
+      const torch::Tensor all = eqnn::ops::group_action(xf, g, elements, eqnn::FieldKind::Regular);
       CHECK(all.is_contiguous(format));
       for (size_t k = 0; k < elements.size(); ++k) {
         const int64_t e = elements[k];

@@ -31,8 +31,8 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
 /// (Cout * |G|, Cin [* |G|], k, k) with
 ///   tw[o, t, i, s] = sum_b c[o, i, idx(h_t^-1 h_s), b] (L_{h_t} psi_b)   (s = 0 when lifting).
 /// Differentiable in the coefficients; the basis is a constant.
-torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients,
-                                      const torch::Tensor& basis, const Group& group);
+torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients, const torch::Tensor& basis,
+                                      const Group& group);
 
 /// One bias per field, shared by its |G| channels: (Cout) -> (Cout * |G|).
 torch::Tensor expand_bias(const torch::Tensor& bias, const Group& group);

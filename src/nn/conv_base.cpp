@@ -29,10 +29,11 @@ void EquivariantConv2dBase<Derived, Options>::reset() {
   const Group& group = options.group();
   steerable_ = options.basis() == FilterBasis::Steerable ||
                (options.basis() == FilterBasis::Auto && !group.is_grid_group());
-  TORCH_CHECK(steerable_ || group.is_grid_group(), Derived::kName, ": ", group.name(),
-              " rotates by angles that are not multiples of 90 degrees, so pixel filters cannot be ",
-              "rotated exactly; use basis(FilterBasis::Steerable) (or Auto), got basis(",
-              to_string(options.basis()), ")");
+  TORCH_CHECK(
+      steerable_ || group.is_grid_group(), Derived::kName, ": ", group.name(),
+      " rotates by angles that are not multiples of 90 degrees, so pixel filters cannot be ",
+      "rotated exactly; use basis(FilterBasis::Steerable) (or Auto), got basis(",
+      to_string(options.basis()), ")");
   std::vector<int64_t> shape = Derived::weight_shape(options);
   basis_description_.clear();
   if (steerable_) {

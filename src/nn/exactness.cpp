@@ -42,9 +42,10 @@ static const char* const kStrictHint = " Pass .strict(false) in the options to a
 
 void check_square_input(const Group& group, const torch::Tensor& input, const std::string& who) {
   TORCH_CHECK(!group.needs_square_planes() || input.size(-1) == input.size(-2), who, ": ",
-              group.name(), " rotates by ", 360.0 / static_cast<double>(group.rotations()), " degrees, so ",
-              group.is_grid_group() ? "exact " : "", "equivariance needs a square input; got ",
-              input.size(-2), "x", input.size(-1), ".", kStrictHint);
+              group.name(), " rotates by ", 360.0 / static_cast<double>(group.rotations()),
+              " degrees, so ", group.is_grid_group() ? "exact " : "",
+              "equivariance needs a square input; got ", input.size(-2), "x", input.size(-1), ".",
+              kStrictHint);
 }
 
 void check_symmetric_sampling(const std::string& who, const char* dim_name, int64_t size,

@@ -59,9 +59,8 @@ torch::Tensor GroupConvTranspose2dImpl::forward(const torch::Tensor& input) {
               ")");
   const torch::Tensor b =
       bias.defined() ? ops::expand_bias(bias, options.group()) : torch::Tensor();
-  return report_output(
-      *this, torch::conv_transpose2d(input.contiguous(input.suggest_memory_format()), tw, b,
-                                     options.stride(), options.padding()));
+  return report_output(*this,
+                       torch::conv_transpose2d(input, tw, b, options.stride(), options.padding()));
 }
 
 FieldType GroupConvTranspose2dImpl::in_type() const {

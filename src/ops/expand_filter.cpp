@@ -18,9 +18,10 @@ using detail::ExpandFilterParams;
 constexpr const char* kOp = "eqnn::expand_filter";
 
 ExpandFilterParams params_for(const Group& group, at::IntArrayRef weight_shape) {
-  TORCH_CHECK(group.is_grid_group(), kOp, ": ", group.name(),
-              " rotates by angles that are not multiples of 90 degrees, so a pixel filter cannot ",
-              "be rotated exactly; its layers use steerable filters (eqnn::ops::expand_steerable_*)");
+  TORCH_CHECK(
+      group.is_grid_group(), kOp, ": ", group.name(),
+      " rotates by angles that are not multiples of 90 degrees, so a pixel filter cannot ",
+      "be rotated exactly; its layers use steerable filters (eqnn::ops::expand_steerable_filter)");
   const bool lifting = weight_shape.size() == 4;
   return ExpandFilterParams{group.tables(), weight_shape[0], weight_shape[1],
                             lifting ? 1 : group.order(), weight_shape.back()};

@@ -216,8 +216,8 @@ namespace {
 /// plane rotation (off the grid).
 at::Tensor act_with_elements(const at::Tensor& x, const Group& group,
                              const std::vector<int64_t>& elements, bool regular) {
-  const bool on_grid = std::all_of(elements.begin(), elements.end(),
-                                   [&](int64_t e) { return group.on_grid(e); });
+  const bool on_grid =
+      std::all_of(elements.begin(), elements.end(), [&](int64_t e) { return group.on_grid(e); });
   if (on_grid) return call_group_action(x, group.name(), elements, regular);
   check_element_count(elements, "");
   TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kOp, ": ", x.size(1),
@@ -231,12 +231,10 @@ at::Tensor act_with_elements(const at::Tensor& x, const Group& group,
     }
     at::Tensor y = x;
     if (regular) {  // channel f*G + t takes channel f*G + idx(g^-1 h_t)
-      const at::Tensor perm = group.regular_permutation(e).to(x.device());
-      const int64_t fields = x.size(1) / group.order();
-      const at::Tensor source =
-          (at::arange(fields, perm.options()).mul(group.order()).unsqueeze(1) + perm.unsqueeze(0))
-              .flatten();
-      y = x.index_select(1, source);
+      const auto s = x.sizes();
+      y = x.reshape({s[0], s[1] / group.order(), group.order(), s[2], s[3]})
+              .index_select(2, group.regular_permutation(e).to(x.device()))
+              .reshape(s);
     }
     copies.push_back(group.act_on_plane(y, e).contiguous(format));
   }

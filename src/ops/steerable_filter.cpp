@@ -35,15 +35,16 @@ SteerableFilterParams params_for(const Group& group, at::IntArrayRef coefficient
   TORCH_CHECK(coefficients.back() == basis[1], kOp, pass, ": coefficients for ",
               coefficients.back(), " basis functions, but the basis has ", basis[1]);
   TORCH_CHECK(lifting || coefficients[2] == group.order(), kOp, pass,
-              ": expected the coefficients' group axis (dim 2) to have |", group.name(), "| = ",
-              group.order(), " entries, got shape ", coefficients);
+              ": expected the coefficients' group axis (dim 2) to have |", group.name(),
+              "| = ", group.order(), " entries, got shape ", coefficients);
   int64_t numel = group.order() * basis[2] * basis[3];
   for (size_t d = 0; d + 1 < coefficients.size(); ++d)
     TORCH_CHECK(!__builtin_mul_overflow(numel, coefficients[d], &numel), kOp, pass,
                 ": coefficient shape ", coefficients, " is too large: its expanded bank over ",
                 group.name(), " has more than 2^63 entries");
-  return SteerableFilterParams{group.tables(), coefficients[0],           coefficients[1],
-                               lifting ? 1 : group.order(), basis[1], basis[2]};
+  return SteerableFilterParams{group.tables(),  coefficients[0],
+                               coefficients[1], lifting ? 1 : group.order(),
+                               basis[1],        basis[2]};
 }
 
 void check_basis_tensor(const at::Tensor& basis, const at::Tensor& other, const char* pass) {
@@ -187,8 +188,8 @@ struct SteerableFilterFunction : public torch::autograd::Function<SteerableFilte
                                                  torch::autograd::variable_list grads) {
     const at::Tensor basis = ctx->get_saved_variables()[0];
     const std::vector<int64_t> shape = ctx->saved_data["coefficient_shape"].toIntVector();
-    return {call_steerable_filter_backward(grads[0], basis,
-                                           ctx->saved_data["group"].toStringRef(), shape),
+    return {call_steerable_filter_backward(grads[0], basis, ctx->saved_data["group"].toStringRef(),
+                                           shape),
             at::Tensor(), at::Tensor()};
   }
 };
@@ -216,8 +217,8 @@ TORCH_LIBRARY_IMPL(eqnn, Autograd, m) {
   m.impl("steerable_filter", &steerable_filter_autograd);
 }
 
-torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients,
-                                      const torch::Tensor& basis, const Group& group) {
+torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients, const torch::Tensor& basis,
+                                      const Group& group) {
   TORCH_CHECK(coefficients.defined() && basis.defined(), kOp,
               ": expected defined coefficient and basis tensors");
   return call_steerable_filter(coefficients, basis, group.name());

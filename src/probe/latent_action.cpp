@@ -65,8 +65,7 @@ std::optional<ExactAction> LatentAction::exact(const Transform& tr, at::IntArray
     if (const auto element = element_in(type_.group, tr)) {
       if (!type_.group.on_grid(*element)) return std::nullopt;  // interpolated: apply_inexact
       a = ExactAction{type_.group, *element, type_.kind};
-    }
-    else if (type_.kind == FieldKind::Trivial)
+    } else if (type_.kind == FieldKind::Trivial)
       if (const auto d4 = element_in(Group::d4(), tr))
         a = ExactAction{Group::d4(), *d4, FieldKind::Trivial};
   } else if (const auto d4 = element_in(Group::d4(), tr)) {  // the plane

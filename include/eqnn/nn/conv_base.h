@@ -5,9 +5,9 @@
 ///     kName, in_count(options), weight_shape(options), fan_in(options), expand(weight, group)
 ///
 /// and in_type(). Defined in src/nn/conv_base.cpp and instantiated there for the two convolutions.
-/// With steerable filters (options.basis(), FilterBasis) the weight holds basis coefficients instead
-/// of pixels: the hooks' k x k pixel dims become the basis size nb, and the sampled basis is the
-/// buffer "basis".
+/// With steerable filters (options.basis(), FilterBasis) the weight holds basis coefficients
+/// instead of pixels: the hooks' k x k pixel dims become the basis size nb, and the sampled basis
+/// is the buffer "basis".
 #pragma once
 
 #include <torch/nn/cloneable.h>
