@@ -188,3 +188,77 @@ void BM_SteerableBasis(benchmark::State& state) {
 BENCHMARK(BM_SteerableConv2dTrainStep)->Apply(steerable_args);
 BENCHMARK(BM_SteerableConv2dEvalForward)->Apply(steerable_args);
 BENCHMARK(BM_SteerableBasis)->Args({8, 5})->Args({16, 9})->Unit(benchmark::kMillisecond);
+
+namespace {
+
+/// The lifting layer from a 1-channel image (D4 = p4m, batch 32, 16 fields, 32x32, NCHW) against a
+/// plain conv2d on its expanded filter. Its memory traffic is mostly fresh 2 MiB feature maps, so
+/// it is the case that shows the allocator: run it once as is (the library's default tuning) and
+/// once with EQNN_TUNE_ALLOCATOR=0 (glibc's defaults; bench/run.sh does both). Argument: kernel
+/// size.
+struct LiftingSetup {
+  static constexpr int64_t kBatch = 32, kFields = 16, kSize = 32;
+  int64_t kernel;
+  explicit LiftingSetup(const benchmark::State& s) : kernel(s.range(0)) {}
+  eqnn::LiftingConv2d conv() const {
+    return eqnn::LiftingConv2d(
+        eqnn::LiftingConv2dOptions(eqnn::Group::d4(), 1, kFields, kernel).padding(kernel / 2));
+  }
+  void label(benchmark::State& state) const {
+    state.SetLabel("D4 1->16 k" + std::to_string(kernel) + " NCHW, allocator " +
+                   (eqnn::apply_default_allocator_tuning() ? "tuned" : "glibc"));
+  }
+};
+
+void BM_LiftingConv2dTrainStep(benchmark::State& state) {
+  const LiftingSetup s(state);
+  eqnn::LiftingConv2d conv = s.conv();
+  const int64_t pad = s.kernel / 2;
+  const torch::Tensor x = torch::randn({s.kBatch, 1, s.kSize, s.kSize});
+  const torch::Tensor grad_y = torch::randn(conv->forward(x).sizes());
+  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
+  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
+  paired(
+      state,
+      [&] {
+        conv->zero_grad(/*set_to_none=*/true);
+        conv->forward(x).backward(grad_y);
+      },
+      [&] {
+        w.mutable_grad() = torch::Tensor();
+        b.mutable_grad() = torch::Tensor();
+        torch::conv2d(x, w, b, 1, pad).backward(grad_y);
+      });
+  s.label(state);
+}
+
+void BM_LiftingConv2dEvalForward(benchmark::State& state) {
+  const LiftingSetup s(state);
+  eqnn::LiftingConv2d conv = s.conv();
+  conv->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t pad = s.kernel / 2;
+  const torch::Tensor x = torch::randn({s.kBatch, 1, s.kSize, s.kSize});
+  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
+  paired(
+      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
+      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, pad)); });
+  s.label(state);
+}
+
+}  // namespace
+
+BENCHMARK(BM_LiftingConv2dTrainStep)
+    ->ArgName("kernel")
+    ->Arg(3)
+    ->Arg(5)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);
+BENCHMARK(BM_LiftingConv2dEvalForward)
+    ->ArgName("kernel")
+    ->Arg(3)
+    ->Arg(5)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(1.0);

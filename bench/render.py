@@ -66,6 +66,7 @@ def render(path, peaks):
     out.append(f"| GPU | {ctx.get('gpu', 'none')} |")
     out.append(f"| LibTorch | {ctx.get('libtorch', '?')}, intra-op threads {ctx.get('torch_threads', '?')} |")
     out.append(f"| eqnn | {ctx.get('eqnn', '?')} |")
+    out.append(f"| allocator | {ctx.get('allocator', 'tuned by the program')} |")
     out.append(f"| date | {ctx.get('date', ctx.get('date', '?'))} |\n")
 
     peak = None
@@ -125,6 +126,17 @@ def render(path, peaks):
                        f"{p['k']} | {p['fields']} | {'channels_last' if p.get('nhwc') else 'NCHW'} | "
                        f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | {fmt(b['ratio'], 3)} | "
                        f"<= {target} ({'met' if b['ratio'] <= target else 'NOT met'}) |")
+        out.append("")
+    lifting = [b for b in rows if b["name"].startswith("BM_LiftingConv2d")]
+    if lifting:
+        out.append(f"### Lifting layer from a 1-channel image vs plain conv2d (batch 32, 32x32); "
+                   f"allocator: {ctx.get('allocator', '?')}\n")
+        out.append("| mode | case | eqnn ms | plain ms | ratio |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for b in lifting:
+            base, _ = params(b["name"])
+            out.append(f"| {'train step' if 'Train' in base else 'eval forward'} | {cell(b.get('label', ''))} | "
+                       f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | {fmt(b['ratio'], 3)} |")
         out.append("")
     basis = [b for b in rows if b["name"].startswith("BM_SteerableBasis")]
     if basis:

@@ -44,9 +44,12 @@ torch::nn::Sequential small_gcnn(const SmallGCNNOptions& o) {
   const Group& g = o.group();
   const int64_t k = o.kernel_size();
   const HalvingPool pool1 = halving_pool(o.input_size()), pool2 = halving_pool(pool1.out_size);
+  const bool antialias = o.antialias().value_or(!g.is_grid_group());
   auto pool = [&](int64_t fields, const HalvingPool& p) {
-    return SpatialPool2d(
-        SpatialPool2dOptions(FieldType::regular(g, fields), p.kernel).stride(2).padding(p.padding));
+    return SpatialPool2d(SpatialPool2dOptions(FieldType::regular(g, fields), p.kernel)
+                             .stride(2)
+                             .padding(p.padding)
+                             .antialias(antialias));
   };
   return torch::nn::Sequential(
       LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), o.lift_kernel_size())

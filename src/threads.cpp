@@ -5,7 +5,9 @@
 
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -34,11 +36,38 @@ int configure_threads(int requested, std::string* warning) {
   return at::get_num_threads();
 }
 
+namespace {
+
+std::atomic<bool> g_tuned{false};
+
+std::atomic<bool>& automatic_tuning() {
+  static std::atomic<bool> enabled{[] {
+    const char* env = std::getenv("EQNN_TUNE_ALLOCATOR");
+    return env == nullptr || std::string(env) != "0";
+  }()};
+  return enabled;
+}
+
+}  // namespace
+
 void tune_allocator() {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 #endif
+  g_tuned = true;
+}
+
+void set_automatic_allocator_tuning(bool enabled) {
+  automatic_tuning() = enabled;
+}
+
+bool apply_default_allocator_tuning() {
+  if (g_tuned) return true;  // every layer's constructor calls this: no lock once applied
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (!g_tuned && automatic_tuning()) tune_allocator();
+  return g_tuned;
 }
 
 }  // namespace eqnn

@@ -132,6 +132,12 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
     CHECK_THAT(c8.out, Contains("gcnn-C8"));
   }
   check_usage_error(demo({"--unseen", "45,nan"}), "--unseen: expected a finite number, got 'nan'");
+  check_usage_error(demo({"--rotation-group", "q8"}), "--rotation-group");
+  check_usage_error(demo({"--rotation-group", "p4m"}),
+                    "eqnn demo: --rotation-group p4m is the group of the first G-CNN");
+  check_usage_error(demo({"--angle-step", "0"}), "--angle-step: expected a number in [1, 360]");
+  check_usage_error(demo({"--angle-step", "nan"}), "--angle-step");
+  check_usage_error(demo({"--curve-images", "0"}), "--curve-images: expected an integer >= 1");
   check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
   check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");
   check_usage_error(train({"--resume"}), "eqnn train: --resume needs --checkpoint FILE");

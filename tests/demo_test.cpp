@@ -1,6 +1,6 @@
-// eqnn demo end to end on a small generated IDX data set: the three models train, the report has
-// every field with sane values, the G-CNN is invariant where it must be, and the checkpoints it
-// writes reproduce the reported accuracies.
+// eqnn demo end to end on a small generated IDX data set: the four models train, the report has
+// every field with sane values, the G-CNNs are invariant where they must be, and the checkpoints
+// it writes reproduce the reported accuracies.
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -13,7 +13,7 @@
 #include "support.h"
 
 #ifdef EQNN_CLI_PATH
-TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its reports",
+TEST_CASE("eqnn demo trains, evaluates and probes four models and writes its reports",
           "[demo][cli]") {
   const auto data = eqnn_test::shapes_dataset(36, "demo_shapes");
   const std::string out = "demo_test_out";
@@ -35,9 +35,10 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
   CHECK(j.at("data").at("probe_samples") == 9);
   CHECK(j.at("recipe").at("epochs") == 1);
   CHECK(j.at("recipe").at("threads") == 1);  // eqnn --threads 1
-  REQUIRE(j.at("models").size() == 3);
-  const std::vector<std::string> names = {"cnn", "cnn+aug", "gcnn"};
-  for (size_t m = 0; m < 3; ++m) {
+  REQUIRE(j.at("models").size() == 4);
+  CHECK(j.at("accuracy_curve_images") == 36);  // the whole test set (fewer than 2000 images)
+  const std::vector<std::string> names = {"cnn", "cnn+aug", "gcnn", "gcnn-c8"};
+  for (size_t m = 0; m < 4; ++m) {
     const auto& model = j.at("models")[m];
     INFO(model.dump());
     CHECK(model.at("name") == names[m]);
@@ -49,10 +50,23 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
     REQUIRE(model.at("accuracy_per_element").size() == 8);
     CHECK(model.at("accuracy_per_element").at("e").get<double>() == test);
     CHECK(model.at("accuracy_unseen_rotation").size() == 1);
+    // the accuracy curve: 0, 15, ..., 360 degrees; 0 is the test set as given, 360 repeats it
+    const auto& curve = model.at("accuracy_by_angle");
+    REQUIRE(curve.at("degrees").size() == 25);
+    REQUIRE(curve.at("accuracy").size() == 25);
+    CHECK(curve.at("degrees")[1].get<double>() == 15);
+    CHECK(curve.at("degrees")[24].get<double>() == 360);
+    CHECK(curve.at("accuracy")[0].get<double>() == test);
+    CHECK(curve.at("accuracy")[24].get<double>() == test);
+    // the D4 G-CNN is invariant to quarter turns, which move pixels exactly
+    if (m == 2)
+      for (int k : {6, 12, 18})
+        CHECK(curve.at("accuracy")[k].get<double>() == test);
 
     // the checkpoint reproduces the reported test accuracy
     eqnn::Checkpoint ckpt = eqnn::load_checkpoint(out + "/" + names[m] + ".pt");
-    CHECK(ckpt.spec.arch == (m == 2 ? "gcnn" : "cnn"));
+    CHECK(ckpt.spec.arch == (m >= 2 ? "gcnn" : "cnn"));
+    if (m == 3) CHECK(ckpt.spec.group == "C8");
     CHECK(eqnn::models::parameter_count(*ckpt.model) == model.at("parameters").get<int64_t>());
     CHECK(eqnn::accuracy(ckpt.model, data.images, data.labels) == test);
     // the reported probe is the eval-mode model's: probing the checkpoint gives the same numbers
@@ -88,6 +102,20 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
   CHECK(value("gcnn", 13, "output_kl", "kl") < 1e-9);
   CHECK(value("cnn", 13, "output_kl", "kl") > 1e-6);
   CHECK(j.at("probe_unseen_rotations").at("transforms").size() == 2);  // 0 and 45 degrees
+  // 45 degrees is an element of C8: the second G-CNN's inner stages have an action for it (by
+  // interpolation), the first's (D4 fields) none, and its logits are invariant to it.
+  const auto unseen_rows = j.at("probe_unseen_rotations").at("rows");
+  auto unseen_row = [&](const std::string& model, int64_t stage, const std::string& metric) {
+    for (const auto& r : unseen_rows)
+      if (r.at("model") == model && r.at("stage_index") == stage && r.at("metric") == metric &&
+          r.at("deviation") == "cosine")
+        return r;
+    FAIL("no unseen-rotation row " << model << " " << stage << " " << metric);
+    return nlohmann::json();
+  };
+  CHECK(unseen_row("gcnn-c8", 4, "equivariance").at("value").is_number());
+  CHECK(unseen_row("gcnn", 4, "equivariance").at("value").is_null());
+  CHECK(unseen_row("gcnn", 4, "equivariance").at("action").get<std::string>().rfind("n/a", 0) == 0);
 
   std::stringstream html;
   html << std::ifstream(out + "/demo.html").rdbuf();
@@ -96,6 +124,9 @@ TEST_CASE("eqnn demo trains, evaluates and probes three models and writes its re
   std::stringstream log;
   log << std::ifstream("demo_test.log").rdbuf();
   CHECK(log.str().find("Invariance per stage") != std::string::npos);
+  CHECK(log.str().find("Accuracy against rotation") != std::string::npos);
+  CHECK(html.str().find("Test accuracy against rotation") != std::string::npos);
+  CHECK(html.str().find("gcnn-c8") != std::string::npos);
   std::filesystem::remove_all(out);
   for (const char* f : {"demo_shapes-images.idx", "demo_shapes-labels.idx", "demo_test.log"})
     std::remove(f);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "eqnn/group.h"
 
@@ -92,6 +93,19 @@ CLI::Validator positive_finite() {
       "> 0");
 }
 
+CLI::Validator number_in(double min, double max) {
+  std::ostringstream bound;
+  bound << "in [" << min << ", " << max << "]";
+  return CLI::Validator(
+      [min, max, bound = bound.str()](std::string& text) -> std::string {
+        double v = 0;
+        if (!parse_real(text, &v) || !(v >= min && v <= max))  // NaN fails both
+          return "expected a number " + bound + ", got '" + text + "'";
+        return {};
+      },
+      bound.str());
+}
+
 CLI::Validator finite_number() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -109,7 +123,8 @@ CLI::Validator group_name() {
         try {
           eqnn::Group::from_name(text);
         } catch (const c10::Error&) {
-          return "unknown group '" + text + "'; expected one of c1, c2, c4 (p4), d1, d2, d4 (p4m)";
+          return "unknown group '" + text +
+                 "'; expected cN (N in [1, 128]), dN (N in [1, 64]), p4 (c4) or p4m (d4)";
         }
         return {};
       },

@@ -14,9 +14,11 @@ namespace eqnn_cli {
 CLI::Validator integer_in(int64_t min, int64_t max = INT64_MAX);
 /// A finite number > 0 (learning rates): refuses NaN, infinities, zero and negatives.
 CLI::Validator positive_finite();
+/// A number in [min, max] (refuses NaN).
+CLI::Validator number_in(double min, double max);
 /// Any finite number (angles).
 CLI::Validator finite_number();
-/// A name Group::from_name accepts (c1 c2 c4 p4 d1 d2 d4 p4m, any case).
+/// A name Group::from_name accepts (cN, dN, p4, p4m, any case).
 CLI::Validator group_name();
 
 /// `path` (the value of `option`) will be written later: its directory is created if missing and

@@ -130,7 +130,7 @@ int run(int argc, const char* const* argv) {
     std::string warning;
     eqnn::configure_threads(threads, &warning);
     if (!warning.empty()) std::cerr << "eqnn: warning: " << warning << "\n";
-    eqnn::tune_allocator();
+    eqnn::apply_default_allocator_tuning();  // EQNN_TUNE_ALLOCATOR=0 opts out
     for (auto& [sub, command] : commands)
       if (sub->parsed()) return command();
   } catch (const UsageError& e) {

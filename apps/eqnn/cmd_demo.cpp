@@ -1,11 +1,16 @@
 // eqnn demo: the seed paper's question on real data in one command. Does a network learn invariance
 // from augmentation, or must it be built in, and where in the network does it appear? Trains a
 // plain CNN, the same CNN with augmentation by the group, and a G-CNN of similar size on
-// Fashion-MNIST; measures accuracy under every group element and under rotations the augmentation
-// never saw; probes every model layer by layer; prints a summary and writes JSON + HTML.
+// Fashion-MNIST, and a second G-CNN for rotations off the pixel grid (C8 by default, steerable
+// filters); measures accuracy under every group element, under rotations the augmentation never
+// saw and against the rotation angle; probes every model layer by layer; prints a summary and
+// writes JSON + HTML.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
@@ -32,12 +37,15 @@ struct DemoArgs {
   RecipeArgs recipe;
   int64_t probe_samples = 500;
   std::vector<double> unseen = {45, 135, 225, 315};
+  std::string rotation_group = "c8";  ///< the second G-CNN's group; "none": no second G-CNN
+  double angle_step = 15;             ///< the accuracy curve's step, degrees
+  int64_t curve_images = 2000;        ///< test images of the accuracy curve
   std::string out = "eqnn-demo";
 };
 
-/// One of the three contenders.
+/// One of the contenders.
 struct Contender {
-  std::string name;  ///< "cnn", "cnn+aug", "gcnn"
+  std::string name;  ///< "cnn", "cnn+aug", "gcnn", "gcnn-c8"
   ModelSpec spec;
   std::optional<Group> augment;
 };
@@ -51,7 +59,16 @@ struct Outcome {
   double test_accuracy = 0;
   std::vector<double> element_accuracy;  ///< one per group element, in the group's order
   std::vector<double> unseen_accuracy;   ///< one per unseen rotation
+  std::vector<double> curve_accuracy;    ///< one per angle of the accuracy curve
 };
+
+/// The accuracy curve's angles: 0, step, 2 step, ... up to 360 included when step divides it.
+std::vector<double> curve_angles(double step) {
+  std::vector<double> degrees;
+  for (int64_t k = 0; static_cast<double>(k) * step <= 360.0 + 1e-9; ++k)
+    degrees.push_back(static_cast<double>(k) * step);
+  return degrees;
+}
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -75,7 +92,8 @@ double min_of(const std::vector<double>& v) {
 }
 
 Outcome train_and_evaluate(const Contender& who, const Datasets& data, const DemoArgs& a,
-                           const Group& group, const std::vector<probe::Transform>& unseen) {
+                           const Group& group, const std::vector<probe::Transform>& unseen,
+                           const std::vector<probe::Transform>& curve) {
   Outcome o;
   o.who = who;
   torch::manual_seed(a.recipe.seed);
@@ -103,7 +121,11 @@ Outcome train_and_evaluate(const Contender& who, const Datasets& data, const Dem
 
   const auto& images = data.test.images;
   const auto& labels = data.test.labels;
-  const int64_t passes = group.order() + static_cast<int64_t>(unseen.size());
+  const int64_t curve_images = std::min(a.curve_images, images.size(0));
+  const torch::Tensor curve_x = images.narrow(0, 0, curve_images);
+  const torch::Tensor curve_y = labels.narrow(0, 0, curve_images);
+  const int64_t passes =
+      group.order() + static_cast<int64_t>(unseen.size()) + static_cast<int64_t>(curve.size());
   Progress evaluating("evaluate " + who.name, passes);
   for (int64_t t = 0; t < group.order(); ++t) {
     o.element_accuracy.push_back(accuracy(o.model, images, labels, 500, std::make_pair(group, t)));
@@ -114,6 +136,16 @@ Outcome train_and_evaluate(const Contender& who, const Datasets& data, const Dem
     o.unseen_accuracy.push_back(accuracy(o.model, images, labels, 500,
                                          [&](const torch::Tensor& x) { return tr.apply(x); }));
     evaluating.update(group.order() + static_cast<int64_t>(o.unseen_accuracy.size()));
+  }
+  for (const probe::Transform& tr : curve) {
+    // A full turn is the identity: 360 degrees repeats the 0 degrees point of the curve.
+    if (!o.curve_accuracy.empty() && std::abs(tr.degrees - 360.0) < 1e-9)
+      o.curve_accuracy.push_back(o.curve_accuracy.front());
+    else
+      o.curve_accuracy.push_back(accuracy(o.model, curve_x, curve_y, 500,
+                                          [&](const torch::Tensor& x) { return tr.apply(x); }));
+    evaluating.update(passes - static_cast<int64_t>(curve.size()) +
+                      static_cast<int64_t>(o.curve_accuracy.size()));
   }
   evaluating.finish();
   return o;
@@ -213,6 +245,39 @@ Table invariance_table(const std::vector<Outcome>& outcomes, const Group& group,
   return t;
 }
 
+/// Accuracy against the rotation angle: one row per angle, one column per model.
+Table curve_table(const std::vector<Outcome>& outcomes, const std::vector<double>& degrees) {
+  std::vector<std::string> header = {"rotation (degrees)"};
+  for (const Outcome& o : outcomes)
+    header.push_back(o.who.name);
+  Table t(header);
+  for (size_t i = 0; i < degrees.size(); ++i) {
+    std::vector<std::string> row = {
+        fixed(degrees[i], degrees[i] == std::round(degrees[i]) ? 0 : 1)};
+    for (const Outcome& o : outcomes)
+      row.push_back(fixed(o.curve_accuracy[i], 4));
+    t.add_row(row);
+  }
+  return t;
+}
+
+/// The same as a chart: x labels at the multiples of 45 degrees.
+std::string curve_chart(const std::vector<Outcome>& outcomes, const std::vector<double>& degrees,
+                        int64_t images) {
+  probe::LineChart chart;
+  chart.title = "Test accuracy against rotation (" + std::to_string(images) + " test images)";
+  chart.x_title = "rotation of the test images (degrees, counter-clockwise)";
+  chart.y_title = "test accuracy";
+  chart.x = degrees;
+  for (double d : degrees)
+    chart.x_labels.push_back(std::fmod(d, 45.0) == 0 ? fixed(d, 0) : "");
+  chart.y_min = 0;
+  chart.y_max = 1;
+  for (const Outcome& o : outcomes)
+    chart.series.push_back({o.who.name, o.curve_accuracy});
+  return chart.svg();
+}
+
 std::string html_table(const Table& t) {
   std::ostringstream os;
   os << "<table><tr>";
@@ -230,7 +295,8 @@ std::string html_table(const Table& t) {
 }
 
 nlohmann::json outcome_json(const Outcome& o, const Group& group,
-                            const std::vector<probe::Transform>& unseen) {
+                            const std::vector<probe::Transform>& unseen,
+                            const std::vector<double>& curve_degrees) {
   nlohmann::json j{{"name", o.who.name},
                    {"architecture", o.who.spec.describe()},
                    {"spec", nlohmann::json::parse(o.who.spec.to_json())},
@@ -243,6 +309,7 @@ nlohmann::json outcome_json(const Outcome& o, const Group& group,
     j["accuracy_per_element"][group.element_name(t)] = o.element_accuracy[t];
   for (size_t i = 0; i < unseen.size(); ++i)
     j["accuracy_unseen_rotation"][unseen[i].name] = o.unseen_accuracy[i];
+  j["accuracy_by_angle"] = {{"degrees", curve_degrees}, {"accuracy", o.curve_accuracy}};
   return j;
 }
 
@@ -261,11 +328,25 @@ Command add_demo_command(CLI::App& app) {
   auto a = std::make_shared<DemoArgs>();
   CLI::App* sub = app.add_subcommand(
       "demo",
-      "Train a plain CNN, the CNN with group augmentation, and a G-CNN on Fashion-MNIST; "
-      "measure accuracy under the group and unseen rotations; probe every layer");
+      "Train a plain CNN, the CNN with group augmentation, a G-CNN and a second G-CNN for "
+      "rotations off the grid on Fashion-MNIST; measure accuracy under the group, unseen "
+      "rotations and against the angle; probe every layer");
   sub->add_option("-g,--group", a->group, "Group of the augmentation and the G-CNN")
       ->capture_default_str()
       ->check(group_name());
+  sub->add_option("--rotation-group", a->rotation_group,
+                  "Group of the second G-CNN, whose rotations leave the pixel grid (steerable "
+                  "filters, e.g. c8, d8); none: leave it out")
+      ->capture_default_str()
+      ->check(group_name() | CLI::IsMember({"none"}));
+  sub->add_option("--angle-step", a->angle_step,
+                  "Step (degrees) of the accuracy-against-rotation curve, from 0 to 360")
+      ->capture_default_str()
+      ->check(number_in(1, 360));
+  sub->add_option("--curve-images", a->curve_images,
+                  "Test images of the accuracy-against-rotation curve (the first ones)")
+      ->capture_default_str()
+      ->check(integer_in(1));
   a->recipe.add_to(sub);
   a->data.add_to(sub);
   sub->add_option("-n,--samples,--probe-samples", a->probe_samples,
@@ -280,13 +361,17 @@ Command add_demo_command(CLI::App& app) {
       ->check(finite_number());
   sub->add_option("-o,--out", a->out,
                   "Directory for demo.json, demo.html, probe CSVs and the "
-                  "three checkpoints")
+                  "checkpoints")
       ->capture_default_str();
 
   return [a] {
     const auto start = Clock::now();
     const Group group = Group::from_name(a->group);
     if (a->unseen.empty()) throw UsageError("eqnn demo: --unseen needs at least one angle");
+    if (a->rotation_group != "none" && Group::from_name(a->rotation_group) == group)
+      throw UsageError("eqnn demo: --rotation-group " + a->rotation_group +
+                       " is the group of the first G-CNN (--group " + a->group +
+                       "); choose another group or none");
     prepare_output_directory(a->out, "--out", "eqnn demo");  // before any work
     const Datasets data = load_datasets(a->data, "eqnn demo");
 
@@ -298,9 +383,19 @@ Command add_demo_command(CLI::App& app) {
     ModelSpec gcnn = cnn;
     gcnn.arch = "gcnn";
     gcnn.group = group.name();
-    const std::vector<Contender> contenders = {
+    std::vector<Contender> contenders = {
         {"cnn", cnn, std::nullopt}, {"cnn+aug", cnn, group}, {"gcnn", gcnn, std::nullopt}};
+    if (a->rotation_group != "none") {
+      ModelSpec second = gcnn;
+      second.group = Group::from_name(a->rotation_group).name();
+      std::string name = "gcnn-" + second.group;
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      contenders.push_back({name, second, std::nullopt});
+    }
     const std::vector<probe::Transform> unseen = probe::rotation_transforms(a->unseen);
+    const std::vector<double> degrees = curve_angles(a->angle_step);
+    const std::vector<probe::Transform> curve = probe::rotation_transforms(degrees);
 
     std::cout << "eqnn demo: " << data.train.images.size(0) << " training and "
               << data.test.images.size(0) << " test images from " << a->data.dir << "; group "
@@ -309,7 +404,7 @@ Command add_demo_command(CLI::App& app) {
               << at::get_num_threads() << " threads\n";
     std::vector<Outcome> outcomes;
     for (const Contender& c : contenders) {
-      outcomes.push_back(train_and_evaluate(c, data, *a, group, unseen));
+      outcomes.push_back(train_and_evaluate(c, data, *a, group, unseen, curve));
       const Outcome& o = outcomes.back();
       std::cout << c.name << ": " << c.spec.describe() << ", " << o.parameters
                 << " parameters, augmentation " << (c.augment ? c.augment->name() : "none")
@@ -324,13 +419,14 @@ Command add_demo_command(CLI::App& app) {
                   {probe::Metric::Equivariance, probe::Metric::Invariance, probe::Metric::OutputKL},
                   group.name());
     // The orbit {0 degrees} + the unseen rotations (an explicit identity takes part in the orbit
-    // centroid). Regular fields have no exact action for these rotations: invariance and outputs
-    // only.
+    // centroid). Equivariance where a stage has an action for them: the plain CNN's plane (by
+    // interpolation) and the second G-CNN's fields where they are its group's elements.
     std::vector<double> orbit = {0};
     orbit.insert(orbit.end(), a->unseen.begin(), a->unseen.end());
-    const probe::Report unseen_probe =
-        probe_all(outcomes, inputs, probe::rotation_transforms(orbit),
-                  {probe::Metric::Invariance, probe::Metric::OutputKL}, "rot");
+    const probe::Report unseen_probe = probe_all(
+        outcomes, inputs, probe::rotation_transforms(orbit),
+        {probe::Metric::Equivariance, probe::Metric::Invariance, probe::Metric::OutputKL}, "rot");
+    const int64_t curve_images = std::min(a->curve_images, data.test.images.size(0));
 
     const Table accuracies = accuracy_table(outcomes, group, a->unseen, seen_probe, unseen_probe);
     const Table invariance = invariance_table(outcomes, group, seen_probe, unseen_probe);
@@ -342,6 +438,10 @@ Command add_demo_command(CLI::App& app) {
     std::cout << "\nInvariance per stage (cosine G-EED; 0 = invariant) under " << group.name()
               << " and under the unseen rotations:\n";
     invariance.print(std::cout);
+    const Table by_angle = curve_table(outcomes, degrees);
+    std::cout << "\nAccuracy against rotation (counter-clockwise, bilinear, zeros outside) on "
+              << curve_images << " test images:\n";
+    by_angle.print(std::cout);
 
     nlohmann::json j;
     j["eqnn_version"] = EQNN_VERSION_STRING;
@@ -354,8 +454,9 @@ Command add_demo_command(CLI::App& app) {
         {"epochs", a->recipe.epochs},      {"batch", a->recipe.batch}, {"lr", a->recipe.lr},
         {"schedule", a->recipe.schedule},  {"seed", a->recipe.seed},   {"optimizer", "adam"},
         {"threads", at::get_num_threads()}};
+    j["accuracy_curve_images"] = curve_images;
     for (const Outcome& o : outcomes)
-      j["models"].push_back(outcome_json(o, group, unseen));
+      j["models"].push_back(outcome_json(o, group, unseen, degrees));
     j["probe_group"] = report_json(seen_probe);
     j["probe_unseen_rotations"] = report_json(unseen_probe);
     j["total_seconds"] = seconds_since(start);
@@ -368,6 +469,11 @@ Command add_demo_command(CLI::App& app) {
          << ", seed " << a->recipe.seed << ". cnn+aug sees each training image under a random "
          << "element of " << group.name() << "; no model saw the unseen rotations.</p>"
          << "<h2>Accuracy</h2>" << html_table(accuracies)
+         << "<h2>Accuracy against rotation</h2><p>The first " << curve_images
+         << " test images rotated counter-clockwise (bilinear, zeros outside; multiples of 90 "
+            "degrees move whole pixels, up to rounding; 360 degrees repeats 0).</p>"
+         << curve_chart(outcomes, degrees, curve_images) << "<details><summary>Table</summary>"
+         << html_table(by_angle) << "</details>"
          << "<h2>Invariance per stage (cosine G-EED)</h2>" << html_table(invariance)
          << seen_probe.html_section("Probe under " + group.name())
          << unseen_probe.html_section("Probe under the unseen rotations");
@@ -377,8 +483,10 @@ Command add_demo_command(CLI::App& app) {
     probe::Report::write_file(a->out + "/probe_group.csv", seen_probe.csv());
     probe::Report::write_file(a->out + "/probe_unseen.csv", unseen_probe.csv());
     std::cout << "\nwrote " << a->out << "/demo.json, demo.html, probe_group.csv, "
-              << "probe_unseen.csv and the checkpoints cnn.pt, cnn+aug.pt, gcnn.pt (total "
-              << fixed(seconds_since(start), 0) << " s)\n";
+              << "probe_unseen.csv and the checkpoints";
+    for (const Outcome& o : outcomes)
+      std::cout << " " << o.who.name << ".pt";
+    std::cout << " (total " << fixed(seconds_since(start), 0) << " s)\n";
     return 0;
   };
 }

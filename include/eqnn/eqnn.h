@@ -23,6 +23,7 @@
 #include "eqnn/nn/upsample.h"
 #include "eqnn/ops.h"
 #include "eqnn/plane_rotation.h"
+#include "eqnn/probe/line_chart.h"
 #include "eqnn/probe/probe.h"
 #include "eqnn/self_check.h"
 #include "eqnn/steerable_basis.h"

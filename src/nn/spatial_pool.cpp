@@ -31,7 +31,8 @@ void SpatialPool2dImpl::reset() {
 void SpatialPool2dImpl::pretty_print(std::ostream& stream) const {
   stream << "eqnn::SpatialPool2d(" << to_string(options.mode())
          << ", kernel_size=" << options.kernel_size() << ", stride=" << options.stride()
-         << ", padding=" << options.padding() << ", " << options.type() << ")";
+         << ", padding=" << options.padding() << ", " << options.type()
+         << (options.antialias() ? ", antialias" : "") << ")";
 }
 
 torch::Tensor SpatialPool2dImpl::forward(const torch::Tensor& input) {
@@ -41,16 +42,22 @@ torch::Tensor SpatialPool2dImpl::forward(const torch::Tensor& input) {
                                options.stride(), options.padding());
   }
   const int64_t k = options.kernel_size(), s = options.stride(), p = options.padding();
-  return report_output(*this, options.mode() == PoolMode::Max ? torch::max_pool2d(input, k, s, p)
-                                                              : torch::avg_pool2d(input, k, s, p));
+  const torch::Tensor x = options.antialias() ? torch::avg_pool2d(input, 3, 1, 1) : input;
+  return report_output(*this, options.mode() == PoolMode::Max ? torch::max_pool2d(x, k, s, p)
+                                                              : torch::avg_pool2d(x, k, s, p));
 }
 
 torch::nn::Sequential SpatialPool2dImpl::export_module() const {
   namespace nn = torch::nn;
   const int64_t k = options.kernel_size(), s = options.stride(), p = options.padding();
+  nn::Sequential out;
+  if (options.antialias())
+    out->push_back(nn::AvgPool2d(nn::AvgPool2dOptions(3).stride(1).padding(1)));
   if (options.mode() == PoolMode::Max)
-    return nn::Sequential(nn::MaxPool2d(nn::MaxPool2dOptions(k).stride(s).padding(p)));
-  return nn::Sequential(nn::AvgPool2d(nn::AvgPool2dOptions(k).stride(s).padding(p)));
+    out->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(k).stride(s).padding(p)));
+  else
+    out->push_back(nn::AvgPool2d(nn::AvgPool2dOptions(k).stride(s).padding(p)));
+  return out;
 }
 
 GlobalAvgPool2dImpl::GlobalAvgPool2dImpl(GlobalAvgPool2dOptions options_)

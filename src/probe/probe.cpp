@@ -17,6 +17,7 @@
 #include "eqnn/detail/group_action_kernel.h"
 #include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
+#include "eqnn/threads.h"
 #include "stage_sums.h"
 #include "sums.h"
 
@@ -483,6 +484,7 @@ std::vector<bool> probed_stages(const ProbeOptions& options, size_t count) {
 Report run_probe(const ProbedModel& model, const torch::Tensor& inputs,
                  const std::vector<Transform>& transforms, const ProbeOptions& options) {
   check_arguments(model, inputs, options);
+  apply_default_allocator_tuning();  // a probe of a plain model builds no eqnn layer
   const TransformSet set = transform_set(transforms);
   const int64_t n_total = inputs.size(0);
   c10::InferenceMode inference;

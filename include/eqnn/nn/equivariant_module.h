@@ -7,6 +7,7 @@
 
 #include "eqnn/enums.h"
 #include "eqnn/field.h"
+#include "eqnn/threads.h"
 
 namespace eqnn {
 
@@ -32,6 +33,13 @@ class EquivariantModule {
   /// changes to this module do not affect it), for deployment without eqnn; a Sequential because
   /// some layers need a few modules. ("export" is a C++ keyword, hence the name.)
   virtual torch::nn::Sequential export_module() const = 0;
+
+ protected:
+  /// Every layer applies the library's default process settings (threads.h: the allocator tuning,
+  /// unless opted out) when it is built.
+  EquivariantModule() { apply_default_allocator_tuning(); }
+  EquivariantModule(const EquivariantModule&) = default;
+  EquivariantModule& operator=(const EquivariantModule&) = default;
 };
 
 }  // namespace eqnn

@@ -1,0 +1,177 @@
+#include "eqnn/probe/line_chart.h"
+
+#include <c10/util/Exception.h>
+
+#include <algorithm>
+#include <cmath>
+#include <iomanip>
+#include <limits>
+#include <sstream>
+
+#include "eqnn/probe/report.h"
+
+namespace eqnn {
+namespace probe {
+namespace {
+
+/// Okabe and Ito's palette without its yellow (too pale on white): distinguishable with every
+/// common colour-vision deficiency.
+const char* const kPalette[] = {"#0072B2", "#D55E00", "#009E73", "#E69F00",
+                                "#CC79A7", "#56B4E9", "#000000"};
+constexpr int kPaletteSize = 7;
+/// A dash pattern per pass through the palette, so lines stay apart beyond seven series.
+const char* const kDashes[] = {"", "6,3", "2,2"};
+
+std::string tick(double v) {
+  std::ostringstream os;
+  os << std::setprecision(3) << v;
+  return os.str();
+}
+
+std::string escape(const std::string& s) {
+  return Report::html_escape(s);
+}
+
+}  // namespace
+
+std::string LineChart::svg() const {
+  const size_t n = x.size();
+  TORCH_CHECK(x_labels.empty() || x_labels.size() == n, "eqnn::probe::LineChart '", title,
+              "': expected 0 or ", n, " x labels, got ", x_labels.size());
+  for (size_t i = 1; i < n; ++i)
+    TORCH_CHECK(x[i] > x[i - 1], "eqnn::probe::LineChart '", title,
+                "': x must be strictly increasing, got ", x[i - 1], " then ", x[i]);
+  for (const LineSeries& s : series)
+    TORCH_CHECK(s.y.size() == n, "eqnn::probe::LineChart '", title, "': series '", s.name, "' has ",
+                s.y.size(), " values for ", n, " x positions");
+
+  // The y range: fixed, or from the data.
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
+  for (const LineSeries& s : series)
+    for (double v : s.y)
+      if (std::isfinite(v) && (!log_y || v > 0)) {
+        lo = std::min(lo, v);
+        hi = std::max(hi, v);
+      }
+  if (log_y) {
+    if (!std::isfinite(lo)) lo = hi = 1;
+    lo = std::pow(10.0, std::floor(std::log10(lo)));
+    hi = std::pow(10.0, std::ceil(std::log10(hi)));
+    if (hi <= lo) hi = lo * 10;
+  } else if (y_min < y_max) {
+    lo = y_min;
+    hi = y_max;
+  } else {
+    if (!std::isfinite(lo)) lo = hi = 0;
+    lo = std::min(lo, 0.0);
+    hi = std::max(hi, 0.0);
+    if (hi <= lo) hi = lo + 1;
+  }
+
+  const double plot_w = 760, height = 320, left = 78, right = 16, top = 30;
+  const double bottom = x_labels.empty() ? 52 : 78, legend_w = 190;
+  const double x_lo = n ? x.front() : 0, x_hi = n > 1 ? x.back() : x_lo + 1;
+  const auto px = [&](double v) {
+    return left + (plot_w - left - right) * (v - x_lo) / (x_hi - x_lo);
+  };
+  const auto py = [&](double v) {
+    double f;
+    if (log_y)
+      f = (std::log10(std::max(v, lo)) - std::log10(lo)) / (std::log10(hi) - std::log10(lo));
+    else
+      f = (std::clamp(v, lo, hi) - lo) / (hi - lo);
+    return top + (height - top - bottom) * (1.0 - f);
+  };
+  const double x_axis = height - bottom;
+
+  std::ostringstream os;
+  os << std::setprecision(6);
+  os << "<svg xmlns='http://www.w3.org/2000/svg' width='" << plot_w + legend_w << "' height='"
+     << height << "' font-family='sans-serif' font-size='11'>";
+  os << "<text x='" << left << "' y='18' font-size='13' font-weight='bold'>" << escape(title)
+     << "</text>";
+  // Grid and y ticks.
+  std::vector<double> y_ticks;
+  if (log_y) {
+    const int decades = static_cast<int>(std::lround(std::log10(hi / lo)));
+    const int every = std::max(1, (decades + 7) / 8);  // at most about 8 labelled decades
+    for (int d = 0; d <= decades; ++d)
+      if (d % every == 0 || d == decades) y_ticks.push_back(lo * std::pow(10.0, d));
+  } else {
+    for (int i = 0; i <= 4; ++i)
+      y_ticks.push_back(lo + (hi - lo) * i / 4.0);
+  }
+  for (double v : y_ticks) {
+    os << "<line x1='" << left << "' y1='" << py(v) << "' x2='" << plot_w - right << "' y2='"
+       << py(v) << "' stroke='#e6e6e6'/><text x='" << left - 6 << "' y='" << py(v) + 4
+       << "' text-anchor='end'>";
+    if (log_y)
+      os << "1e" << std::lround(std::log10(v));
+    else
+      os << tick(v);
+    os << "</text>";
+  }
+  // x ticks.
+  for (size_t i = 0; i < n; ++i) {
+    const std::string label = x_labels.empty() ? tick(x[i]) : x_labels[i];
+    if (label.empty()) continue;
+    os << "<line x1='" << px(x[i]) << "' y1='" << x_axis << "' x2='" << px(x[i]) << "' y2='"
+       << x_axis + 4 << "' stroke='#444'/>";
+    if (x_labels.empty())
+      os << "<text x='" << px(x[i]) << "' y='" << x_axis + 16 << "' text-anchor='middle'>"
+         << escape(label) << "</text>";
+    else
+      os << "<text transform='translate(" << px(x[i]) - 3 << "," << x_axis + 12 << ") rotate(30)'>"
+         << escape(label.substr(0, 28)) << "</text>";
+  }
+  // Axes and their titles.
+  os << "<line x1='" << left << "' y1='" << x_axis << "' x2='" << plot_w - right << "' y2='"
+     << x_axis << "' stroke='#444'/><line x1='" << left << "' y1='" << top << "' x2='" << left
+     << "' y2='" << x_axis << "' stroke='#444'/>";
+  os << "<text x='" << (left + plot_w - right) / 2 << "' y='" << height - 6
+     << "' text-anchor='middle'>" << escape(x_title) << "</text>";
+  os << "<text transform='translate(14," << (top + x_axis) / 2
+     << ") rotate(-90)' text-anchor='middle'>" << escape(y_title) << (log_y ? " (log scale)" : "")
+     << "</text>";
+
+  // Lines: one polyline per run of finite values, so a missing value leaves a gap.
+  for (size_t k = 0; k < series.size(); ++k) {
+    const LineSeries& s = series[k];
+    const char* colour = kPalette[k % kPaletteSize];
+    const char* dash = kDashes[(k / kPaletteSize) % 3];
+    const auto drawn = [&](double v) { return std::isfinite(v); };
+    for (size_t i = 0; i < n;) {
+      if (!drawn(s.y[i])) {
+        ++i;
+        continue;
+      }
+      size_t end = i;
+      while (end < n && drawn(s.y[end]))
+        ++end;
+      if (end - i > 1) {
+        os << "<polyline fill='none' stroke='" << colour << "' stroke-width='2'"
+           << (*dash ? std::string(" stroke-dasharray='") + dash + "'" : std::string())
+           << " points='";
+        for (size_t j = i; j < end; ++j)
+          os << px(x[j]) << "," << py(s.y[j]) << " ";
+        os << "'/>";
+      }
+      for (size_t j = i; j < end; ++j)
+        os << "<circle cx='" << px(x[j]) << "' cy='" << py(s.y[j]) << "' r='3' fill='" << colour
+           << "'><title>" << escape(s.name) << " at " << tick(x[j]) << ": " << tick(s.y[j])
+           << "</title></circle>";
+      i = end;
+    }
+    // The legend, outside the plot on the right.
+    const double ly = top + 6 + 18 * static_cast<double>(k);
+    os << "<line x1='" << plot_w + 4 << "' y1='" << ly << "' x2='" << plot_w + 28 << "' y2='" << ly
+       << "' stroke='" << colour << "' stroke-width='2'"
+       << (*dash ? std::string(" stroke-dasharray='") + dash + "'" : std::string()) << "/><text x='"
+       << plot_w + 34 << "' y='" << ly + 4 << "'>" << escape(s.name.substr(0, 26)) << "</text>";
+  }
+  os << "</svg>";
+  return os.str();
+}
+
+}  // namespace probe
+}  // namespace eqnn
