@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <set>
 
 #include "support.h"
 
@@ -307,6 +308,23 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   CHECK(html.find("<svg") != std::string::npos);
   CHECK(html.find("<polyline") != std::string::npos);
   CHECK(html.find("gcnn") != std::string::npos);
+  // LineChart: log-scale G-EED with axis titles; a chart of the raw and one of the normalised
+  // values for each (metric, deviation) that has normalised rows
+  CHECK(html.find("G-EED (log scale)") != std::string::npos);
+  CHECK(html.find("stage (in the order of the forward pass)") != std::string::npos);
+  size_t charts = 0, normalised_charts = 0;
+  for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1))
+    ++charts;
+  for (size_t at = html.find("normalised G-EED (log scale)"); at != std::string::npos;
+       at = html.find("normalised G-EED (log scale)", at + 1))
+    ++normalised_charts;
+  std::set<std::pair<std::string, std::string>> kinds, normalised_kinds;
+  for (const auto& row : r.rows) {
+    kinds.insert({row.metric, row.deviation});
+    if (!std::isnan(row.normalised)) normalised_kinds.insert({row.metric, row.deviation});
+  }
+  CHECK(charts == kinds.size() + normalised_kinds.size());
+  CHECK(normalised_charts == normalised_kinds.size());
   const std::string path = "eqnn_report_test.html";
   Report::write_file(path, html);
   std::ifstream in(path);

@@ -69,7 +69,8 @@ std::string LineChart::svg() const {
   }
 
   const double plot_w = 760, height = 320, left = 78, right = 16, top = 30;
-  const double bottom = x_labels.empty() ? 52 : 78, legend_w = 190;
+  // rotated labels of up to 28 characters reach about 95 pixels below the axis
+  const double bottom = x_labels.empty() ? 52 : 118, legend_w = 190;
   const double x_lo = n ? x.front() : 0, x_hi = n > 1 ? x.back() : x_lo + 1;
   const auto px = [&](double v) {
     return left + (plot_w - left - right) * (v - x_lo) / (x_hi - x_lo);

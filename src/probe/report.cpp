@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "../io/atomic_file.h"
+#include "eqnn/probe/line_chart.h"
 
 namespace eqnn {
 namespace probe {
@@ -58,61 +59,6 @@ std::string escape_html(const std::string& s) {
 
 nlohmann::json json_number(double v) {
   return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v);
-}
-
-const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b"};
-
-/// One line chart: x = stage index, y = value, one polyline per model.
-std::string svg_chart(const std::string& title,
-                      const std::map<std::string, std::vector<std::pair<int64_t, double>>>& lines,
-                      const std::map<int64_t, std::string>& stage_names) {
-  const double width = 640, height = 300, left = 70, right = 20, top = 30, bottom = 70;
-  double y_max = 0;
-  int64_t x_max = 1;
-  for (const auto& [model, points] : lines)
-    for (const auto& [x, y] : points) {
-      if (!std::isnan(y)) y_max = std::max(y_max, y);
-      x_max = std::max(x_max, x);
-    }
-  if (y_max <= 0) y_max = 1;
-  const auto px = [&](double x) {
-    return left + (width - left - right) * x / static_cast<double>(x_max);
-  };
-  const auto py = [&](double y) { return top + (height - top - bottom) * (1.0 - y / y_max); };
-  std::ostringstream os;
-  os << "<svg xmlns='http://www.w3.org/2000/svg' width='" << width << "' height='" << height
-     << "' font-family='sans-serif' font-size='11'>";
-  os << "<text x='" << left << "' y='18' font-size='13' font-weight='bold'>" << escape_html(title)
-     << "</text>";
-  os << "<line x1='" << left << "' y1='" << py(0) << "' x2='" << width - right << "' y2='" << py(0)
-     << "' stroke='#444'/><line x1='" << left << "' y1='" << top << "' x2='" << left << "' y2='"
-     << py(0) << "' stroke='#444'/>";
-  for (int i = 0; i <= 4; ++i) {
-    const double v = y_max * i / 4.0;
-    os << "<text x='" << left - 6 << "' y='" << py(v) + 4 << "' text-anchor='end'>" << number(v, 3)
-       << "</text><line x1='" << left << "' y1='" << py(v) << "' x2='" << width - right << "' y2='"
-       << py(v) << "' stroke='#eee'/>";
-  }
-  for (const auto& [x, name] : stage_names) {
-    os << "<text transform='translate(" << px(static_cast<double>(x)) << "," << py(0) + 12
-       << ") rotate(30)'>" << escape_html(name.substr(0, 28)) << "</text>";
-  }
-  int colour = 0;
-  for (const auto& [model, points] : lines) {
-    const char* c = kColours[colour++ % 6];
-    os << "<polyline fill='none' stroke='" << c << "' stroke-width='2' points='";
-    for (const auto& [x, y] : points)
-      if (!std::isnan(y)) os << px(static_cast<double>(x)) << "," << py(y) << " ";
-    os << "'/>";
-    for (const auto& [x, y] : points)
-      if (!std::isnan(y))
-        os << "<circle cx='" << px(static_cast<double>(x)) << "' cy='" << py(y) << "' r='3' fill='"
-           << c << "'><title>" << escape_html(model) << ": " << number(y) << "</title></circle>";
-    os << "<text x='" << width - right - 150 << "' y='" << top + 14 * colour << "' fill='" << c
-       << "'>" << escape_html(model) << "</text>";
-  }
-  os << "</svg>";
-  return os.str();
 }
 
 }  // namespace
@@ -210,14 +156,45 @@ std::string Report::json() const {
 }
 
 std::string Report::html_section(const std::string& heading) const {
-  // group rows by (metric, deviation) -> model -> points
-  std::map<std::string, std::map<std::string, std::vector<std::pair<int64_t, double>>>> charts;
+  // One chart per (metric, deviation) of the G-EED across stages, and one of the normalised G-EED
+  // where any row has it; a line per model, gaps where a model has no value at a stage. Log scale:
+  // the values span float rounding (1e-15) to 1.
   std::map<int64_t, std::string> stage_names;
+  std::vector<std::string> models;
   for (const ReportRow& r : rows) {
-    const bool normalised = !std::isnan(r.normalised);
-    charts[r.metric + " (" + r.deviation + (normalised ? ", normalised*" : "") + ")"][r.model]
-        .push_back({r.stage_index, normalised ? r.normalised : r.value});
     stage_names.emplace(r.stage_index, r.stage);
+    if (std::find(models.begin(), models.end(), r.model) == models.end()) models.push_back(r.model);
+  }
+  std::map<int64_t, size_t> position;
+  LineChart axes;
+  for (const auto& [index, name] : stage_names) {
+    position[index] = axes.x.size();
+    axes.x.push_back(static_cast<double>(index));
+    axes.x_labels.push_back(name);
+  }
+  axes.x_title = "stage (in the order of the forward pass)";
+  axes.log_y = true;
+  std::map<std::pair<std::string, std::string>, std::pair<LineChart, LineChart>> charts;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const ReportRow& r : rows) {
+    auto key = std::make_pair(r.metric, r.deviation);
+    auto it = charts.find(key);
+    if (it == charts.end()) {
+      LineChart raw = axes, normalised = axes;
+      raw.title = r.metric + " (" + r.deviation + ")";
+      raw.y_title = "G-EED";
+      normalised.title = r.metric + " (" + r.deviation + ", normalised*)";
+      normalised.y_title = "normalised G-EED";
+      for (const std::string& m : models) {
+        raw.series.push_back({m, std::vector<double>(axes.x.size(), nan)});
+        normalised.series.push_back({m, std::vector<double>(axes.x.size(), nan)});
+      }
+      it = charts.emplace(key, std::make_pair(raw, normalised)).first;
+    }
+    const size_t m =
+        static_cast<size_t>(std::find(models.begin(), models.end(), r.model) - models.begin());
+    it->second.first.series[m].y[position[r.stage_index]] = r.value;
+    it->second.second.series[m].y[position[r.stage_index]] = r.normalised;
   }
   std::ostringstream os;
   os << "<h2>" << escape_html(heading) << "</h2><p>G-EED metrics (Kvinge et al., NeurIPS 2022) per "
@@ -228,8 +205,14 @@ std::string Report::html_section(const std::string& heading) const {
   os << ". *normalised G-EED is eqnn's extension: G-EED divided by the mean deviation between "
      << "different inputs at the same stage (~1: the transforms move features as far as changing "
      << "the input does).</p><div class='charts'>";
-  for (const auto& [name, lines] : charts)
-    os << svg_chart(name, lines, stage_names);
+  for (const auto& entry : charts) {
+    os << entry.second.first.svg();
+    const auto& normalised = entry.second.second.series;
+    if (std::any_of(normalised.begin(), normalised.end(), [](const LineSeries& line) {
+          return std::any_of(line.y.begin(), line.y.end(), [](double v) { return !std::isnan(v); });
+        }))
+      os << entry.second.second.svg();
+  }
   os << "</div><details><summary>Table</summary><table><tr><th>model</th><th>stage</th>"
         "<th>action</th><th>metric</th><th>deviation</th><th>G-EED</th><th>normalised*</th></tr>";
   for (const ReportRow& r : rows)

@@ -38,7 +38,9 @@ class EquivariantModule {
   /// Every layer applies the library's default process settings (threads.h: the allocator tuning,
   /// unless opted out) when it is built.
   EquivariantModule() { apply_default_allocator_tuning(); }
+  /// Copies (clone()) find the settings applied already.
   EquivariantModule(const EquivariantModule&) = default;
+  /// As the copy constructor.
   EquivariantModule& operator=(const EquivariantModule&) = default;
 };
 

@@ -18,7 +18,7 @@ struct LineSeries {
 
 /// What to draw; svg() draws it.
 struct LineChart {
-  std::string title;
+  std::string title;                  ///< drawn above the plot
   std::string x_title;                ///< e.g. "rotation (degrees)"
   std::string y_title;                ///< e.g. "test accuracy"
   std::vector<double> x;              ///< positions, strictly increasing
@@ -26,10 +26,11 @@ struct LineChart {
   bool log_y = false;                 ///< decades on the y axis (values <= 0 drawn at its floor)
   /// Linear axis: fixed bounds when y_min < y_max, else 0 to the largest value (or the smallest
   /// value when negative). Log axis: the decades around the positive values.
-  double y_min = 0, y_max = 0;
-  std::vector<LineSeries> series;
+  double y_min = 0;
+  double y_max = 0;                ///< see y_min
+  std::vector<LineSeries> series;  ///< the lines, in legend order (colours by position)
 
-  /// An <svg> element, 760 x 320 pixels plus the legend's column. Throws when x is not strictly
+  /// An SVG element, 760 x 320 pixels plus the legend's column. Throws when x is not strictly
   /// increasing, x_labels has neither 0 nor x.size() entries or a series has not x.size() values.
   std::string svg() const;
 };
