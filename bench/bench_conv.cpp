@@ -13,6 +13,41 @@ namespace {
 using eqnn_bench::group_arg;
 using eqnn_bench::paired;
 
+/// A train step (forward + backward, fresh gradients) of `conv` against torch::conv2d on its
+/// expanded filter (stride 1, `padding`) in the same iterations; `x_plain` is the baseline's copy
+/// of the input, so neither accumulates into the other's input gradient.
+template <typename Conv>
+void paired_train_step(benchmark::State& state, Conv& conv, const torch::Tensor& x,
+                       const torch::Tensor& x_plain, int64_t padding) {
+  const torch::Tensor grad_y =
+      torch::randn(conv->forward(x).sizes()).contiguous(x.suggest_memory_format());
+  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
+  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
+  paired(
+      state,
+      [&] {
+        conv->zero_grad(/*set_to_none=*/true);
+        conv->forward(x).backward(grad_y);
+      },
+      [&] {
+        w.mutable_grad() = torch::Tensor();
+        b.mutable_grad() = torch::Tensor();
+        torch::conv2d(x_plain, w, b, 1, padding).backward(grad_y);
+      });
+}
+
+/// An eval-mode forward of `conv` (its cached filter) against torch::conv2d on the expanded filter.
+template <typename Conv>
+void paired_eval_forward(benchmark::State& state, Conv& conv, const torch::Tensor& x,
+                         int64_t padding) {
+  conv->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
+  paired(
+      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
+      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, padding)); });
+}
+
 struct Setup {
   eqnn::Group group;
   int64_t batch, fields, size, channels;
@@ -44,34 +79,14 @@ void label(benchmark::State& state, const Setup& s, double passes) {
 void BM_GroupConv2dTrainStep(benchmark::State& state) {
   const Setup s(state);
   eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(s.group, s.fields, s.fields, 3).padding(1));
-  const torch::Tensor x = s.input(true), x_plain = s.input(true);
-  const torch::Tensor grad_y =
-      torch::randn({s.batch, s.channels, s.size, s.size}).contiguous(s.format);
-  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
-  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
-  paired(
-      state,
-      [&] {
-        conv->zero_grad(/*set_to_none=*/true);  // as the baseline: no accumulation into old grads
-        conv->forward(x).backward(grad_y);
-      },
-      [&] {
-        w.mutable_grad() = torch::Tensor();
-        torch::conv2d(x_plain, w, b, 1, 1).backward(grad_y);
-      });
+  paired_train_step(state, conv, s.input(true), s.input(true), 1);
   label(state, s, 3.0);  // forward + input grad + weight grad
 }
 
 void BM_GroupConv2dEvalForward(benchmark::State& state) {
   const Setup s(state);
   eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(s.group, s.fields, s.fields, 3).padding(1));
-  conv->eval();
-  torch::NoGradGuard no_grad;
-  const torch::Tensor x = s.input(false);
-  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
-  paired(
-      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
-      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, 1)); });
+  paired_eval_forward(state, conv, s.input(false), 1);
   label(state, s, 1.0);
 }
 
@@ -131,34 +146,14 @@ struct SteerableSetup {
 void BM_SteerableConv2dTrainStep(benchmark::State& state) {
   const SteerableSetup s(state);
   eqnn::GroupConv2d conv = s.conv();
-  const int64_t pad = s.kernel / 2;
-  const torch::Tensor x = s.input(true), x_plain = s.input(true);
-  const torch::Tensor grad_y = torch::randn(conv->forward(x).sizes()).contiguous(s.format);
-  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
-  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
-  paired(
-      state,
-      [&] {
-        conv->zero_grad(/*set_to_none=*/true);
-        conv->forward(x).backward(grad_y);
-      },
-      [&] {
-        w.mutable_grad() = torch::Tensor();
-        torch::conv2d(x_plain, w, b, 1, pad).backward(grad_y);
-      });
+  paired_train_step(state, conv, s.input(true), s.input(true), s.kernel / 2);
   s.label(state);
 }
 
 void BM_SteerableConv2dEvalForward(benchmark::State& state) {
   const SteerableSetup s(state);
   eqnn::GroupConv2d conv = s.conv();
-  conv->eval();
-  torch::NoGradGuard no_grad;
-  const torch::Tensor x = s.input(false);
-  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
-  paired(
-      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
-      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, s.kernel / 2)); });
+  paired_eval_forward(state, conv, s.input(false), s.kernel / 2);
   s.label(state);
 }
 
@@ -213,36 +208,15 @@ struct LiftingSetup {
 void BM_LiftingConv2dTrainStep(benchmark::State& state) {
   const LiftingSetup s(state);
   eqnn::LiftingConv2d conv = s.conv();
-  const int64_t pad = s.kernel / 2;
   const torch::Tensor x = torch::randn({s.kBatch, 1, s.kSize, s.kSize});
-  const torch::Tensor grad_y = torch::randn(conv->forward(x).sizes());
-  const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
-  const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
-  paired(
-      state,
-      [&] {
-        conv->zero_grad(/*set_to_none=*/true);
-        conv->forward(x).backward(grad_y);
-      },
-      [&] {
-        w.mutable_grad() = torch::Tensor();
-        b.mutable_grad() = torch::Tensor();
-        torch::conv2d(x, w, b, 1, pad).backward(grad_y);
-      });
+  paired_train_step(state, conv, x, x, s.kernel / 2);  // no input gradient to share
   s.label(state);
 }
 
 void BM_LiftingConv2dEvalForward(benchmark::State& state) {
   const LiftingSetup s(state);
   eqnn::LiftingConv2d conv = s.conv();
-  conv->eval();
-  torch::NoGradGuard no_grad;
-  const int64_t pad = s.kernel / 2;
-  const torch::Tensor x = torch::randn({s.kBatch, 1, s.kSize, s.kSize});
-  const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
-  paired(
-      state, [&] { benchmark::DoNotOptimize(conv->forward(x)); },
-      [&] { benchmark::DoNotOptimize(torch::conv2d(x, w, b, 1, pad)); });
+  paired_eval_forward(state, conv, torch::randn({s.kBatch, 1, s.kSize, s.kSize}), s.kernel / 2);
   s.label(state);
 }
 

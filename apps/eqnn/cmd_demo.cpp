@@ -93,7 +93,7 @@ double min_of(const std::vector<double>& v) {
 
 Outcome train_and_evaluate(const Contender& who, const Datasets& data, const DemoArgs& a,
                            const Group& group, const std::vector<probe::Transform>& unseen,
-                           const std::vector<probe::Transform>& curve) {
+                           const std::vector<probe::Transform>& curve, int64_t curve_images) {
   Outcome o;
   o.who = who;
   torch::manual_seed(a.recipe.seed);
@@ -121,7 +121,6 @@ Outcome train_and_evaluate(const Contender& who, const Datasets& data, const Dem
 
   const auto& images = data.test.images;
   const auto& labels = data.test.labels;
-  const int64_t curve_images = std::min(a.curve_images, images.size(0));
   const torch::Tensor curve_x = images.narrow(0, 0, curve_images);
   const torch::Tensor curve_y = labels.narrow(0, 0, curve_images);
   const int64_t passes =
@@ -396,6 +395,7 @@ Command add_demo_command(CLI::App& app) {
     const std::vector<probe::Transform> unseen = probe::rotation_transforms(a->unseen);
     const std::vector<double> degrees = curve_angles(a->angle_step);
     const std::vector<probe::Transform> curve = probe::rotation_transforms(degrees);
+    const int64_t curve_images = std::min(a->curve_images, data.test.images.size(0));
 
     std::cout << "eqnn demo: " << data.train.images.size(0) << " training and "
               << data.test.images.size(0) << " test images from " << a->data.dir << "; group "
@@ -404,7 +404,7 @@ Command add_demo_command(CLI::App& app) {
               << at::get_num_threads() << " threads\n";
     std::vector<Outcome> outcomes;
     for (const Contender& c : contenders) {
-      outcomes.push_back(train_and_evaluate(c, data, *a, group, unseen, curve));
+      outcomes.push_back(train_and_evaluate(c, data, *a, group, unseen, curve, curve_images));
       const Outcome& o = outcomes.back();
       std::cout << c.name << ": " << c.spec.describe() << ", " << o.parameters
                 << " parameters, augmentation " << (c.augment ? c.augment->name() : "none")
@@ -426,7 +426,6 @@ Command add_demo_command(CLI::App& app) {
     const probe::Report unseen_probe = probe_all(
         outcomes, inputs, probe::rotation_transforms(orbit),
         {probe::Metric::Equivariance, probe::Metric::Invariance, probe::Metric::OutputKL}, "rot");
-    const int64_t curve_images = std::min(a->curve_images, data.test.images.size(0));
 
     const Table accuracies = accuracy_table(outcomes, group, a->unseen, seen_probe, unseen_probe);
     const Table invariance = invariance_table(outcomes, group, seen_probe, unseen_probe);

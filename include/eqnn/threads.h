@@ -15,7 +15,7 @@ int configure_threads(int requested = 0, std::string* warning = nullptr);
 
 /// glibc returns every block above its mmap threshold to the kernel on free, so a loop that
 /// allocates the same large feature maps again and again spends most of its time in page faults
-/// (measured: the lifting layer's eval forward and a plain conv2d 6-8x slower in most processes,
+/// (measured: the lifting layer's eval forward and a plain conv2d 6-10x slower in most processes,
 /// bench/analysis.md). Raises the threshold to its maximum (32 MiB) and keeps up to 1 GiB of freed
 /// memory for reuse instead of trimming it. Process-wide and not undone; a no-op without glibc.
 ///
