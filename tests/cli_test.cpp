@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -209,6 +210,147 @@ std::vector<std::string> csv_fields(const std::string& line) {
 
 }  // namespace
 
+TEST_CASE(
+    "eqnn probe puts several models on one report, eqnn report merges runs, eqnn train "
+    "--probe-every keeps a history",
+    "[cli]") {
+  namespace fs = std::filesystem;
+  const std::vector<std::string> dirs = {"eqnn_cli_cmp_a", "eqnn_cli_cmp_b", "eqnn_cli_cmp_c4",
+                                         "eqnn_cli_cmp_merged", "eqnn_cli_history.pt-probe"};
+  for (const auto& d : dirs)
+    fs::remove_all(d);
+  const auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const auto models_of = [](const nlohmann::json& report) {
+    std::set<std::string> models;
+    for (const auto& row : report.at("rows"))
+      models.insert(row.at("model").get<std::string>());
+    return models;
+  };
+  const std::vector<std::string> small = {"--size", "9", "-n", "4"};
+  const auto probe = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "probe");
+    args.insert(args.end(), small.begin(), small.end());
+    return eqnn_run(args);
+  };
+
+  // two models, one report: a line per model, the provenance of each
+  const Outcome both = probe({"--builtin", "cnn", "--builtin", "gcnn", "-o", dirs[0]});
+  INFO(both.err);
+  REQUIRE(both.code == 0);
+  const nlohmann::json a = nlohmann::json::parse(read(dirs[0] + "/probe.json"));
+  CHECK(models_of(a) ==
+        std::set<std::string>{"cnn (16, 32, 64 channels)", "gcnn-D4 (6, 12, 24 fields)"});
+  CHECK(a.at("provenance").at("cnn (16, 32, 64 channels)").at("command") ==
+        "eqnn probe --builtin cnn --builtin gcnn -o " + dirs[0] + " --size 9 -n 4");
+  CHECK(a.at("provenance").at("gcnn-D4 (6, 12, 24 fields)").at("seed") == "0");
+  CHECK_THAT(read(dirs[0] + "/probe.html"),
+             Contains("eqnn probe: cnn (16, 32, 64 channels), gcnn-D4 (6, 12, 24 fields)"));
+  REQUIRE(probe({"--builtin", "cnn", "-o", dirs[1], "--seed", "3"}).code == 0);
+  REQUIRE(probe({"--builtin", "cnn", "--group", "c4", "-o", dirs[2]}).code == 0);
+
+  // eqnn report: the cnn of run b is named after its folder; the file of each model is recorded
+  const Outcome merged =
+      eqnn_run({"report", dirs[0] + "/probe.json", dirs[1] + "/probe.json", "--out", dirs[3]});
+  INFO(merged.err);
+  REQUIRE(merged.code == 0);
+  CHECK_THAT(merged.err, Contains("merged 2 reports: 3 models"));
+  const nlohmann::json m = nlohmann::json::parse(read(dirs[3] + "/probe.json"));
+  CHECK(models_of(m) == std::set<std::string>{"cnn (16, 32, 64 channels)",
+                                              "gcnn-D4 (6, 12, 24 fields)",
+                                              dirs[1] + "/cnn (16, 32, 64 channels)"});
+  CHECK(m.at("provenance").at(dirs[1] + "/cnn (16, 32, 64 channels)").at("report_file") ==
+        dirs[1] + "/probe.json");
+  CHECK(m.at("provenance").at(dirs[1] + "/cnn (16, 32, 64 channels)").at("seed") == "3");
+  CHECK(m.at("rows").size() ==
+        a.at("rows").size() +
+            nlohmann::json::parse(read(dirs[1] + "/probe.json")).at("rows").size());
+  check_usage_error({"report", dirs[0] + "/probe.json", dirs[2] + "/probe.json"},
+                    "'" + dirs[2] + "/probe.json' was probed under other transforms");
+  check_usage_error({"report", "eqnn_cli_no_such.json"}, "cannot read 'eqnn_cli_no_such.json'");
+  const Outcome not_json = eqnn_run({"report", dirs[0] + "/probe.html"});
+  CHECK(not_json.code == eqnn_cli::kExitFailure);
+  CHECK_THAT(not_json.err,
+             Contains("eqnn report: '" + dirs[0] + "/probe.html': ") && Contains("not JSON"));
+
+  // train --probe-every: a probe after each epoch, kept in the checkpoint and drawn as one report
+  eqnn_test::shapes_dataset(24, "cli_history_shapes");
+  const std::string ckpt = "eqnn_cli_history.pt";
+  std::remove(ckpt.c_str());
+  const auto train = [&](const std::string& epochs, std::vector<std::string> extra) {
+    std::vector<std::string> args = {"train",
+                                     "--arch",
+                                     "gcnn",
+                                     "--group",
+                                     "c4",
+                                     "--width1",
+                                     "2",
+                                     "--width2",
+                                     "2",
+                                     "--width3",
+                                     "2",
+                                     "--train-images",
+                                     "cli_history_shapes-images.idx",
+                                     "--train-labels",
+                                     "cli_history_shapes-labels.idx",
+                                     "--test-images",
+                                     "cli_history_shapes-images.idx",
+                                     "--test-labels",
+                                     "cli_history_shapes-labels.idx",
+                                     "--batch",
+                                     "12",
+                                     "--epochs",
+                                     epochs,
+                                     "--probe-every",
+                                     "1",
+                                     "--probe-samples",
+                                     "6"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return eqnn_run(args);
+  };
+  check_usage_error({"train", "--probe-every", "1"},
+                    "--probe-every needs --probe-out DIR or "
+                    "--checkpoint FILE");
+  const Outcome trained = train("2", {"--checkpoint", ckpt});
+  INFO(trained.err);
+  REQUIRE(trained.code == 0);
+  CHECK_THAT(trained.out, Contains("probe after epoch 1: output KL under C4 ") &&
+                              Contains("probe after epoch 2: output KL under C4 "));
+  const auto history_of = [&] {
+    return nlohmann::json::parse(eqnn::load_checkpoint(ckpt).extra_json).at("history");
+  };
+  CHECK(history_of().size() == 2);
+  CHECK(history_of().at(1).at("epoch") == 2);
+  CHECK(!history_of().at(0).at("report").at("rows").at(0).contains("per_sample"));
+  CHECK(models_of(nlohmann::json::parse(read(dirs[4] + "/probe.json"))) ==
+        std::set<std::string>{"epoch 1", "epoch 2"});
+  const Outcome resumed = train("3", {"--checkpoint", ckpt, "--resume"});
+  REQUIRE(resumed.code == 0);
+  CHECK(history_of().size() == 3);
+  CHECK(models_of(nlohmann::json::parse(read(dirs[4] + "/probe.json"))) ==
+        std::set<std::string>{"epoch 1", "epoch 2", "epoch 3"});
+  // an exactly equivariant C4 model: the latent equivariance of its stages is at rounding level
+  for (const auto& row : history_of().at(2).at("report").at("rows"))
+    if (row.at("metric") == "equivariance" && row.at("deviation") == "cosine" &&
+        !row.at("value").is_null())
+      CHECK(row.at("value").get<double>() < 1e-4);
+
+  // models of different groups need the transforms chosen; a model given twice is refused
+  check_usage_error({"probe", "-m", ckpt, "--builtin", "cnn", "--size", "12", "-n", "2"},
+                    "the models have different groups (C4 and D4)");
+  check_usage_error({"probe", "-m", ckpt, "-m", ckpt, "-n", "2"},
+                    "the model '" + ckpt + "' is given twice");
+  check_usage_error({"probe", "-n", "2"}, "give a model: --model FILE");
+
+  for (const auto& d : dirs)
+    fs::remove_all(d);
+  for (const char* f : {"cli_history_shapes-images.idx", "cli_history_shapes-labels.idx"})
+    std::remove(f);
+  std::remove(ckpt.c_str());
+}
+
 TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on stdout", "[cli]") {
   const std::vector<std::string> probe = {"probe", "--builtin", "gcnn", "--group", "p4", "--size",
                                           "12",    "--samples", "4",    "--format"};
@@ -228,11 +370,17 @@ TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on 
   CHECK(csv.err.find("data: 4 random") != std::string::npos);
   std::istringstream lines(csv.out);
   std::string line;
-  REQUIRE(std::getline(lines, line));
+  int64_t comments = 0;  // the provenance first, as '#' lines
+  while (std::getline(lines, line) && line.rfind("# ", 0) == 0)
+    ++comments;
+  CHECK(comments >= 8);
+  CHECK_THAT(csv.out, Contains("# gcnn-C4 (6, 12, 24 fields): command: eqnn probe --builtin gcnn"));
   const std::vector<std::string> header = csv_fields(line);
-  REQUIRE(header.size() > 8);
+  REQUIRE(header.size() > 12);
   CHECK(header[0] == "model");
   CHECK(header[6] == "value");
+  CHECK(header[8] == "ci_low");
+  CHECK(header[11] == "worst_element");
   int64_t rows = 0;
   while (std::getline(lines, line)) {
     INFO(line);
@@ -240,6 +388,7 @@ TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on 
     REQUIRE(fields.size() == header.size());
     CHECK(std::stoll(fields[1]) >= 0);    // stage_index
     CHECK_NOTHROW(std::stod(fields[6]));  // value
+    CHECK_NOTHROW(std::stod(fields[8]));  // ci_low
     ++rows;
   }
   CHECK(rows > 0);
@@ -250,7 +399,7 @@ TEST_CASE("eqnn probe --format csv|json puts only the table, in that format, on 
   nlohmann::json j;
   REQUIRE_NOTHROW(j = nlohmann::json::parse(json.out));  // the whole of stdout is one document
   CHECK(j.at("samples") == 4);
-  CHECK(j.at("transforms").size() == header.size() - 8);  // one "element g" column each
+  CHECK(j.at("transforms").size() == header.size() - 12);  // one "element g" column each
   CHECK(static_cast<int64_t>(j.at("rows").size()) == rows);
 
   check_usage_error({"probe", "--builtin", "gcnn", "--format", "xml"}, "--format");

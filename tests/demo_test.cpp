@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "support.h"
@@ -116,6 +117,14 @@ TEST_CASE("eqnn demo trains, evaluates and probes four models and writes its rep
   CHECK(unseen_row("gcnn-c8", 4, "equivariance").at("value").is_number());
   CHECK(unseen_row("gcnn", 4, "equivariance").at("value").is_null());
   CHECK(unseen_row("gcnn", 4, "equivariance").at("action").get<std::string>().rfind("n/a", 0) == 0);
+  // learned latent actions of the two plain CNNs (and of no G-CNN), each kind of action a line
+  std::set<std::string> fitted_models;
+  for (const auto& r : j.at("fitted_actions").at("rows"))
+    fitted_models.insert(r.at("model").get<std::string>());
+  CHECK(fitted_models ==
+        std::set<std::string>{"cnn [fixed action, held out]", "cnn [fitted permutation]",
+                              "cnn [fitted linear]", "cnn+aug [fixed action, held out]",
+                              "cnn+aug [fitted permutation]", "cnn+aug [fitted linear]"});
 
   std::stringstream html;
   html << std::ifstream(out + "/demo.html").rdbuf();
@@ -125,6 +134,8 @@ TEST_CASE("eqnn demo trains, evaluates and probes four models and writes its rep
   log << std::ifstream("demo_test.log").rdbuf();
   CHECK(log.str().find("Invariance per stage") != std::string::npos);
   CHECK(log.str().find("Accuracy against rotation") != std::string::npos);
+  CHECK(log.str().find("Learned latent actions") != std::string::npos);
+  CHECK(html.str().find("Learned latent actions (held out)") != std::string::npos);
   CHECK(html.str().find("Test accuracy against rotation") != std::string::npos);
   CHECK(html.str().find("gcnn-c8") != std::string::npos);
   std::filesystem::remove_all(out);

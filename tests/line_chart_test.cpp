@@ -1,5 +1,5 @@
-// The reports' SVG line chart: gaps where values are missing, escaped names, log-scale decades,
-// and clear errors for inconsistent input.
+// The reports' SVG charts: gaps where values are missing, escaped names, log-scale decades, error
+// bars, tooltips, bars, and clear errors for inconsistent input.
 #include <catch2/catch.hpp>
 
 #include <cmath>
@@ -74,4 +74,38 @@ TEST_CASE("LineChart draws gaps, escapes names, labels log decades and refuses b
   bad = chart;
   bad.series[1].y.pop_back();
   CHECK_THROWS_WITH(bad.svg(), Catch::Contains("series 'c' has 4 values for 5 x positions"));
+  bad = chart;
+  bad.series[0].low = {0.1, 0.2};
+  bad.series[0].high = {0.1, 0.2};
+  CHECK_THROWS_WITH(bad.svg(), Catch::Contains("series 'a&b' needs low and high (and labels) of "
+                                               "0 or 5 values, got 2, 2 and 0"));
+}
+
+TEST_CASE("LineChart draws error bars, per-point tooltips and grouped bars", "[report]") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  eqnn::probe::LineChart chart;
+  chart.title = "t";
+  chart.x = {0, 1, 2};
+  eqnn::probe::LineSeries a("a", {1.0, 2.0, nan});
+  a.low = {0.5, nan, 0.1};  // no bar without a value or without an end
+  a.high = {1.5, 2.5, 0.2};
+  a.labels = {"a, conv1", "", "a, fc"};
+  chart.series = {a};
+  // the range grows to hold the error bars: 1.5 would not reach the tick at 2 otherwise
+  chart.series[0].high[0] = 4.0;
+  const std::string svg = chart.svg();
+  CHECK(count(svg, "<path d='M") == 1);
+  CHECK(svg.find("<title>a, conv1: 1 [0.5, 4]</title>") != std::string::npos);
+  CHECK(svg.find("<title>a at 1: 2</title>") != std::string::npos);  // no label: name at x
+  CHECK(svg.find(">4<") != std::string::npos);                       // the axis reaches 4
+
+  eqnn::probe::LineChart bars = chart;
+  bars.style = eqnn::probe::LineChart::Style::Bars;
+  bars.log_y = true;
+  bars.series.push_back(eqnn::probe::LineSeries("b", {1e-12, nan, 3e-3}));
+  const std::string bar_svg = bars.svg();
+  CHECK(count(bar_svg, "<rect x=") == 4 + 2);  // a bar per finite value, a legend swatch each
+  CHECK(count(bar_svg, "<polyline") == 0);
+  CHECK(count(bar_svg, "<circle") == 0);
+  CHECK(bar_svg.find(">1e-12<") != std::string::npos);
 }

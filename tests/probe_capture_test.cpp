@@ -65,6 +65,14 @@ void require_same_rows(const Report& a, const Report& b, double eps, double marg
     REQUIRE(x.per_element.size() == y.per_element.size());
     for (size_t k = 0; k < x.per_element.size(); ++k)
       CHECK(x.per_element[k] == Approx(y.per_element[k]).epsilon(eps).margin(abs));
+    // the same per-sample values resampled by the same stream: the same uncertainty (the
+    // interval's ends are differences of close per-sample values: a few times eps)
+    REQUIRE(std::isnan(x.standard_error) == std::isnan(y.standard_error));
+    if (!std::isnan(x.standard_error)) {
+      CHECK(x.standard_error == Approx(y.standard_error).epsilon(10 * eps).margin(abs));
+      CHECK(x.ci_low == Approx(y.ci_low).epsilon(10 * eps).margin(abs));
+      CHECK(x.ci_high == Approx(y.ci_high).epsilon(10 * eps).margin(abs));
+    }
   }
 }
 

@@ -4,10 +4,12 @@
 #include <torch/script.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <set>
+#include <tuple>
 
 #include "support.h"
 
@@ -297,13 +299,72 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   const std::string text = r.text();
   CHECK(text.find("gcnn") != std::string::npos);
   CHECK(text.find("normalised") != std::string::npos);
+  CHECK(text.find("95% CI") != std::string::npos);
+  CHECK(text.find("provenance of gcnn: ") != std::string::npos);
+  // provenance, then the confidence level as comment lines, the header, a line per row
   const std::string csv = r.csv();
-  CHECK(csv.rfind("model,stage_index,stage,action,metric,deviation,value,normalised,element "
-                  "e,element R^2\n",
-                  0) == 0);
-  CHECK(std::count(csv.begin(), csv.end(), '\n') == static_cast<long>(r.rows.size() + 1));
+  const std::string header =
+      "model,stage_index,stage,action,metric,deviation,value,standard_error,ci_low,ci_high,"
+      "normalised,worst_element,element e,element R^2\n";
+  CHECK(csv.rfind("# cnn: date: ", 0) == 0);
+  const size_t header_at = csv.find(header);
+  REQUIRE(header_at != std::string::npos);
+  CHECK(csv[header_at - 1] == '\n');  // the header starts a line
+  CHECK(csv.substr(0, header_at)
+            .find("# confidence intervals: 0.95, bootstrap (1000 "
+                  "resamples, seed 24301)") != std::string::npos);
+  size_t comments = 1;
+  for (const auto& entry : r.provenance)
+    comments += entry.second.size();
+  CHECK(std::count(csv.begin(), csv.begin() + static_cast<long>(header_at), '\n') ==
+        static_cast<long>(comments));
+  CHECK(std::count(csv.begin(), csv.end(), '\n') ==
+        static_cast<long>(comments + r.rows.size() + 1));
+  // every row has its interval around its value, from its per-sample values
+  for (const auto& row : r.rows) {
+    INFO(row.model << " " << row.stage << " " << row.metric << " " << row.deviation);
+    if (std::isnan(row.value)) continue;
+    REQUIRE(row.per_sample.size() == 3);
+    CHECK(row.standard_error >= 0);
+    CHECK(row.ci_low <= row.value * (1 + 1e-12));
+    CHECK(row.ci_high >= row.value * (1 - 1e-12));
+    const auto [lo, hi] = std::minmax_element(row.per_sample.begin(), row.per_sample.end());
+    CHECK(row.ci_low >= *lo * (1 - 1e-12));
+    CHECK(row.ci_high <= *hi * (1 + 1e-12));
+  }
+  for (const char* model : {"cnn", "gcnn"})
+    for (const char* key : {"eqnn_version", "libtorch_version", "date", "threads", "samples"})
+      CHECK(r.provenance.at(model).count(key) == 1);
+  CHECK(r.provenance.at("cnn").at("samples") == "3");
+  CHECK_THROWS_WITH(r.merge(r), Catch::Contains("model 'cnn' is in both reports"));
+
+  // probe.json reads back as the same report
   const std::string json = r.json();
   CHECK(json.find("\"per_sample\"") != std::string::npos);
+  const Report back_json = Report::from_json(json);
+  CHECK(back_json.transforms == r.transforms);
+  CHECK(back_json.samples == r.samples);
+  CHECK(back_json.interval_method == r.interval_method);
+  CHECK(back_json.provenance == r.provenance);
+  REQUIRE(back_json.rows.size() == r.rows.size());
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const ReportRow &x = r.rows[i], &y = back_json.rows[i];
+    CHECK(x.model == y.model);
+    CHECK(x.stage == y.stage);
+    CHECK(x.action == y.action);
+    CHECK(std::isnan(x.value) == std::isnan(y.value));
+    if (std::isnan(x.value)) continue;
+    CHECK(x.value == Approx(y.value).epsilon(1e-15));
+    CHECK(x.ci_high == Approx(y.ci_high).epsilon(1e-15));
+    CHECK(x.per_sample == y.per_sample);
+    CHECK(x.worst_element() == y.worst_element());
+  }
+  CHECK(back_json.json() == json);
+  CHECK_THROWS_WITH(Report::from_json("{"), Catch::Contains("Report::from_json: not JSON"));
+  CHECK_THROWS_WITH(Report::from_json("[1]"),
+                    Catch::Contains("expected an object with 'transforms' and 'rows'"));
+  CHECK_THROWS_WITH(Report::from_json(R"({"transforms": [], "rows": [{"model": 1}]})"),
+                    Catch::Contains("malformed report"));
   const std::string html = r.html("probe");
   CHECK(html.find("<svg") != std::string::npos);
   CHECK(html.find("<polyline") != std::string::npos);
@@ -311,7 +372,15 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   // LineChart: log-scale G-EED with axis titles; a chart of the raw and one of the normalised
   // values for each (metric, deviation) that has normalised rows
   CHECK(html.find("G-EED (log scale)") != std::string::npos);
-  CHECK(html.find("stage (in the order of the forward pass)") != std::string::npos);
+  // the two models name their stages differently: the axis counts stages, each point's tooltip
+  // names its own model's stage
+  CHECK(html.find("stage index (each point's tooltip: its model's stage)") != std::string::npos);
+  CHECK(html.find("<title>gcnn, " + r.rows.back().stage) != std::string::npos);
+  Report cnn_only = r;
+  cnn_only.rows.erase(std::remove_if(cnn_only.rows.begin(), cnn_only.rows.end(),
+                                     [](const ReportRow& row) { return row.model != "cnn"; }),
+                      cnn_only.rows.end());
+  CHECK(cnn_only.html("one").find("stage (in the order of the forward pass)") != std::string::npos);
   size_t charts = 0, normalised_charts = 0;
   for (size_t at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1))
     ++charts;
@@ -325,6 +394,21 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   }
   CHECK(charts == kinds.size() + normalised_kinds.size());
   CHECK(normalised_charts == normalised_kinds.size());
+  // the output KL is a bar chart (a bar per model); a heat map per (model, metric, deviation)
+  // with per-element values; error bars; the provenance table
+  CHECK(html.find("output invariance (KL)") != std::string::npos);
+  CHECK(html.find("<rect x=") != std::string::npos);
+  size_t heat_maps = 0;
+  for (size_t at = html.find("<table class='heat'>"); at != std::string::npos;
+       at = html.find("<table class='heat'>", at + 1))
+    ++heat_maps;
+  std::set<std::tuple<std::string, std::string, std::string>> heat_kinds;
+  for (const auto& row : r.rows)
+    if (!row.per_element.empty()) heat_kinds.insert({row.model, row.metric, row.deviation});
+  CHECK(heat_maps == heat_kinds.size());
+  CHECK(html.find("<path d='M") != std::string::npos);
+  CHECK(html.find("<summary>Provenance</summary>") != std::string::npos);
+  CHECK(html.find("95% confidence intervals over samples") != std::string::npos);
   const std::string path = "eqnn_report_test.html";
   Report::write_file(path, html);
   std::ifstream in(path);

@@ -75,7 +75,25 @@ InterruptGuard::~InterruptGuard() {
   if (--guards == 0 && interrupted.load()) exit_interrupted();
 }
 
+namespace {
+std::string current_command_line;
+}  // namespace
+
+const std::string& command_line() {
+  return current_command_line;
+}
+
 int run(int argc, const char* const* argv) {
+  current_command_line = "eqnn";
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    const bool plain =
+        !arg.empty() && arg.find_first_of(" \t\n'\"\\$;&|<>*?()") == std::string::npos;
+    std::string quoted = "'";
+    for (char c : arg)
+      quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    current_command_line += " " + (plain ? arg : quoted + "'");
+  }
   CLI::App app{"eqnn " EQNN_VERSION_STRING
                ": group-equivariant layers for LibTorch, and checks of how "
                "equivariant a model really is"};
@@ -97,6 +115,7 @@ int run(int argc, const char* const* argv) {
   add(add_demo_command);
   add(add_check_command);
   add(add_probe_command);
+  add(add_report_command);
   add(add_train_command);
   for (CLI::App* sub : app.get_subcommands({}))
     sub->footer(kExitCodesHelp);

@@ -33,6 +33,10 @@ int run(int argc, const char* const* argv);
 /// The same with the arguments after the program name.
 int run(const std::vector<std::string>& args);
 
+/// The command line of the run in progress ("eqnn probe -m a.pt ..."; arguments with spaces or
+/// quotes shell-quoted), for the provenance of what it writes.
+const std::string& command_line();
+
 /// Ctrl-C (SIGINT) ends the program with exit code 130 and a line on stderr, at once, except
 /// inside an InterruptGuard: there it waits for the guard to end (a checkpoint or report being
 /// written is completed and renamed first).

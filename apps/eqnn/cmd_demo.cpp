@@ -15,6 +15,7 @@
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "arg_checks.h"
@@ -244,6 +245,38 @@ Table invariance_table(const std::vector<Outcome>& outcomes, const Group& group,
   return t;
 }
 
+/// Learned latent actions of the plain CNNs stage by stage: held-out cosine G-EED under the plane
+/// action, a fitted channel permutation and a fitted linear map, and how well the linear maps
+/// compose (docs/metrics.md, section 7).
+Table fitted_table(const std::vector<std::string>& models, const probe::Report& fitted) {
+  std::vector<std::string> header = {"stage"};
+  for (const std::string& m : models)
+    for (const char* what : {" plane", " perm", " linear", " perm fails", " lin comp err"})
+      header.push_back(m + what);
+  Table t(header);
+  const int64_t stages = stage_count(fitted, models.front() + " [fitted permutation]");
+  for (int64_t s = 0; s < stages; ++s) {
+    std::vector<std::string> row = {
+        std::to_string(s) + ": " +
+        stage_layer(fitted, models.front() + " [fitted permutation]", s)};
+    for (const std::string& m : models) {
+      const auto value = [&](const std::string& kind, const std::string& metric,
+                             const std::string& deviation) {
+        const probe::ReportRow* r = fitted.find(m + " [" + kind + "]", s, metric, deviation);
+        return r ? r->value : std::numeric_limits<double>::quiet_NaN();
+      };
+      row.push_back(cell(value("fixed action, held out", "equivariance", "cosine")));
+      row.push_back(cell(value("fitted permutation", "equivariance", "cosine")));
+      row.push_back(cell(value("fitted linear", "equivariance", "cosine")));
+      const double fails = value("fitted permutation", "composition", "pairs");
+      row.push_back(std::isnan(fails) ? "-" : fixed(fails, 2));
+      row.push_back(cell(value("fitted linear", "composition", "relative_frobenius")));
+    }
+    t.add_row(row);
+  }
+  return t;
+}
+
 /// Accuracy against the rotation angle: one row per angle, one column per model.
 Table curve_table(const std::vector<Outcome>& outcomes, const std::vector<double>& degrees) {
   std::vector<std::string> header = {"rotation (degrees)"};
@@ -427,6 +460,22 @@ Command add_demo_command(CLI::App& app) {
         outcomes, inputs, probe::rotation_transforms(orbit),
         {probe::Metric::Equivariance, probe::Metric::Invariance, probe::Metric::OutputKL}, "rot");
 
+    // Learned latent actions: is the inside of the plain CNN equivariant in a basis of its own,
+    // with and without augmentation? Fitted on half the probe samples, measured on the others.
+    probe::Report fitted;
+    std::vector<std::string> fitted_models;
+    for (const Outcome& o : outcomes) {
+      if (o.who.spec.arch != "cnn") continue;
+      probe::FittedActionOptions fitting;
+      Progress progress("fit latent actions " + o.who.name, n);
+      fitting.progress = [&](int64_t done, int64_t) { progress.update(done); };
+      fitted.merge(probe::fit_latent_actions(probe::model_of(o.model, o.who.name), inputs,
+                                             probe::group_transforms(group), fitting)
+                       .report);
+      progress.finish();
+      fitted_models.push_back(o.who.name);
+    }
+
     const Table accuracies = accuracy_table(outcomes, group, a->unseen, seen_probe, unseen_probe);
     const Table invariance = invariance_table(outcomes, group, seen_probe, unseen_probe);
     std::cout << "\nAccuracy on the " << data.test.images.size(0)
@@ -437,6 +486,15 @@ Command add_demo_command(CLI::App& app) {
     std::cout << "\nInvariance per stage (cosine G-EED; 0 = invariant) under " << group.name()
               << " and under the unseen rotations:\n";
     invariance.print(std::cout);
+    std::optional<Table> learned;
+    if (!fitted_models.empty()) {
+      learned = fitted_table(fitted_models, fitted);
+      std::cout << "\nLearned latent actions (held-out cosine G-EED under " << group.name()
+                << ": the plane action alone, a fitted channel permutation, a fitted linear map; "
+                   "the fraction of pairs whose permutations do not compose; the linear maps' "
+                   "composition error):\n";
+      learned->print(std::cout);
+    }
     const Table by_angle = curve_table(outcomes, degrees);
     std::cout << "\nAccuracy against rotation (counter-clockwise, bilinear, zeros outside) on "
               << curve_images << " test images:\n";
@@ -458,6 +516,7 @@ Command add_demo_command(CLI::App& app) {
       j["models"].push_back(outcome_json(o, group, unseen, degrees));
     j["probe_group"] = report_json(seen_probe);
     j["probe_unseen_rotations"] = report_json(unseen_probe);
+    if (!fitted_models.empty()) j["fitted_actions"] = report_json(fitted);
     j["total_seconds"] = seconds_since(start);
 
     const std::string title = "eqnn demo: learned or built-in invariance on Fashion-MNIST";
@@ -473,9 +532,15 @@ Command add_demo_command(CLI::App& app) {
             "degrees move whole pixels, up to rounding; 360 degrees repeats 0).</p>"
          << curve_chart(outcomes, degrees, curve_images) << "<details><summary>Table</summary>"
          << html_table(by_angle) << "</details>"
-         << "<h2>Invariance per stage (cosine G-EED)</h2>" << html_table(invariance)
-         << seen_probe.html_section("Probe under " + group.name())
+         << "<h2>Invariance per stage (cosine G-EED)</h2>" << html_table(invariance);
+    if (learned)
+      body << "<h2>Learned latent actions</h2><p>Held-out cosine G-EED of the plain CNNs under "
+           << group.name() << " with the plane action alone and with a channel permutation or a "
+           << "linear map fitted per element (after Lenc and Vedaldi, CVPR 2015; docs/metrics.md, "
+           << "section 7).</p>" << html_table(*learned);
+    body << seen_probe.html_section("Probe under " + group.name())
          << unseen_probe.html_section("Probe under the unseen rotations");
+    if (!fitted_models.empty()) body << fitted.html_section("Learned latent actions (held out)");
     InterruptGuard finish_writing;  // Ctrl-C waits for the reports to be in place
     probe::Report::write_file(a->out + "/demo.json", j.dump(1));
     probe::Report::write_file(a->out + "/demo.html", probe::Report::html_page(title, body.str()));

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <unistd.h>
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -11,10 +12,12 @@
 #include <optional>
 
 #include "arg_checks.h"
+#include "cli.h"
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "list_args.h"
 #include "progress.h"
+#include "report_output.h"
 
 namespace eqnn_cli {
 namespace {
@@ -22,8 +25,8 @@ namespace {
 using namespace eqnn;
 
 struct ProbeArgs {
-  std::string model;    // TorchScript file or eqnn checkpoint
-  std::string builtin;  // "gcnn" or "cnn": a freshly initialised example model
+  std::vector<std::string> models;    // TorchScript files or eqnn checkpoints
+  std::vector<std::string> builtins;  // "gcnn" or "cnn": freshly initialised example models
   std::string images, labels;
   int64_t samples = 256;
   int64_t size = 28;  // random inputs / builtin models
@@ -55,35 +58,39 @@ probe::CaptureOptions capture_options(const ProbeArgs& a) {
 struct LoadedModel {
   probe::ProbedModel model;
   std::optional<Group> group;  // the model's own group, where it has one
+  std::string file;            // the model file ("" for builtin models)
 };
 
-LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channels) {
-  TORCH_CHECK(a.model.empty() != a.builtin.empty(), "eqnn probe: give exactly one of --model FILE ",
-              "or --builtin gcnn|cnn");
+LoadedModel load_builtin(const ProbeArgs& a, const std::string& arch, int64_t input_size,
+                         int64_t in_channels) {
   const probe::CaptureOptions capture = capture_options(a);
-  if (!a.builtin.empty()) {
+  {
     ModelSpec spec;
-    spec.arch = a.builtin;
+    spec.arch = arch;
     spec.group = a.group.empty() ? "d4" : a.group;
     spec.input_size = input_size;
     spec.in_channels = in_channels;
     torch::manual_seed(a.seed);
     auto net = build_model(spec);
     net->eval();
-    return {
-        probe::model_of(net, spec.describe(), capture),
-        spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt};
+    return {probe::model_of(net, spec.describe(), capture),
+            spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt,
+            ""};
   }
-  TORCH_CHECK(std::filesystem::exists(a.model), "eqnn probe: model file '", a.model,
-              "' does not exist");
-  const std::string name = std::filesystem::path(a.model).filename().string();
+}
+
+/// An eqnn checkpoint or a TorchScript file, named `name` in the report.
+LoadedModel load_file_model(const ProbeArgs& a, const std::string& path, const std::string& name) {
+  const probe::CaptureOptions capture = capture_options(a);
+  TORCH_CHECK(std::filesystem::exists(path), "eqnn probe: model file '", path, "' does not exist");
   // An eqnn checkpoint first; anything else must be TorchScript.
   try {
-    Checkpoint ckpt = load_checkpoint(a.model);
+    Checkpoint ckpt = load_checkpoint(path);
     ckpt.model->eval();
     return {probe::model_of(ckpt.model, name, capture),
             ckpt.spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(ckpt.spec.group))
-                                     : std::nullopt};
+                                     : std::nullopt,
+            path};
   } catch (const c10::Error& e) {
     const std::string why = e.what_without_backtrace();
     if (why.find("not an eqnn checkpoint") == std::string::npos &&
@@ -92,7 +99,7 @@ LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channe
   }
   torch::jit::Module module;
   try {
-    module = probe::load_torchscript(a.model);
+    module = probe::load_torchscript(path);
   } catch (const c10::Error& e) {
     std::string why = e.what_without_backtrace();
     const std::string prefix = "eqnn::probe: ";
@@ -100,7 +107,39 @@ LoadedModel load_model(const ProbeArgs& a, int64_t input_size, int64_t in_channe
     TORCH_CHECK(false, "eqnn probe: not an eqnn checkpoint, and ", why);
   }
   module.eval();
-  return {probe::model_of(module, name, capture), std::nullopt};
+  return {probe::model_of(module, name, capture), std::nullopt, path};
+}
+
+/// Report names of the model files: the file name, or the path where two share a file name.
+std::vector<std::string> model_names(const std::vector<std::string>& paths) {
+  std::vector<std::string> names;
+  for (const std::string& path : paths) {
+    const std::string file = std::filesystem::path(path).filename().string();
+    const bool shared = std::count_if(paths.begin(), paths.end(), [&](const std::string& p) {
+                          return std::filesystem::path(p).filename().string() == file;
+                        }) > 1;
+    names.push_back(shared ? path : file);
+  }
+  for (size_t i = 0; i < names.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (names[i] == names[j])
+        throw UsageError("eqnn probe: the model '" + names[i] + "' is given twice");
+  return names;
+}
+
+/// The transforms' default when none is chosen: the models' common own group (D4 for models
+/// without one).
+Group common_group(const std::vector<LoadedModel>& loaded) {
+  const Group first = loaded.front().group.value_or(Group::d4());
+  for (const LoadedModel& m : loaded) {
+    const Group own = m.group.value_or(Group::d4());
+    if (own.name() != first.name())
+      throw UsageError("eqnn probe: the models have different groups (" + first.name() + " and " +
+                       own.name() +
+                       "): choose the transforms with --group, --rotations, --cn, --so2 or "
+                       "--shifts");
+  }
+  return first;
 }
 
 std::vector<probe::Transform> transforms_for(const ProbeArgs& a, const std::optional<Group>& own) {
@@ -141,10 +180,11 @@ Command add_probe_command(CLI::App& app) {
   auto a = std::make_shared<ProbeArgs>();
   CLI::App* sub = app.add_subcommand(
       "probe", "Measure invariance and equivariance (G-EED) of a model layer by layer");
-  sub->add_option("-m,--model", a->model,
-                  "eqnn checkpoint or TorchScript file (scripted or traced, any structure)");
-  sub->add_option("--builtin", a->builtin,
-                  "A freshly initialised example model instead: gcnn or cnn")
+  sub->add_option("-m,--model", a->models,
+                  "eqnn checkpoint or TorchScript file (scripted or traced, any structure); "
+                  "repeat for several models on one report");
+  sub->add_option("--builtin", a->builtins,
+                  "Freshly initialised example models: gcnn and/or cnn (repeatable)")
       ->check(CLI::IsMember({"gcnn", "cnn"}));
   sub->add_option("--images", a->images,
                   "IDX images (N, H, W), plain or .gz; random inputs if absent");
@@ -166,7 +206,11 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("--shifts", a->shifts, "Transforms: cyclic shifts 'rows,cols;rows,cols'");
   sub->add_option("--seed", a->seed, "Seed (data, SO(2) angles, builtin weights)")
       ->capture_default_str();
-  sub->add_option("--metrics", a->metrics, "equivariance,invariance,output")->capture_default_str();
+  sub->add_option("--metrics", a->metrics,
+                  "equivariance,invariance,output; opt-in: fitted (learned latent actions: "
+                  "channel permutations and linear maps fitted on half the samples, measured on "
+                  "the other half)")
+      ->capture_default_str();
   sub->add_option("--deviations", a->deviations, "cosine,euclidean")->capture_default_str();
   sub->add_option("--stages", a->stages, "Stage indices to report, e.g. 0,3,8 (default: all)");
   sub->add_option(
@@ -195,8 +239,12 @@ Command add_probe_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "csv", "json"}));
 
   return [a] {
+    if (a->models.empty() && a->builtins.empty())
+      throw UsageError("eqnn probe: give a model: --model FILE (repeatable) or --builtin gcnn|cnn");
+    const std::vector<std::string> names = model_names(a->models);
     probe::ProbeOptions options;
-    options.metrics = parse_metric_list(a->metrics);
+    const MetricSelection selection = parse_metric_selection(a->metrics);
+    options.metrics = selection.geed;
     options.deviations = parse_deviation_list(a->deviations);
     options.stages = parse_stage_list(a->stages);
     options.memory_budget_bytes = a->budget_mb << 20;
@@ -205,34 +253,66 @@ Command add_probe_command(CLI::App& app) {
 
     torch::manual_seed(a->seed);
     torch::Tensor inputs;
+    probe::Provenance data_provenance;
     if (a->images.empty()) {
       inputs = torch::rand({a->samples, 1, a->size, a->size});
-      std::cerr << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";
+      data_provenance["data"] = "uniform random in [0, 1), " + std::to_string(a->size) + "x" +
+                                std::to_string(a->size) + " (torch::rand after --seed)";
     } else {
       inputs = data::load_idx_images(a->images, a->labels, a->samples).images;
-      std::cerr << "data: " << inputs.size(0) << " images from " << a->images << "\n";
+      add_file_provenance(data_provenance, "data_file", a->images);
+      if (!a->labels.empty()) add_file_provenance(data_provenance, "labels_file", a->labels);
     }
-    const LoadedModel loaded = load_model(*a, inputs.size(-1), inputs.size(1));
-    const auto transforms = transforms_for(*a, loaded.group);
-    std::cerr << "model: " << loaded.model.name << ", " << loaded.model.points.size()
-              << " probe points; transforms: " << transforms.size() << "\n";
-    Progress progress("probing", inputs.size(0));
-    options.progress = [&](int64_t done, int64_t) { progress.update(done); };
-    const probe::Report report = probe::run_probe(loaded.model, inputs, transforms, options);
-    progress.finish();
-    if (a->format == "csv")
-      std::cout << report.csv();
-    else if (a->format == "json")
-      std::cout << report.json() << "\n";
+    data_provenance["seed"] = std::to_string(a->seed);
+    data_provenance["command"] = command_line();
+
+    std::vector<LoadedModel> loaded;
+    for (size_t i = 0; i < a->models.size(); ++i)
+      loaded.push_back(load_file_model(*a, a->models[i], names[i]));
+    for (const std::string& arch : a->builtins)
+      loaded.push_back(load_builtin(*a, arch, inputs.size(-1), inputs.size(1)));
+    for (size_t i = 0; i < loaded.size(); ++i)
+      for (size_t j = 0; j < i; ++j)
+        if (loaded[i].model.name == loaded[j].model.name)
+          throw UsageError("eqnn probe: two models are named '" + loaded[i].model.name + "'");
+    const auto transforms =
+        transforms_for(*a, loaded.size() > 1 ? common_group(loaded) : loaded.front().group);
+    // status lines once nothing can be refused any more
+    if (a->images.empty())
+      std::cerr << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";
     else
-      std::cout << report.text();
-    if (!a->out.empty()) {
-      probe::Report::write_file(a->out + "/probe.csv", report.csv());
-      probe::Report::write_file(a->out + "/probe.json", report.json());
-      probe::Report::write_file(a->out + "/probe.html",
-                                report.html("eqnn probe: " + loaded.model.name));
-      std::cerr << "wrote " << a->out << "/probe.{csv,json,html}\n";
+      std::cerr << "data: " << inputs.size(0) << " images from " << a->images << "\n";
+
+    probe::Report report;
+    std::string title = "eqnn probe: ";
+    for (const LoadedModel& m : loaded) {
+      std::cerr << "model: " << m.model.name << ", " << m.model.points.size()
+                << " probe points; transforms: " << transforms.size() << "\n";
+      const std::string who = loaded.size() > 1 ? " " + m.model.name : "";
+      probe::Report one;
+      if (!options.metrics.empty()) {
+        Progress progress("probing" + who, inputs.size(0));
+        options.progress = [&](int64_t done, int64_t) { progress.update(done); };
+        one = probe::run_probe(m.model, inputs, transforms, options);
+        progress.finish();
+      }
+      if (selection.fitted) {
+        probe::FittedActionOptions fitting;
+        fitting.deviations = options.deviations;
+        Progress progress("fitting latent actions" + who, inputs.size(0));
+        fitting.progress = [&](int64_t done, int64_t) { progress.update(done); };
+        one.merge(probe::fit_latent_actions(m.model, inputs, transforms, fitting).report);
+        progress.finish();
+      }
+      probe::Provenance sources = data_provenance;
+      if (!m.file.empty()) add_file_provenance(sources, "model_file", m.file);
+      for (auto& entry : one.provenance)
+        entry.second.insert(sources.begin(), sources.end());
+      report.merge(one);
+      title += (report.rows.size() == one.rows.size() ? "" : ", ") + m.model.name;
     }
+    print_report(report, a->format);
+    if (!a->out.empty()) write_report_files(report, a->out, title);
     return 0;
   };
 }

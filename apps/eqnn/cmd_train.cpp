@@ -11,7 +11,9 @@
 #include "commands.h"
 #include "eqnn/eqnn.h"
 #include "progress.h"
+#include "report_output.h"
 #include "training_args.h"
+#include "training_probe.h"
 
 namespace eqnn_cli {
 namespace {
@@ -28,6 +30,9 @@ struct TrainArgs {
   std::string checkpoint;
   bool resume = false;
   bool force = false;
+  int64_t probe_every = 0;  // 0: no probes during training
+  int64_t probe_samples = 256;
+  std::string probe_out;  // default: the checkpoint's path + "-probe"
 };
 
 /// The architecture options must match the checkpoint that is resumed (named, before any data is
@@ -76,12 +81,33 @@ Command add_train_command(CLI::App& app) {
   sub->add_flag("--resume", a->resume,
                 "Continue from --checkpoint (same architecture and recipe required; --epochs may "
                 "grow)");
+  sub->add_option("--probe-every", a->probe_every,
+                  "Probe the G-EED of every stage every K epochs (and after the last) on the first "
+                  "--probe-samples test images: kept in the checkpoint's history and drawn in "
+                  "--probe-out/probe.html")
+      ->check(integer_in(1));
+  sub->add_option("--probe-samples", a->probe_samples, "Test images probed by --probe-every")
+      ->capture_default_str()
+      ->check(integer_in(1));
+  sub->add_option("--probe-out", a->probe_out,
+                  "Directory for the --probe-every report (default: the checkpoint's path + "
+                  "'-probe')");
   sub->add_flag("--force", a->force,
                 "Overwrite an existing --checkpoint (without it, an existing checkpoint is "
                 "refused unless --resume)");
 
   return [a] {
     // Everything about the options and the output is checked before any data is read.
+    std::string probe_out = a->probe_out;
+    if (a->probe_every > 0) {
+      if (probe_out.empty() && a->checkpoint.empty())
+        throw UsageError(std::string(kWho) +
+                         ": --probe-every needs --probe-out DIR or --checkpoint FILE (where its "
+                         "report goes)");
+      if (probe_out.empty()) probe_out = a->checkpoint + "-probe";
+      prepare_output_directory(probe_out, "--probe-out", kWho);
+    }
+
     Checkpoint resumed;
     int64_t first_epoch = 0;
     if (a->checkpoint.empty()) {
@@ -143,11 +169,20 @@ Command add_train_command(CLI::App& app) {
     const nlohmann::json recipe = recipe_json(a->recipe, a->data, a->augment);
     std::shared_ptr<Progress> bar;
     options.progress = training_progress("training", first_epoch, options.epochs, bar, true);
-    options.on_epoch_end = [&](int64_t epoch, double) {
+    nlohmann::json history = nullptr;
+    if (a->resume) history = nlohmann::json::parse(resumed.extra_json).value("history", history);
+    TrainingProbe probes(
+        model, spec,
+        data.test.images.narrow(0, 0, std::min(a->probe_samples, data.test.images.size(0))),
+        a->probe_every, options.epochs, history);
+    options.on_epoch_end = [&](int64_t epoch, double loss) {
+      const bool probed = probes.after_epoch(epoch, loss);
+      InterruptGuard finish_writing;  // Ctrl-C waits for the checkpoint and report to be in place
+      if (probed) write_report_files(probes.report(), probe_out, "G-EED during training");
       if (a->checkpoint.empty()) return;
-      InterruptGuard finish_writing;  // Ctrl-C waits for the checkpoint to be in place
-      save_checkpoint(a->checkpoint, spec, model,
-                      nlohmann::json{{"epoch", epoch}, {"recipe", recipe}}.dump(), &optimizer);
+      nlohmann::json extra = {{"epoch", epoch}, {"recipe", recipe}};
+      if (!probes.history().empty()) extra["history"] = probes.history();
+      save_checkpoint(a->checkpoint, spec, model, extra.dump(), &optimizer);
     };
     train_classifier(model, optimizer, data.train.images, data.train.labels, options, first_epoch);
     std::cout << "test accuracy: " << accuracy(model, data.test.images, data.test.labels) << "\n";

@@ -13,6 +13,7 @@ using Command = std::function<int()>;
 Command add_check_command(CLI::App& app);
 Command add_demo_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
+Command add_report_command(CLI::App& app);
 Command add_train_command(CLI::App& app);
 
 }  // namespace eqnn_cli

@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cctype>
 #include <limits>
 
@@ -84,6 +85,29 @@ std::vector<eqnn::probe::Metric> parse_metric_list(const std::string& text) {
     out.push_back(eqnn::probe::metric_from_name(item));
   TORCH_CHECK(!out.empty(), "eqnn probe: --metrics expects at least one of equivariance, ",
               "invariance and output, got '", text, "'");
+  return out;
+}
+
+MetricSelection parse_metric_selection(const std::string& text) {
+  MetricSelection out;
+  std::string geed;
+  for (const std::string& item : split_list(text, ',')) {
+    std::string key = item;
+    std::transform(key.begin(), key.end(), key.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    if (key == "fitted" || key == "fitted_actions")
+      out.fitted = true;
+    else
+      geed += (geed.empty() ? "" : ",") + item;
+  }
+  if (!geed.empty() || !out.fitted) {
+    try {
+      out.geed = parse_metric_list(geed);
+    } catch (const c10::Error& e) {
+      TORCH_CHECK(false, "eqnn probe: --metrics expects equivariance, invariance, output and/or ",
+                  "fitted, got '", text, "'");
+    }
+  }
   return out;
 }
 

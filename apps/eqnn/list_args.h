@@ -34,6 +34,15 @@ std::map<std::string, eqnn::probe::LatentAction> parse_action_list(const std::st
 /// `--metrics equivariance,invariance,output`.
 std::vector<eqnn::probe::Metric> parse_metric_list(const std::string& text);
 
+/// What `eqnn probe --metrics` asks for: run_probe's G-EED metrics, and the opt-in measures
+/// ("fitted": learned latent actions, eqnn/probe/fitted_action.h).
+struct MetricSelection {
+  std::vector<eqnn::probe::Metric> geed;  ///< may be empty when an opt-in measure is given
+  bool fitted = false;
+};
+/// `--metrics equivariance,invariance,output,fitted` (at least one).
+MetricSelection parse_metric_selection(const std::string& text);
+
 /// `--deviations cosine,euclidean` (KL is refused: the latent metrics compare feature vectors,
 /// not probability vectors; the output metric always uses KL).
 std::vector<eqnn::probe::Deviation> parse_deviation_list(const std::string& text);

@@ -41,18 +41,34 @@ std::string LineChart::svg() const {
   for (size_t i = 1; i < n; ++i)
     TORCH_CHECK(x[i] > x[i - 1], "eqnn::probe::LineChart '", title,
                 "': x must be strictly increasing, got ", x[i - 1], " then ", x[i]);
-  for (const LineSeries& s : series)
+  for (const LineSeries& s : series) {
     TORCH_CHECK(s.y.size() == n, "eqnn::probe::LineChart '", title, "': series '", s.name, "' has ",
                 s.y.size(), " values for ", n, " x positions");
+    TORCH_CHECK((s.low.empty() || s.low.size() == n) && (s.high.empty() || s.high.size() == n) &&
+                    s.low.size() == s.high.size() && (s.labels.empty() || s.labels.size() == n),
+                "eqnn::probe::LineChart '", title, "': series '", s.name,
+                "' needs low and high (and labels) of 0 or ", n, " values, got ", s.low.size(),
+                ", ", s.high.size(), " and ", s.labels.size());
+  }
+  const bool bars = style == Style::Bars;
 
-  // The y range: fixed, or from the data.
+  // The y range: fixed, or from the data (error bars included).
   double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (const LineSeries& s : series)
+  const auto widen = [&](double v) {
+    if (std::isfinite(v) && (!log_y || v > 0)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  };
+  for (const LineSeries& s : series) {
     for (double v : s.y)
-      if (std::isfinite(v) && (!log_y || v > 0)) {
-        lo = std::min(lo, v);
-        hi = std::max(hi, v);
+      widen(v);
+    for (size_t i = 0; i < s.low.size(); ++i)
+      if (std::isfinite(s.y[i])) {
+        widen(s.low[i]);
+        widen(s.high[i]);
       }
+  }
   if (log_y) {
     if (!std::isfinite(lo)) lo = hi = 1;
     lo = std::pow(10.0, std::floor(std::log10(lo)));
@@ -71,10 +87,20 @@ std::string LineChart::svg() const {
   const double plot_w = 760, height = 320, left = 78, right = 16, top = 30;
   // rotated labels of up to 28 characters reach about 95 pixels below the axis
   const double bottom = x_labels.empty() ? 52 : 118, legend_w = 190;
-  const double x_lo = n ? x.front() : 0, x_hi = n > 1 ? x.back() : x_lo + 1;
+  // Bars sit in slots centred on the x positions (half a slot of margin at either end).
+  double x_lo = n ? x.front() : 0, x_hi = n > 1 ? x.back() : x_lo + 1;
+  double slot = 0;
+  if (bars) {
+    slot = n > 1 ? (x_hi - x_lo) / static_cast<double>(n - 1) : 1.0;
+    x_lo -= slot / 2;
+    x_hi += slot / 2;
+  }
   const auto px = [&](double v) {
     return left + (plot_w - left - right) * (v - x_lo) / (x_hi - x_lo);
   };
+  const double bar_w = bars ? 0.8 * (px(x_lo + slot) - px(x_lo)) /
+                                  static_cast<double>(std::max<size_t>(1, series.size()))
+                            : 0;
   const auto py = [&](double v) {
     double f;
     if (log_y)
@@ -135,13 +161,45 @@ std::string LineChart::svg() const {
      << ") rotate(-90)' text-anchor='middle'>" << escape(y_title) << (log_y ? " (log scale)" : "")
      << "</text>";
 
-  // Lines: one polyline per run of finite values, so a missing value leaves a gap.
+  // Lines: one polyline per run of finite values, so a missing value leaves a gap. Bars: one per
+  // finite value, side by side within the slot.
   for (size_t k = 0; k < series.size(); ++k) {
     const LineSeries& s = series[k];
     const char* colour = kPalette[k % kPaletteSize];
     const char* dash = kDashes[(k / kPaletteSize) % 3];
     const auto drawn = [&](double v) { return std::isfinite(v); };
-    for (size_t i = 0; i < n;) {
+    const auto centre = [&](size_t i) {
+      return bars ? px(x[i]) + bar_w * (static_cast<double>(k) -
+                                        0.5 * static_cast<double>(series.size() - 1))
+                  : px(x[i]);
+    };
+    const auto tooltip = [&](size_t i) {
+      std::string text = s.labels.empty() || s.labels[i].empty()
+                             ? s.name + " at " + (x_labels.empty() ? tick(x[i]) : x_labels[i])
+                             : s.labels[i];
+      text += ": " + tick(s.y[i]);
+      if (!s.low.empty() && std::isfinite(s.low[i]) && std::isfinite(s.high[i]))
+        text += " [" + tick(s.low[i]) + ", " + tick(s.high[i]) + "]";
+      return escape(text);
+    };
+    // Error bars first, under the points.
+    for (size_t i = 0; i < s.low.size(); ++i) {
+      if (!drawn(s.y[i]) || !drawn(s.low[i]) || !drawn(s.high[i])) continue;
+      const double cx = centre(i), y0 = py(s.low[i]), y1 = py(s.high[i]);
+      os << "<path d='M" << cx << "," << y0 << "V" << y1 << "M" << cx - 3 << "," << y0 << "h6M"
+         << cx - 3 << "," << y1 << "h6' stroke='" << (bars ? "#222" : colour)
+         << "' stroke-width='1' fill='none'/>";
+    }
+    if (bars) {
+      for (size_t i = 0; i < n; ++i) {
+        if (!drawn(s.y[i])) continue;
+        const double top_y = py(s.y[i]);
+        os << "<rect x='" << centre(i) - bar_w / 2 << "' y='" << top_y << "' width='" << bar_w
+           << "' height='" << std::max(0.0, x_axis - top_y) << "' fill='" << colour
+           << "' fill-opacity='0.85'><title>" << tooltip(i) << "</title></rect>";
+      }
+    }
+    for (size_t i = 0; i < n && !bars;) {
       if (!drawn(s.y[i])) {
         ++i;
         continue;
@@ -159,16 +217,20 @@ std::string LineChart::svg() const {
       }
       for (size_t j = i; j < end; ++j)
         os << "<circle cx='" << px(x[j]) << "' cy='" << py(s.y[j]) << "' r='3' fill='" << colour
-           << "'><title>" << escape(s.name) << " at " << tick(x[j]) << ": " << tick(s.y[j])
-           << "</title></circle>";
+           << "'><title>" << tooltip(j) << "</title></circle>";
       i = end;
     }
     // The legend, outside the plot on the right.
     const double ly = top + 6 + 18 * static_cast<double>(k);
-    os << "<line x1='" << plot_w + 4 << "' y1='" << ly << "' x2='" << plot_w + 28 << "' y2='" << ly
-       << "' stroke='" << colour << "' stroke-width='2'"
-       << (*dash ? std::string(" stroke-dasharray='") + dash + "'" : std::string()) << "/><text x='"
-       << plot_w + 34 << "' y='" << ly + 4 << "'>" << escape(s.name.substr(0, 26)) << "</text>";
+    if (bars)
+      os << "<rect x='" << plot_w + 4 << "' y='" << ly - 5 << "' width='24' height='10' fill='"
+         << colour << "'/>";
+    else
+      os << "<line x1='" << plot_w + 4 << "' y1='" << ly << "' x2='" << plot_w + 28 << "' y2='"
+         << ly << "' stroke='" << colour << "' stroke-width='2'"
+         << (*dash ? std::string(" stroke-dasharray='") + dash + "'" : std::string()) << "/>";
+    os << "<text x='" << plot_w + 34 << "' y='" << ly + 4 << "'>" << escape(s.name.substr(0, 26))
+       << "</text>";
   }
   os << "</svg>";
   return os.str();

@@ -15,6 +15,7 @@
 #include "eqnn/probe/probed_model.h"
 #include "eqnn/probe/report.h"
 #include "eqnn/probe/transforms.h"
+#include "eqnn/probe/uncertainty.h"
 
 namespace eqnn {
 /// The G-EED probes (docs/metrics.md): models as the probe sees them, transforms, latent actions,
@@ -50,6 +51,8 @@ struct ProbeOptions {
   bool fused = true;
   /// Inputs in channels_last (eqnn layers and most convolutions then keep it).
   bool channels_last = true;
+  /// The standard errors and confidence intervals of every value (docs/metrics.md, section 5).
+  UncertaintyOptions uncertainty;
   /// Stage indices to report (empty: all).
   std::vector<int64_t> stages;
   /// Called after each chunk with (samples done, total samples).
