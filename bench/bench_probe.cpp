@@ -9,6 +9,9 @@
 // PyTorch; skip connections, functional ReLU) probed at 14 named submodules, against its own
 // forward. Target 1.25.
 // BM_StageSums: the fused per-stage pass alone against one ATen read of the same tensor.
+// BM_LieDerivativeCost: the Lie derivatives of every stage under one generator (rotation) of N
+// samples against 3 forward passes of N samples (issue target: ratio <= 1; the estimate itself is
+// 2 forwards of the moved copies); model 0 = p4m G-CNN, 1 = plain CNN.
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 #include <torch/torch.h>
@@ -146,6 +149,37 @@ BENCHMARK(BM_ProbeCostTorchScript)
     ->ArgNames({"samples"})
     ->Arg(64)
     ->Arg(256)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(3.0);
+
+void BM_LieDerivativeCost(benchmark::State& state) {
+  eqnn::ModelSpec spec;
+  spec.arch = state.range(0) == 0 ? "gcnn" : "cnn";
+  spec.group = "d4";
+  const int64_t n = state.range(1);
+  torch::manual_seed(0);
+  auto net = eqnn::build_model(spec);
+  net->eval();
+  const auto model = eqnn::probe::model_of(net, spec.describe());
+  const torch::Tensor x = torch::rand({n, 1, 28, 28});
+  eqnn::probe::LieDerivativeOptions options;
+  options.generators = {eqnn::probe::Generator::Rotation};
+  options.batch_size = n;
+  eqnn_bench::paired(
+      state, [&] { benchmark::DoNotOptimize(eqnn::probe::lie_derivatives(model, x, options)); },
+      [&] {
+        c10::InferenceMode inference;
+        for (int i = 0; i < 3; ++i)
+          benchmark::DoNotOptimize(net->forward(x));
+      });
+  state.SetLabel(spec.describe() + ", rotation");
+}
+
+BENCHMARK(BM_LieDerivativeCost)
+    ->ArgNames({"model", "samples"})
+    ->Args({0, 64})
+    ->Args({1, 64})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3.0);

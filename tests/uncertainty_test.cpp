@@ -83,6 +83,23 @@ TEST_CASE("mean_uncertainty: standard error, normal and bootstrap intervals, cov
   wide.level = 0.99;
   CHECK(mean_uncertainty(w, wide).high - mean_uncertainty(w, wide).low > bw.high - bw.low);
 
+  // several rows on the same samples share the draws of stream n: each interval is the one
+  // mean_uncertainty gives with that stream
+  std::vector<double> w2 = w;
+  for (double& e : w2)
+    e = e * e;
+  const auto paired = eqnn::probe::paired_mean_uncertainties({&w, &w2});
+  REQUIRE(paired.size() == 2);
+  for (size_t k = 0; k < 2; ++k) {
+    const MeanUncertainty alone = mean_uncertainty(k == 0 ? w : w2, {}, w.size());
+    CHECK(paired[k].mean == alone.mean);
+    CHECK(paired[k].standard_error == alone.standard_error);
+    CHECK(paired[k].low == Approx(alone.low).epsilon(1e-12));
+    CHECK(paired[k].high == Approx(alone.high).epsilon(1e-12));
+  }
+  CHECK_THROWS_WITH(eqnn::probe::paired_mean_uncertainties({&w, &v}),
+                    Catch::Contains("expected vectors of one length, got 50 and 4"));
+
   UncertaintyOptions bad;
   bad.level = 1.0;
   CHECK_THROWS_WITH(mean_uncertainty(v, bad), Catch::Contains("confidence level in (0, 1), got 1"));

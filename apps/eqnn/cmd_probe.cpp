@@ -57,8 +57,9 @@ probe::CaptureOptions capture_options(const ProbeArgs& a) {
 
 struct LoadedModel {
   probe::ProbedModel model;
-  std::optional<Group> group;  // the model's own group, where it has one
-  std::string file;            // the model file ("" for builtin models)
+  std::optional<Group> group;                 // the model's own group, where it has one
+  std::string file;                           // the model file ("" for builtin models)
+  torch::nn::Sequential sequential{nullptr};  // eqnn models: for the Lie layer attribution
 };
 
 LoadedModel load_builtin(const ProbeArgs& a, const std::string& arch, int64_t input_size,
@@ -75,7 +76,7 @@ LoadedModel load_builtin(const ProbeArgs& a, const std::string& arch, int64_t in
     net->eval();
     return {probe::model_of(net, spec.describe(), capture),
             spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt,
-            ""};
+            "", net};
   }
 }
 
@@ -90,7 +91,7 @@ LoadedModel load_file_model(const ProbeArgs& a, const std::string& path, const s
     return {probe::model_of(ckpt.model, name, capture),
             ckpt.spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(ckpt.spec.group))
                                      : std::nullopt,
-            path};
+            path, ckpt.model};
   } catch (const c10::Error& e) {
     const std::string why = e.what_without_backtrace();
     if (why.find("not an eqnn checkpoint") == std::string::npos &&
@@ -107,7 +108,19 @@ LoadedModel load_file_model(const ProbeArgs& a, const std::string& path, const s
     TORCH_CHECK(false, "eqnn probe: not an eqnn checkpoint, and ", why);
   }
   module.eval();
-  return {probe::model_of(module, name, capture), std::nullopt, path};
+  return {probe::model_of(module, name, capture), std::nullopt, path, nullptr};
+}
+
+/// Appends the rows and provenance entries of `from` (the same model measured otherwise).
+void append_rows(probe::Report& into, const probe::Report& from) {
+  into.rows.insert(into.rows.end(), from.rows.begin(), from.rows.end());
+  into.samples = std::max(into.samples, from.samples);
+  if (into.interval_method.empty()) {
+    into.interval_method = from.interval_method;
+    into.confidence_level = from.confidence_level;
+  }
+  for (const auto& [model, entries] : from.provenance)
+    into.provenance[model].insert(entries.begin(), entries.end());
 }
 
 /// Report names of the model files: the file name, or the path where two share a file name.
@@ -209,7 +222,8 @@ Command add_probe_command(CLI::App& app) {
   sub->add_option("--metrics", a->metrics,
                   "equivariance,invariance,output; opt-in: fitted (learned latent actions: "
                   "channel permutations and linear maps fitted on half the samples, measured on "
-                  "the other half)")
+                  "the other half), lie (Lie derivatives under rotation and translations, and "
+                  "their layer attribution for eqnn models)")
       ->capture_default_str();
   sub->add_option("--deviations", a->deviations, "cosine,euclidean")->capture_default_str();
   sub->add_option("--stages", a->stages, "Stage indices to report, e.g. 0,3,8 (default: all)");
@@ -303,6 +317,27 @@ Command add_probe_command(CLI::App& app) {
         fitting.progress = [&](int64_t done, int64_t) { progress.update(done); };
         one.merge(probe::fit_latent_actions(m.model, inputs, transforms, fitting).report);
         progress.finish();
+      }
+      if (selection.lie) {
+        probe::LieDerivativeOptions lie;
+        Progress progress("Lie derivatives" + who, inputs.size(0));
+        lie.progress = [&](int64_t done, int64_t) { progress.update(done); };
+        append_rows(one, probe::lie_derivatives(m.model, inputs, lie));
+        progress.finish();
+        if (!m.sequential.is_empty()) {
+          // the layer attribution (eqnn models are Sequentials); its total is the row above
+          Progress attributing("Lie attribution" + who, inputs.size(0));
+          lie.progress = [&](int64_t done, int64_t) { attributing.update(done); };
+          probe::Report attribution =
+              probe::lie_derivative_attribution(m.sequential, m.model.name, inputs, lie);
+          attribution.rows.erase(std::remove_if(attribution.rows.begin(), attribution.rows.end(),
+                                                [](const probe::ReportRow& r) {
+                                                  return r.metric == "lie_derivative";
+                                                }),
+                                 attribution.rows.end());
+          append_rows(one, attribution);
+          attributing.finish();
+        }
       }
       probe::Provenance sources = data_provenance;
       if (!m.file.empty()) add_file_provenance(sources, "model_file", m.file);

@@ -97,15 +97,17 @@ MetricSelection parse_metric_selection(const std::string& text) {
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (key == "fitted" || key == "fitted_actions")
       out.fitted = true;
+    else if (key == "lie" || key == "lie_derivative")
+      out.lie = true;
     else
       geed += (geed.empty() ? "" : ",") + item;
   }
-  if (!geed.empty() || !out.fitted) {
+  if (!geed.empty() || !(out.fitted || out.lie)) {
     try {
       out.geed = parse_metric_list(geed);
     } catch (const c10::Error& e) {
-      TORCH_CHECK(false, "eqnn probe: --metrics expects equivariance, invariance, output and/or ",
-                  "fitted, got '", text, "'");
+      TORCH_CHECK(false, "eqnn probe: --metrics expects equivariance, invariance, output, fitted ",
+                  "and/or lie, got '", text, "'");
     }
   }
   return out;

@@ -35,12 +35,13 @@ std::map<std::string, eqnn::probe::LatentAction> parse_action_list(const std::st
 std::vector<eqnn::probe::Metric> parse_metric_list(const std::string& text);
 
 /// What `eqnn probe --metrics` asks for: run_probe's G-EED metrics, and the opt-in measures
-/// ("fitted": learned latent actions, eqnn/probe/fitted_action.h).
+/// ("fitted": learned latent actions, eqnn/probe/fitted_action.h; "lie": Lie derivatives).
 struct MetricSelection {
   std::vector<eqnn::probe::Metric> geed;  ///< may be empty when an opt-in measure is given
   bool fitted = false;
+  bool lie = false;  ///< "lie": Lie derivatives (eqnn/probe/lie_derivative.h)
 };
-/// `--metrics equivariance,invariance,output,fitted` (at least one).
+/// `--metrics equivariance,invariance,output,fitted,lie` (at least one).
 MetricSelection parse_metric_selection(const std::string& text);
 
 /// `--deviations cosine,euclidean` (KL is refused: the latent metrics compare feature vectors,

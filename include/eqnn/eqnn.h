@@ -25,6 +25,7 @@
 #include "eqnn/ops.h"
 #include "eqnn/plane_rotation.h"
 #include "eqnn/probe/fitted_action.h"
+#include "eqnn/probe/lie_derivative.h"
 #include "eqnn/probe/line_chart.h"
 #include "eqnn/probe/probe.h"
 #include "eqnn/probe/uncertainty.h"

@@ -86,7 +86,7 @@ std::string LineChart::svg() const {
 
   const double plot_w = 760, height = 320, left = 78, right = 16, top = 30;
   // rotated labels of up to 28 characters reach about 95 pixels below the axis
-  const double bottom = x_labels.empty() ? 52 : 118, legend_w = 190;
+  const double bottom = x_labels.empty() ? 52 : 118, legend_w = 250;
   // Bars sit in slots centred on the x positions (half a slot of margin at either end).
   double x_lo = n ? x.front() : 0, x_hi = n > 1 ? x.back() : x_lo + 1;
   double slot = 0;
@@ -229,7 +229,7 @@ std::string LineChart::svg() const {
       os << "<line x1='" << plot_w + 4 << "' y1='" << ly << "' x2='" << plot_w + 28 << "' y2='"
          << ly << "' stroke='" << colour << "' stroke-width='2'"
          << (*dash ? std::string(" stroke-dasharray='") + dash + "'" : std::string()) << "/>";
-    os << "<text x='" << plot_w + 34 << "' y='" << ly + 4 << "'>" << escape(s.name.substr(0, 26))
+    os << "<text x='" << plot_w + 34 << "' y='" << ly + 4 << "'>" << escape(s.name.substr(0, 36))
        << "</text>";
   }
   os << "</svg>";

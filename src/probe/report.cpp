@@ -67,20 +67,6 @@ std::string interval(double low, double high) {
   return "[" + number(low, 3) + ", " + number(high, 3) + "]";
 }
 
-/// FNV-1a over the row's identity: the row's own bootstrap stream.
-uint64_t row_stream(const ReportRow& r) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  const auto add = [&](const std::string& s) {
-    for (unsigned char c : s + '\x1f')
-      h = (h ^ c) * 0x100000001b3ULL;
-  };
-  add(r.model);
-  add(std::to_string(r.stage_index));
-  add(r.metric);
-  add(r.deviation);
-  return h;
-}
-
 /// A colour for t in [0, 1] on a ramp through five colours of viridis (dark blue to yellow):
 /// ordered in lightness, readable with the common colour-vision deficiencies.
 std::string heat_colour(double t) {
@@ -110,6 +96,16 @@ std::vector<double> json_doubles(const nlohmann::json& j, const char* key) {
   return out;
 }
 
+/// The y axis of a metric's chart.
+std::string metric_axis_title(const std::string& metric) {
+  if (metric == "lie_derivative") return "mean |L_X f| (per radian / pixel)";
+  if (metric == "lie_attribution") return "share of the output's mean |L_X f|";
+  if (metric == "lie_attribution_norm") return "mean |c_i|";
+  if (metric == "composition") return "composition error";
+  if (metric == "attribution_residual") return "relative residual";
+  return "G-EED";
+}
+
 }  // namespace
 
 int64_t ReportRow::worst_element() const {
@@ -127,12 +123,20 @@ void Report::add_uncertainty(const UncertaintyOptions& options) {
                         ? "bootstrap (" + std::to_string(options.resamples) + " resamples, seed " +
                               std::to_string(options.seed) + ")"
                         : std::string("normal approximation");
-  for (ReportRow& r : rows) {
-    if (r.per_sample.empty() || std::isnan(r.value)) continue;
-    const MeanUncertainty u = mean_uncertainty(r.per_sample, options, row_stream(r));
-    r.standard_error = u.standard_error;
-    r.ci_low = u.low;
-    r.ci_high = u.high;
+  // rows by sample count, each group resampled with the same draws
+  std::map<size_t, std::vector<ReportRow*>> by_count;
+  for (ReportRow& r : rows)
+    if (!r.per_sample.empty() && !std::isnan(r.value)) by_count[r.per_sample.size()].push_back(&r);
+  for (auto& entry : by_count) {
+    std::vector<const std::vector<double>*> values;
+    for (ReportRow* r : entry.second)
+      values.push_back(&r->per_sample);
+    const std::vector<MeanUncertainty> u = paired_mean_uncertainties(values, options);
+    for (size_t k = 0; k < u.size(); ++k) {
+      entry.second[k]->standard_error = u[k].standard_error;
+      entry.second[k]->ci_low = u[k].low;
+      entry.second[k]->ci_high = u[k].high;
+    }
   }
 }
 
@@ -382,7 +386,9 @@ std::string Report::html_section(const std::string& heading) const {
     if (it == charts.end()) {
       LineChart raw = axes, normalised = axes;
       raw.title = r.metric + " (" + r.deviation + ")";
-      raw.y_title = "G-EED";
+      raw.y_title = metric_axis_title(r.metric);
+      // linear for signed contributions and for fractions in [0, 1] (0 is common there)
+      raw.log_y = r.metric != "lie_attribution" && r.metric != "composition";
       normalised.title = r.metric + " (" + r.deviation + ", normalised*)";
       normalised.y_title = "normalised G-EED";
       for (const std::string& model : models) {

@@ -41,8 +41,10 @@ double two_sided_normal_quantile(double level) {
   return 0.5 * (lo + hi);
 }
 
-MeanUncertainty mean_uncertainty(const std::vector<double>& values,
-                                 const UncertaintyOptions& options, uint64_t stream) {
+namespace {
+
+/// The mean, standard error and (for resamples == 0) the normal interval; NaN interval otherwise.
+MeanUncertainty moments(const std::vector<double>& values, const UncertaintyOptions& options) {
   TORCH_CHECK(options.level > 0 && options.level < 1, "eqnn::probe::mean_uncertainty: expected ",
               "a confidence level in (0, 1), got ", options.level);
   TORCH_CHECK(options.resamples >= 0, "eqnn::probe::mean_uncertainty: expected resamples >= 0, ",
@@ -66,27 +68,84 @@ MeanUncertainty mean_uncertainty(const std::vector<double>& values,
     const double half = two_sided_normal_quantile(options.level) * u.standard_error;
     u.low = u.mean - half;
     u.high = u.mean + half;
-    return u;
   }
-  // Efron's percentile bootstrap: the mean of n values drawn with replacement, resamples times.
-  std::mt19937_64 generator(mix(options.seed ^ mix(stream)));
-  // An index in [0, n) from 64 random bits by multiply-shift (the same draws on every platform,
-  // unlike std::uniform_int_distribution).
-  const auto pick = [&] {
-    return static_cast<size_t>((static_cast<unsigned __int128>(generator()) * n) >> 64);
-  };
-  std::vector<double> means(static_cast<size_t>(options.resamples));
-  for (double& m : means) {
-    double s = 0;
-    for (size_t i = 0; i < n; ++i)
-      s += values[pick()];
-    m = s / static_cast<double>(n);
-  }
-  std::sort(means.begin(), means.end());
-  const double tail = 0.5 * (1 - options.level);
-  u.low = quantile(means, tail);
-  u.high = quantile(means, 1 - tail);
   return u;
+}
+
+/// The draws of a bootstrap: resamples x n indices in [0, n) from the stream (seed, stream),
+/// delivered to `take(resample, index)` in order.
+template <typename Take>
+void draw(size_t n, const UncertaintyOptions& options, uint64_t stream, const Take& take) {
+  std::mt19937_64 generator(mix(options.seed ^ mix(stream)));
+  for (int64_t r = 0; r < options.resamples; ++r)
+    for (size_t i = 0; i < n; ++i)
+      // an index in [0, n) from 64 random bits by multiply-shift (the same draws on every
+      // platform, unlike std::uniform_int_distribution)
+      take(r, static_cast<size_t>((static_cast<unsigned __int128>(generator()) * n) >> 64));
+}
+
+/// Efron's percentile interval from the resampled means.
+void percentile_interval(std::vector<double>& means, double level, MeanUncertainty* u) {
+  std::sort(means.begin(), means.end());
+  const double tail = 0.5 * (1 - level);
+  u->low = quantile(means, tail);
+  u->high = quantile(means, 1 - tail);
+}
+
+}  // namespace
+
+MeanUncertainty mean_uncertainty(const std::vector<double>& values,
+                                 const UncertaintyOptions& options, uint64_t stream) {
+  MeanUncertainty u = moments(values, options);
+  if (values.size() < 2 || options.resamples == 0) return u;
+  std::vector<double> means(static_cast<size_t>(options.resamples), 0.0);
+  draw(values.size(), options, stream,
+       [&](int64_t r, size_t i) { means[static_cast<size_t>(r)] += values[i]; });
+  for (double& m : means)
+    m /= static_cast<double>(values.size());
+  percentile_interval(means, options.level, &u);
+  return u;
+}
+
+std::vector<MeanUncertainty> paired_mean_uncertainties(
+    const std::vector<const std::vector<double>*>& values, const UncertaintyOptions& options) {
+  std::vector<MeanUncertainty> out;
+  if (values.empty()) return out;
+  const size_t n = values.front()->size();
+  for (const auto* v : values)
+    TORCH_CHECK(v->size() == n, "eqnn::probe::paired_mean_uncertainties: expected vectors of ",
+                "one length, got ", n, " and ", v->size());
+  for (const auto* v : values)
+    out.push_back(moments(*v, options));
+  if (n < 2 || options.resamples == 0) return out;
+  const size_t b = static_cast<size_t>(options.resamples);
+  // The draws once as counts (resample x sample), when they fit in 16 MiB; else drawn again per
+  // vector (the same draws, slower).
+  std::vector<float> counts;
+  if (n * b <= (size_t{1} << 22)) {
+    counts.assign(n * b, 0.0f);
+    draw(n, options, n, [&](int64_t r, size_t i) { counts[static_cast<size_t>(r) * n + i] += 1; });
+  }
+  std::vector<double> means(b);
+  for (size_t k = 0; k < values.size(); ++k) {
+    const std::vector<double>& v = *values[k];
+    if (!counts.empty()) {
+      for (size_t r = 0; r < b; ++r) {
+        const float* c = counts.data() + r * n;
+        double s = 0;
+        for (size_t i = 0; i < n; ++i)
+          s += static_cast<double>(c[i]) * v[i];
+        means[r] = s / static_cast<double>(n);
+      }
+    } else {
+      std::fill(means.begin(), means.end(), 0.0);
+      draw(n, options, n, [&](int64_t r, size_t i) { means[static_cast<size_t>(r)] += v[i]; });
+      for (double& m : means)
+        m /= static_cast<double>(n);
+    }
+    percentile_interval(means, options.level, &out[k]);
+  }
+  return out;
 }
 
 }  // namespace probe

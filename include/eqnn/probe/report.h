@@ -67,7 +67,8 @@ struct Report {
   std::map<std::string, Provenance> provenance;  ///< by model name
 
   /// Sets every row's standard error and confidence interval from its per-sample values (rows
-  /// without them keep NaN); each row draws its own bootstrap stream from its identity.
+  /// without them keep NaN); rows with the same number of samples share the bootstrap's draws
+  /// (paired_mean_uncertainties).
   void add_uncertainty(const UncertaintyOptions& options = {});
 
   /// Appends another report's rows and provenance (same transforms), e.g. to put several models on

@@ -17,8 +17,9 @@ struct UncertaintyOptions {
   /// approximation mean +- z * standard error instead (adequate when the samples are many and
   /// their values not heavy-tailed; metrics.md, 5).
   int64_t resamples = 1000;
-  /// Seeds the resampling; every row draws its own stream from (seed, the row's identity), so a
-  /// row's interval does not depend on which other rows are in the report.
+  /// Seeds the resampling; the rows of a report with the same number of samples share the draws
+  /// (paired_mean_uncertainties), so a row's interval does not depend on which other rows are in
+  /// the report.
   uint64_t seed = 0x5eed;
   double level = 0.95;  ///< coverage of the interval, in (0, 1)
 };
@@ -38,6 +39,13 @@ struct MeanUncertainty {
 /// level outside (0, 1), negative resamples or a value that is not finite.
 MeanUncertainty mean_uncertainty(const std::vector<double>& values,
                                  const UncertaintyOptions& options = {}, uint64_t stream = 0);
+
+/// The same for several vectors of one length n (rows measured on the same samples), resampled
+/// with the same draws, those of the stream n (a paired bootstrap: the intervals of rows on the
+/// same samples move together, and a row's interval depends only on its values, n and the seed).
+/// Costs one pass over the draws per vector.
+std::vector<MeanUncertainty> paired_mean_uncertainties(
+    const std::vector<const std::vector<double>*>& values, const UncertaintyOptions& options = {});
 
 /// The standard normal quantile z with P(|Z| <= z) = level, e.g. 1.95996 for 0.95.
 double two_sided_normal_quantile(double level);
