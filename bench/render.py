@@ -179,6 +179,17 @@ def render(path, peaks):
                        f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
                        f"{fmt(b['ratio'], 3)} | <= {target}: {'met' if b['ratio'] <= target else 'NOT met'} |")
         out.append("")
+    lie = [b for b in rows if b["name"].startswith("BM_LieDerivativeCost")]
+    if lie:
+        out.append("### Lie derivatives vs plain forward passes (one generator)\n")
+        out.append("| model | samples N | Lie derivatives ms | 3 forwards ms | ratio | target |")
+        out.append("| --- | --- | --- | --- | --- | --- |")
+        for b in lie:
+            samples = re.search(r"samples:(\d+)", b["name"])
+            out.append(f"| {cell(b.get('label', ''))} | {samples.group(1) if samples else '?'} | "
+                       f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
+                       f"{fmt(b['ratio'], 3)} | <= 1: {'met' if b['ratio'] <= 1 else 'NOT met'} |")
+        out.append("")
     return "\n".join(out)
 
 

@@ -340,6 +340,26 @@ TEST_CASE(
   // models of different groups need the transforms chosen; a model given twice is refused
   check_usage_error({"probe", "-m", ckpt, "--builtin", "cnn", "--size", "12", "-n", "2"},
                     "the models have different groups (C4 and D4)");
+  // with the transforms chosen they go together; the opt-in measures join the same report
+  const Outcome mixed =
+      eqnn_run({"probe", "-m", ckpt, "--builtin", "cnn", "--group", "d4", "--size", "12", "-n", "4",
+                "--metrics", "invariance,lie,fitted", "--format", "json"});
+  INFO(mixed.err);
+  REQUIRE(mixed.code == 0);
+  std::set<std::string> measured;
+  const nlohmann::json mixed_report = nlohmann::json::parse(mixed.out);
+  for (const auto& row : mixed_report.at("rows"))
+    measured.insert(row.at("model").get<std::string>() + " | " +
+                    row.at("metric").get<std::string>());
+  for (const std::string& m : {ckpt, std::string("cnn (16, 32, 64 channels)")})
+    for (const char* metric : {"invariance", "lie_derivative", "lie_attribution"})
+      CHECK(measured.count(m + " | " + metric) == 1);
+  CHECK(measured.count(ckpt + " [fitted permutation] | composition") == 1);
+  CHECK(measured.count(ckpt + " | equivariance") == 0);  // not asked for
+  const Outcome unknown = eqnn_run({"probe", "--builtin", "cnn", "--metrics", "lie,curvature"});
+  CHECK(unknown.code == eqnn_cli::kExitFailure);
+  CHECK_THAT(unknown.err,
+             Contains("--metrics expects equivariance, invariance, output, fitted and/or lie"));
   check_usage_error({"probe", "-m", ckpt, "-m", ckpt, "-n", "2"},
                     "the model '" + ckpt + "' is given twice");
   check_usage_error({"probe", "-n", "2"}, "give a model: --model FILE");

@@ -90,6 +90,19 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
   CHECK(lee_pixel > 1e-2);
   CHECK(lee_average < 0.02 * lee_pixel);
 
+  // the identity is equivariant to every flow: the closed-form generator of the rotation on
+  // feature maps agrees with the finite difference of the bilinear rotation of the input
+  torch::nn::Sequential identity{torch::nn::Identity()};
+  const Report same = lie_derivatives(model_of(identity, "id"), smooth);
+  for (const char* g : {"rotation", "translation_x", "translation_y"}) {
+    INFO(g);
+    CHECK(find_row(same, "id", 0, "lie_derivative", g).value < 1e-6);
+  }
+  // ... and the mirrored sense would not: the rotation's derivative of an image is far from 0
+  CHECK(find_row(lie_derivatives(model_of(pixel, "pixel"), smooth, rotation), "pixel", 0,
+                 "lie_derivative", "rotation")
+            .value > 1e-2);
+
   // a CNN with circular padding, stride 1 and a global average: equivariant to integer circular
   // shifts at every stage, invariant at the output; not to rotations
   torch::manual_seed(2);

@@ -155,6 +155,11 @@ Group common_group(const std::vector<LoadedModel>& loaded) {
   return first;
 }
 
+/// Whether an option chooses the transforms (else they are the models' own group).
+bool transforms_chosen(const ProbeArgs& a) {
+  return !a.rotations.empty() || a.cn > 0 || a.so2 > 0 || !a.shifts.empty() || !a.group.empty();
+}
+
 std::vector<probe::Transform> transforms_for(const ProbeArgs& a, const std::optional<Group>& own) {
   const int given =
       !a.rotations.empty() + (a.cn > 0) + (a.so2 > 0) + !a.shifts.empty() + !a.group.empty();
@@ -290,7 +295,8 @@ Command add_probe_command(CLI::App& app) {
         if (loaded[i].model.name == loaded[j].model.name)
           throw UsageError("eqnn probe: two models are named '" + loaded[i].model.name + "'");
     const auto transforms =
-        transforms_for(*a, loaded.size() > 1 ? common_group(loaded) : loaded.front().group);
+        transforms_for(*a, loaded.size() > 1 && !transforms_chosen(*a) ? common_group(loaded)
+                                                                       : loaded.front().group);
     // status lines once nothing can be refused any more
     if (a->images.empty())
       std::cerr << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";

@@ -60,12 +60,41 @@ torch::Tensor flow(const torch::Tensor& y, Generator g, double t, int64_t input_
                          static_cast<double>(y.size(3)) / static_cast<double>(input_width));
 }
 
-/// The generator's action on features y, D y = (rho(h) y - rho(-h) y) / 2h in float64 (0 for
-/// features without a plane): the central difference of the flow at t = 0.
+/// Central differences (y[j + 1] - y[j - 1]) / 2 along `dim`, zeros outside.
+torch::Tensor central_gradient(const torch::Tensor& y, int64_t dim) {
+  const int64_t n = y.size(dim);
+  torch::Tensor g = torch::zeros_like(y);
+  if (n < 2) return g;
+  g.narrow(dim, 1, n - 1).add_(y.narrow(dim, 0, n - 1), -0.5);
+  g.narrow(dim, 0, n - 1).add_(y.narrow(dim, 1, n - 1), 0.5);
+  return g;
+}
+
+/// The generator's action on features y, D y = d/dt rho(t) y at t = 0, in y's precision (0 for
+/// features without a plane). Translations: the central difference of the flow,
+/// (rho(h) y - rho(-h) y) / 2h. Rotation: in closed form, the central-difference discretisation of
+/// d/dt y(R(-t) p) = -(row - row_c) dy/dcol + (col - col_c) dy/drow (counter-clockwise on the
+/// screen, as rotate_bilinear; the central difference of the bilinear rotation equals it up to
+/// its cross terms, which are of first order in h).
 torch::Tensor direction(const torch::Tensor& y, Generator g, double h, int64_t input_width) {
-  const torch::Tensor d = y.to(torch::kDouble);
-  if (d.dim() != 4) return torch::zeros_like(d);
-  return (flow(d, g, h, input_width) - flow(d, g, -h, input_width)) / (2 * h);
+  if (y.dim() != 4) return torch::zeros_like(y);
+  if (g != Generator::Rotation)
+    return (flow(y, g, h, input_width) - flow(y, g, -h, input_width)) / (2 * h);
+  const int64_t rows = y.size(2), cols = y.size(3);
+  const auto options = y.options();
+  const torch::Tensor r = (torch::arange(rows, options) - (rows - 1) / 2.0).view({1, 1, rows, 1});
+  const torch::Tensor c = (torch::arange(cols, options) - (cols - 1) / 2.0).view({1, 1, 1, cols});
+  return central_gradient(y, 2).mul_(c).sub_(central_gradient(y, 3).mul_(r));
+}
+
+/// The two moved copies of the inputs, rho(h) x then rho(-h) x. For rotations: x +- h D x, the
+/// first-order rotation by the closed-form generator, so that the input and every stage are moved
+/// by the same generator (bilinear rotations differ from it at first order in h).
+torch::Tensor moved_pair(const torch::Tensor& x, Generator g, double h, int64_t width) {
+  if (g != Generator::Rotation)
+    return torch::cat({apply_generator(x, g, h), apply_generator(x, g, -h)}, 0);
+  const torch::Tensor step = (h * direction(x, g, h, width)).to(x.dtype());
+  return torch::cat({x + step, x - step}, 0);
 }
 
 /// J_F(z) v by a central difference with step eps = step |z| / |v| per sample (0 where v = 0),
@@ -88,7 +117,7 @@ torch::Tensor jvp(const std::function<torch::Tensor(const torch::Tensor&)>& f,
 }
 
 std::vector<double> norms(const torch::Tensor& v) {
-  const torch::Tensor n = v.reshape({v.size(0), -1}).norm(2, 1).contiguous();
+  const torch::Tensor n = v.reshape({v.size(0), -1}).norm(2, 1).to(torch::kDouble).contiguous();
   return std::vector<double>(n.data_ptr<double>(), n.data_ptr<double>() + n.numel());
 }
 
@@ -187,8 +216,7 @@ Report lie_derivatives(const ProbedModel& model, const torch::Tensor& inputs,
     for (size_t gi = 0; gi < n_gen; ++gi) {
       const Generator g = options.generators[gi];
       const double h = step_of(g, options);
-      const torch::Tensor batch =
-          torch::cat({apply_generator(x, g, h), apply_generator(x, g, -h)}, 0);
+      const torch::Tensor batch = moved_pair(x, g, h, width);
       torch::Tensor output;
       const std::vector<Event> events = capture_all(model, batch, &output);
       TORCH_CHECK(events.size() == events0.size() &&
@@ -197,10 +225,12 @@ Report lie_derivatives(const ProbedModel& model, const torch::Tensor& inputs,
                   "' captured different stages for the moved copies");
       if (values[gi].empty()) values[gi].resize(stages.size());
       for (size_t s = 0; s < stages.size(); ++s) {
-        const torch::Tensor y = stage_output(events, output, s).to(torch::kDouble);
+        const torch::Tensor& y = stage_output(events, output, s);
         // d/dt f_i(rho(t) x) - D f_i(x): the change of the features minus the flow's own
-        const torch::Tensor lie = (y.narrow(0, 0, b) - y.narrow(0, b, b)) / (2 * h) -
-                                  direction(stage_output(events0, output0, s), g, h, width);
+        const torch::Tensor lie =
+            (y.narrow(0, 0, b) - y.narrow(0, b, b))
+                .div_(2 * h)
+                .sub_(direction(stage_output(events0, output0, s), g, h, width));
         const std::vector<double> v = norms(lie);
         values[gi][s].insert(values[gi][s].end(), v.begin(), v.end());
       }

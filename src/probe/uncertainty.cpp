@@ -132,9 +132,11 @@ std::vector<MeanUncertainty> paired_mean_uncertainties(
     if (!counts.empty()) {
       for (size_t r = 0; r < b; ++r) {
         const float* c = counts.data() + r * n;
+        const double* x = v.data();
         double s = 0;
+#pragma omp simd reduction(+ : s)
         for (size_t i = 0; i < n; ++i)
-          s += static_cast<double>(c[i]) * v[i];
+          s += static_cast<double>(c[i]) * x[i];
         means[r] = s / static_cast<double>(n);
       }
     } else {

@@ -7,11 +7,11 @@
 /// where D_i = d/dt rho_i(t) at t = 0 is the generator on the stage's features (the same flow on
 /// feature maps: the plane moves, channels stay, translations scaled by the map's size; 0 on
 /// features without a plane, so at an invariant output (logits) this is d/dt f(rho(t) x)). Both
-/// are central differences with step h: (f_i(rho(h) x) - f_i(rho(-h) x)) / 2h and
-/// (rho_i(h) y - rho_i(-h) y) / 2h, y = f_i(x): one forward of the samples plus two per generator.
-/// (The generator is taken on f_i(x) rather than moving f_i(rho(h) x) back, because bilinear
-/// flows blur: rho(-h) rho(h) is not the identity to first order in h.) The value is the mean over
-/// samples of |L_X f_i(x)|_2; at the model output, the LEE of Gruver et al.
+/// are central differences with step h (translations: (f_i(rho(h) x) - f_i(rho(-h) x)) / 2h and
+/// (rho_i(h) y - rho_i(-h) y) / 2h, y = f_i(x)); for rotations D is the closed-form generator on
+/// every grid and the input is moved by it, x +- h D x (docs/metrics.md, section 8). One forward
+/// of the samples plus two per generator. The value is the mean over samples of |L_X f_i(x)|_2;
+/// at the model output, the LEE of Gruver et al.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
@@ -30,7 +30,7 @@ namespace probe {
 
 /// The generators of the plane's symmetry.
 enum class Generator {
-  Rotation,      ///< counter-clockwise about the centre (bilinear, zeros outside), per radian
+  Rotation,      ///< counter-clockwise about the centre (apply_generator: bilinear), per radian
   TranslationX,  ///< along the columns (to the right), circular, per input pixel
   TranslationY,  ///< along the rows (down), circular, per input pixel
 };
@@ -49,9 +49,7 @@ torch::Tensor apply_generator(const torch::Tensor& x, Generator generator, doubl
 struct LieDerivativeOptions {
   std::vector<Generator> generators = {Generator::Rotation, Generator::TranslationX,
                                        Generator::TranslationY};  ///< the generators
-  /// The central difference's step for rotations. Bilinear rotation is piecewise linear in the
-  /// angle while every pixel moves by less than a pixel, so the estimate is the derivative of the
-  /// interpolated rotation for any step below ~1/(half the image size) radians.
+  /// The step h of the rotation's central difference along x +- h D x (converted to radians).
   double rotation_step_degrees = 0.5;
   /// The step for translations, in input pixels. 1 (the default) makes the estimate the central
   /// difference of integer circular shifts: a network equivariant to circular shifts gets 0.
