@@ -167,29 +167,25 @@ def render(path, peaks):
             out.append(f"| {cell(b.get('label', ''))} | {fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
                        f"{fmt(b['ratio'], 3)} |")
         out.append("")
-    probes = [b for b in rows if b["name"].startswith("BM_ProbeCost")]
-    if probes:
-        out.append("### Probe cost vs plain forward passes\n")
-        out.append("| model | samples N | probe ms | (\\|G\\|+1) forwards ms | ratio | target |")
+    def cost_table(prefix, title, measured, baseline, target_of):
+        cases = [b for b in rows if b["name"].startswith(prefix)]
+        if not cases:
+            return
+        out.append(f"### {title}\n")
+        out.append(f"| model | samples N | {measured} ms | {baseline} ms | ratio | target |")
         out.append("| --- | --- | --- | --- | --- | --- |")
-        for b in probes:
+        for b in cases:
             samples = re.search(r"samples:(\d+)", b["name"])
-            target = 1.25 if "TorchScript" in b["name"] else 1.1
+            target = target_of(b)
             out.append(f"| {cell(b.get('label', ''))} | {samples.group(1) if samples else '?'} | "
                        f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
                        f"{fmt(b['ratio'], 3)} | <= {target}: {'met' if b['ratio'] <= target else 'NOT met'} |")
         out.append("")
-    lie = [b for b in rows if b["name"].startswith("BM_LieDerivativeCost")]
-    if lie:
-        out.append("### Lie derivatives vs plain forward passes (one generator)\n")
-        out.append("| model | samples N | Lie derivatives ms | 3 forwards ms | ratio | target |")
-        out.append("| --- | --- | --- | --- | --- | --- |")
-        for b in lie:
-            samples = re.search(r"samples:(\d+)", b["name"])
-            out.append(f"| {cell(b.get('label', ''))} | {samples.group(1) if samples else '?'} | "
-                       f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | "
-                       f"{fmt(b['ratio'], 3)} | <= 1: {'met' if b['ratio'] <= 1 else 'NOT met'} |")
-        out.append("")
+
+    cost_table("BM_ProbeCost", "Probe cost vs plain forward passes", "probe", "(\\|G\\|+1) forwards",
+               lambda b: 1.25 if "TorchScript" in b["name"] else 1.1)
+    cost_table("BM_LieDerivativeCost", "Lie derivatives vs plain forward passes (one generator)",
+               "Lie derivatives", "3 forwards", lambda b: 1)
     return "\n".join(out)
 
 

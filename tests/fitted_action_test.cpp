@@ -15,13 +15,8 @@ using namespace eqnn::probe;
 
 namespace {
 
-const ReportRow& find_row(const Report& r, const std::string& model, int64_t stage,
-                          const std::string& metric, const std::string& deviation) {
-  const ReportRow* row = r.find(model, stage, metric, deviation);
-  INFO(model << " stage " << stage << " " << metric << " " << deviation);
-  REQUIRE(row != nullptr);
-  return *row;
-}
+/// The row of a report (support.h).
+const auto find_row = &eqnn_test::report_row;
 
 /// The Conv2d inside an eqnn layer's export.
 torch::nn::Conv2d exported_conv(eqnn::EquivariantModule& layer) {

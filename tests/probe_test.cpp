@@ -18,13 +18,8 @@ using namespace eqnn::probe;
 
 namespace {
 
-const ReportRow& row(const Report& r, const std::string& model, int64_t stage,
-                     const std::string& metric, const std::string& deviation) {
-  const ReportRow* found = r.find(model, stage, metric, deviation);
-  if (found == nullptr)
-    FAIL("no row " << model << " stage " << stage << " " << metric << " " << deviation);
-  return *found;
-}
+/// The row of a report (support.h).
+const auto row = &eqnn_test::report_row;
 
 torch::nn::Sequential trained_like_plain_cnn(int64_t size) {
   torch::manual_seed(3);

@@ -1,5 +1,7 @@
 #include "support.h"
 
+#include <catch2/catch.hpp>
+
 #include <cstdio>
 #include <stdexcept>
 
@@ -222,6 +224,15 @@ eqnn::data::ImageDataset shapes_dataset(int64_t n, const std::string& idx_prefix
     std::remove(label_file.c_str());
   }
   return data;
+}
+
+const eqnn::probe::ReportRow& report_row(const eqnn::probe::Report& r, const std::string& model,
+                                         int64_t stage, const std::string& metric,
+                                         const std::string& deviation) {
+  const eqnn::probe::ReportRow* found = r.find(model, stage, metric, deviation);
+  if (found == nullptr)
+    FAIL("no row " << model << " stage " << stage << " " << metric << " " << deviation);
+  return *found;
 }
 
 }  // namespace eqnn_test

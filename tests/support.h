@@ -73,4 +73,10 @@ torch::Tensor group_action_aten(const torch::Tensor& x, const eqnn::Group& group
 double max_gradient_error(torch::Tensor param, const std::function<torch::Tensor()>& f,
                           const torch::Tensor& probe);
 
+/// The row (model, stage, metric, deviation) of a probe report; fails the test, naming it, when
+/// there is none.
+const eqnn::probe::ReportRow& report_row(const eqnn::probe::Report& r, const std::string& model,
+                                         int64_t stage, const std::string& metric,
+                                         const std::string& deviation);
+
 }  // namespace eqnn_test

@@ -56,7 +56,7 @@ struct LieDerivativeOptions {
   double translation_step = 1.0;
   int64_t batch_size = 32;  ///< samples per forward (each with its two moved copies)
   /// Relative step of the finite-difference Jacobian-vector products of the layer attribution:
-  /// epsilon = jvp_step * |z_i| / |L_i| per sample.
+  /// epsilon = jvp_step * max(|z_i|, 1) / |l_i| per sample.
   double jvp_step = 1e-3;
   UncertaintyOptions uncertainty;                  ///< of every value over samples
   std::function<void(int64_t, int64_t)> progress;  ///< (samples done, samples)
