@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "eqnn/probe/transforms.h"
+#include "lie_norms.h"
 #include "stages.h"
 
 namespace eqnn {
@@ -60,16 +61,6 @@ torch::Tensor flow(const torch::Tensor& y, Generator g, double t, int64_t input_
                          static_cast<double>(y.size(3)) / static_cast<double>(input_width));
 }
 
-/// Central differences (y[j + 1] - y[j - 1]) / 2 along `dim`, zeros outside.
-torch::Tensor central_gradient(const torch::Tensor& y, int64_t dim) {
-  const int64_t n = y.size(dim);
-  torch::Tensor g = torch::zeros_like(y);
-  if (n < 2) return g;
-  g.narrow(dim, 1, n - 1).add_(y.narrow(dim, 0, n - 1), -0.5);
-  g.narrow(dim, 0, n - 1).add_(y.narrow(dim, 1, n - 1), 0.5);
-  return g;
-}
-
 /// The generator's action on features y, D y = d/dt rho(t) y at t = 0, in y's precision (0 for
 /// features without a plane). Translations: the central difference of the flow,
 /// (rho(h) y - rho(-h) y) / 2h. Rotation: in closed form, the central-difference discretisation of
@@ -80,11 +71,7 @@ torch::Tensor direction(const torch::Tensor& y, Generator g, double h, int64_t i
   if (y.dim() != 4) return torch::zeros_like(y);
   if (g != Generator::Rotation)
     return (flow(y, g, h, input_width) - flow(y, g, -h, input_width)) / (2 * h);
-  const int64_t rows = y.size(2), cols = y.size(3);
-  const auto options = y.options();
-  const torch::Tensor r = (torch::arange(rows, options) - (rows - 1) / 2.0).view({1, 1, rows, 1});
-  const torch::Tensor c = (torch::arange(cols, options) - (cols - 1) / 2.0).view({1, 1, 1, cols});
-  return central_gradient(y, 2).mul_(c).sub_(central_gradient(y, 3).mul_(r));
+  return rotation_generator(y);
 }
 
 /// The two moved copies of the inputs, rho(h) x then rho(-h) x. For rotations: x +- h D x, the
@@ -119,6 +106,29 @@ torch::Tensor jvp(const std::function<torch::Tensor(const torch::Tensor&)>& f,
 std::vector<double> norms(const torch::Tensor& v) {
   const torch::Tensor n = v.reshape({v.size(0), -1}).norm(2, 1).to(torch::kDouble).contiguous();
   return std::vector<double>(n.data_ptr<double>(), n.data_ptr<double>() + n.numel());
+}
+
+/// |L_X f_i(x)| per sample of a stage from its features at the two moved copies alone,
+/// y = [f_i(rho(h) x); f_i(rho(-h) x)] (2b samples): L = (a - b) / 2h - D_i y0, where y0 stands
+/// for f_i(x) (docs/metrics.md, section 8): for translations by a whole number of the stage's
+/// pixels the copies moved back, (rho_i(-h) a + rho_i(h) b) / 2 (exactly f_i(x) wherever the
+/// stage is equivariant to the shift); otherwise their mean (a + b) / 2. Either differs from
+/// f_i(x) at second order in h.
+std::vector<double> stage_lie_norms(const torch::Tensor& y, Generator g, double h,
+                                    int64_t width) {
+  const int64_t b = y.size(0) / 2;
+  const torch::Tensor up = y.narrow(0, 0, b), down = y.narrow(0, b, b);
+  if (y.dim() != 4) return norms((up - down).div_(2 * h));
+  if (g == Generator::Rotation) {
+    const torch::Tensor n = rotation_lie_norms(up, down, h).contiguous();
+    return std::vector<double>(n.data_ptr<double>(), n.data_ptr<double>() + b);
+  }
+  const double shift = h * static_cast<double>(y.size(3)) / static_cast<double>(width);
+  const torch::Tensor centre =
+      std::abs(shift - std::round(shift)) < 1e-9
+          ? (flow(up, g, -h, width) + flow(down, g, h, width)).mul_(0.5)
+          : (up + down).mul_(0.5);
+  return norms((up - down).div_(2 * h).sub_(direction(centre, g, h, width)));
 }
 
 /// A row whose value is the mean of `per_sample`.
@@ -202,38 +212,39 @@ Report lie_derivatives(const ProbedModel& model, const torch::Tensor& inputs,
   for (int64_t begin = 0; begin < n; begin += options.batch_size) {
     const int64_t b = std::min(options.batch_size, n - begin);
     const torch::Tensor x = inputs.narrow(0, begin, b);
-    // the stages at x itself (the flows' directions D f_i(x)), then both moved copies per
-    // generator in one batch: rho(h) x, then rho(-h) x
-    torch::Tensor output0;
-    const std::vector<Event> events0 = capture_all(model, x, &output0);
-    if (stages.empty()) {
-      stages = stages_of_events(model, events0, output0);
-      for (size_t s = 0; s < stages.size(); ++s)
-        actions.push_back(action_of(s < events0.size() ? events0[s].output : output0));
-    }
-    const auto stage_output = [&](const std::vector<Event>& events, const torch::Tensor& out,
-                                  size_t s) { return s < events.size() ? events[s].output : out; };
     for (size_t gi = 0; gi < n_gen; ++gi) {
       const Generator g = options.generators[gi];
       const double h = step_of(g, options);
-      const torch::Tensor batch = moved_pair(x, g, h, width);
-      torch::Tensor output;
-      const std::vector<Event> events = capture_all(model, batch, &output);
-      TORCH_CHECK(events.size() == events0.size() &&
-                      stages_of_events(model, events, output).size() == stages.size(),
-                  kWho, ": model '", model.name,
-                  "' captured different stages for the moved copies");
-      if (values[gi].empty()) values[gi].resize(stages.size());
-      for (size_t s = 0; s < stages.size(); ++s) {
-        const torch::Tensor& y = stage_output(events, output, s);
-        // d/dt f_i(rho(t) x) - D f_i(x): the change of the features minus the flow's own
-        const torch::Tensor lie =
-            (y.narrow(0, 0, b) - y.narrow(0, b, b))
-                .div_(2 * h)
-                .sub_(direction(stage_output(events0, output0, s), g, h, width));
-        const std::vector<double> v = norms(lie);
-        values[gi][s].insert(values[gi][s].end(), v.begin(), v.end());
+      // one forward of both moved copies, rho(h) x then rho(-h) x; each stage is reduced to its
+      // norms as it comes (nothing is kept but the last stage, for stages_of_events)
+      std::vector<Event> events;
+      std::vector<std::vector<double>> stage_norms;
+      std::vector<std::string> stage_actions;
+      torch::Tensor last;
+      const torch::Tensor output =
+          model.run(moved_pair(x, g, h, width), [&](int64_t point, const torch::Tensor& y) {
+            TORCH_CHECK(point >= 0 && point < static_cast<int64_t>(model.points.size()), kWho,
+                        ": model '", model.name, "' reported an unknown point ", point);
+            events.push_back({point, torch::Tensor()});
+            stage_norms.push_back(stage_lie_norms(y, g, h, width));
+            stage_actions.push_back(action_of(y));
+            last = y;
+          });
+      if (!events.empty()) events.back().output = last;
+      const std::vector<StageInfo> found = stages_of_events(model, events, output);
+      if (found.size() > events.size()) {  // the output is a stage of its own
+        stage_norms.push_back(stage_lie_norms(output, g, h, width));
+        stage_actions.push_back(action_of(output));
       }
+      if (stages.empty()) {
+        stages = found;
+        actions = stage_actions;
+      }
+      TORCH_CHECK(found.size() == stages.size(), kWho, ": model '", model.name, "' captured ",
+                  found.size(), " stages for a batch, ", stages.size(), " for the first");
+      if (values[gi].empty()) values[gi].resize(stages.size());
+      for (size_t s = 0; s < stages.size(); ++s)
+        values[gi][s].insert(values[gi][s].end(), stage_norms[s].begin(), stage_norms[s].end());
     }
     done += b;
     if (options.progress) options.progress(done, n);

@@ -9,9 +9,11 @@
 /// features without a plane, so at an invariant output (logits) this is d/dt f(rho(t) x)). Both
 /// are central differences with step h (translations: (f_i(rho(h) x) - f_i(rho(-h) x)) / 2h and
 /// (rho_i(h) y - rho_i(-h) y) / 2h, y = f_i(x)); for rotations D is the closed-form generator on
-/// every grid and the input is moved by it, x +- h D x (docs/metrics.md, section 8). One forward
-/// of the samples plus two per generator. The value is the mean over samples of |L_X f_i(x)|_2;
-/// at the model output, the LEE of Gruver et al.
+/// every grid and the input is moved by it, x +- h D x (docs/metrics.md, section 8). Two forwards
+/// per generator (both moved copies in one batch): D_i is applied to an estimate of f_i(x) from
+/// the copies themselves, second-order accurate in h and exact for integer circular shifts of
+/// equivariant stages. The value is the mean over samples of |L_X f_i(x)|_2; at the model output,
+/// the LEE of Gruver et al.
 #pragma once
 
 #include <torch/nn/modules/container/sequential.h>
