@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev          # LibTorch 1.13 (CPU)
+  libgloo-dev           # the Gloo headers of LibTorch's c10d (eqnn::distributed, world size > 1)
   catch2                # tests
   libgtest-dev          # the consumer project's GoogleTest suite (eqnn/testing/gtest.h)
   dpkg-dev file         # cpack -G DEB (dpkg-shlibdeps, file)
