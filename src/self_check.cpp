@@ -12,11 +12,14 @@
 namespace eqnn {
 namespace {
 
-using Check =
-    std::function<EquivarianceReport(const Group&, torch::ScalarType, int64_t size, int64_t batch)>;
+using Check = std::function<EquivarianceReport(const Group&, torch::ScalarType, int64_t size,
+                                                int64_t batch, torch::Device)>;
 
-torch::Tensor input(int64_t batch, int64_t channels, int64_t size, torch::ScalarType dtype) {
-  return torch::randn({batch, channels, size, size}, torch::TensorOptions().dtype(dtype));
+/// Random inputs, drawn on the CPU (the same numbers on every device) and moved.
+torch::Tensor input(int64_t batch, int64_t channels, int64_t size, torch::ScalarType dtype,
+                    torch::Device device) {
+  return torch::randn({batch, channels, size, size}, torch::TensorOptions().dtype(dtype))
+      .to(device);
 }
 
 /// A stride-2 window exact for this size: 3x3 with padding 1 on odd sizes, 2x2 on even ones.
@@ -29,104 +32,104 @@ int64_t window_padding(int64_t size) {
 
 template <typename Holder>
 EquivarianceReport check_layer(Holder layer, torch::ScalarType dtype, const torch::Tensor& x) {
-  layer->to(dtype);
+  layer->to(x.device(), dtype);
   return check_equivariance(layer, x);
 }
 
 const std::vector<std::pair<std::string, Check>>& checks() {
   static const std::vector<std::pair<std::string, Check>> kChecks = {
       {"LiftingConv2d k3",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(LiftingConv2d(LiftingConv2dOptions(g, 3, 4, 3).padding(1)), dt,
-                            input(b, 3, n, dt));
+                            input(b, 3, n, dt, dev));
        }},
       {"LiftingConv2d k2 (even)",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(LiftingConv2d(LiftingConv2dOptions(g, 3, 4, 2)), dt,
-                            input(b, 3, n, dt));
+                            input(b, 3, n, dt, dev));
        }},
       {"LiftingConv2d stride 2",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(
              LiftingConv2d(
                  LiftingConv2dOptions(g, 3, 4, window(n)).stride(2).padding(window_padding(n))),
-             dt, input(b, 3, n, dt));
+             dt, input(b, 3, n, dt, dev));
        }},
       {"GroupConv2d k3",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(GroupConv2d(GroupConv2dOptions(g, 3, 4, 3).padding(1)), dt,
-                            input(b, 3 * g.order(), n, dt));
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupConv2d k3 reflect",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(
              GroupConv2d(
                  GroupConv2dOptions(g, 3, 4, 3).padding(1).padding_mode(PaddingMode::Reflect)),
-             dt, input(b, 3 * g.order(), n, dt));
+             dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupConv2d k3 circular",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(
              GroupConv2d(
                  GroupConv2dOptions(g, 3, 4, 3).padding(1).padding_mode(PaddingMode::Circular)),
-             dt, input(b, 3 * g.order(), n, dt));
+             dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupConv2d k2 (even)",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(GroupConv2d(GroupConv2dOptions(g, 3, 4, 2)), dt,
-                            input(b, 3 * g.order(), n, dt));
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupConv2d stride 2",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(
              GroupConv2d(
                  GroupConv2dOptions(g, 3, 4, window(n)).stride(2).padding(window_padding(n))),
-             dt, input(b, 3 * g.order(), n, dt));
+             dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupPool max",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
-         return check_layer(GroupPool(g), dt, input(b, 3 * g.order(), n, dt));
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
+         return check_layer(GroupPool(g), dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupPool mean",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(GroupPool(GroupPoolOptions(g).mode(PoolMode::Mean)), dt,
-                            input(b, 3 * g.order(), n, dt));
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupBatchNorm2d train",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
-         return check_layer(GroupBatchNorm2d(g, 3), dt, input(b, 3 * g.order(), n, dt));
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
+         return check_layer(GroupBatchNorm2d(g, 3), dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GroupBatchNorm2d eval",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          GroupBatchNorm2d bn(g, 3);
-         bn->to(dt);
-         bn->forward(input(b, 3 * g.order(), n, dt) * 3 + 1);  // non-trivial running statistics
+         bn->to(dev, dt);
+         bn->forward(input(b, 3 * g.order(), n, dt, dev) * 3 + 1);  // non-trivial running statistics
          bn->eval();
-         return check_layer(bn, dt, input(b, 3 * g.order(), n, dt));
+         return check_layer(bn, dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"SpatialPool2d max",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(
              SpatialPool2d(SpatialPool2dOptions(g, window(n)).stride(2).padding(window_padding(n))),
-             dt, input(b, 3 * g.order(), n, dt));
+             dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"SpatialPool2d mean",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
                                               .mode(PoolMode::Mean)
                                               .stride(2)
                                               .padding(window_padding(n))),
-                            dt, input(b, 3 * g.order(), n, dt));
+                            dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GlobalAvgPool2d",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
-         return check_layer(GlobalAvgPool2d(g), dt, input(b, 3 * g.order(), n, dt));
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
+         return check_layer(GlobalAvgPool2d(g), dt, input(b, 3 * g.order(), n, dt, dev));
        }},
       {"example G-CNN (invariant)",
-       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b) {
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          auto net = models::small_gcnn(models::SmallGCNNOptions(g, n));
-         net->to(dt);
-         return check_equivariance(net, input(b, 1, n, dt));
+         net->to(dev, dt);
+         return check_equivariance(net, input(b, 1, n, dt, dev));
        }},
   };
   return kChecks;
@@ -154,7 +157,7 @@ std::vector<SelfCheckResult> run_self_check(
         bool first = true;
         for (const int64_t size : options.sizes) {
           TORCH_CHECK(size >= 2, "eqnn::run_self_check: sizes must be at least 2, got ", size);
-          EquivarianceReport report = check(g, dtype, size, options.batch);
+          EquivarianceReport report = check(g, dtype, size, options.batch, options.device);
           if (first || report.max_error() / report.tolerance >
                            result.worst.max_error() / result.worst.tolerance) {
             result.worst = std::move(report);

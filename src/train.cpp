@@ -7,6 +7,8 @@
 #include <torch/nn/modules/batchnorm.h>
 #include <cmath>
 
+#include "eqnn/distributed/communicator.h"
+#include "eqnn/distributed/gradient_all_reduce.h"
 #include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
 
@@ -27,6 +29,35 @@ bool has_plain_batch_norm(const torch::nn::Sequential& model) {
   for (const auto& m : model->modules(/*include_self=*/false))
     if (dynamic_cast<const torch::nn::BatchNorm2dImpl*>(m.get()) != nullptr) return true;
   return false;
+}
+
+/// Where the model's parameters are (the CPU for a model without any): batches go there.
+torch::Device device_of(const torch::nn::Sequential& model) {
+  for (const torch::Tensor& p : model->parameters())
+    return p.device();
+  return torch::kCPU;
+}
+
+/// Rank 0's parameters and buffers on every rank.
+void broadcast_state(torch::nn::Sequential& model, distributed::Communicator& communicator) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : model->named_parameters())
+    communicator.broadcast(p.value(), 0, "broadcasting parameter '" + p.key() + "'");
+  for (auto& b : model->named_buffers())
+    communicator.broadcast(b.value(), 0, "broadcasting buffer '" + b.key() + "'");
+}
+
+/// The mean over ranks of every batch-norm running mean and variance (floating-point buffers
+/// named running_*).
+void average_running_statistics(torch::nn::Sequential& model,
+                                distributed::Communicator& communicator) {
+  torch::NoGradGuard no_grad;
+  for (auto& b : model->named_buffers()) {
+    const std::string& name = b.key();
+    if (!b.value().is_floating_point() || name.find("running_") == std::string::npos) continue;
+    communicator.all_reduce_sum(b.value(), "averaging '" + name + "'");
+    b.value().div_(static_cast<double>(communicator.world_size()));
+  }
 }
 
 }  // namespace
@@ -80,6 +111,17 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
   const int64_t steps = (n + options.batch_size - 1) / options.batch_size;
   std::vector<double> losses;
   const bool channels_last = options.channels_last && !has_plain_batch_norm(model);
+  distributed::Communicator* communicator = options.communicator.get();
+  const bool parallel = communicator != nullptr && communicator->world_size() > 1;
+  const torch::Device device = device_of(model);
+  TORCH_CHECK(!parallel || device.is_cpu(), "eqnn::train_classifier: data-parallel training runs "
+              "on CPU models (Gloo); the model is on ", device);
+  std::unique_ptr<distributed::GradientAllReduce> gradients;
+  if (parallel) {
+    broadcast_state(model, *communicator);
+    gradients = std::make_unique<distributed::GradientAllReduce>(
+        model->parameters(), options.communicator, options.bucket_bytes);
+  }
   model->train();
   for (int64_t epoch = first_epoch; epoch < options.epochs; ++epoch) {
     torch::Generator gen = at::detail::createCPUGenerator(options.seed * 1000003 + epoch);
@@ -87,12 +129,19 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
     double total = 0;
     for (int64_t step = 0; step < steps; ++step) {
       const int64_t begin = step * options.batch_size;
-      const torch::Tensor idx = order.narrow(0, begin, std::min(options.batch_size, n - begin));
+      const int64_t batch = std::min(options.batch_size, n - begin);
+      // this rank's share of the batch (all of it in one process); the augmentation draws are
+      // made for the whole batch, so that every image gets the element it gets in one process
+      const auto [first, last] = parallel ? distributed::shard_range(batch, communicator->world_size(),
+                                                                     communicator->rank())
+                                          : std::make_pair(int64_t{0}, batch);
+      const int64_t share = last - first;
+      const torch::Tensor idx = order.narrow(0, begin + first, share);
       torch::Tensor x = images.index_select(0, idx);
       if (options.augment) {
         const torch::Tensor elements =
-            torch::randint(options.augment->order(), {x.size(0)}, gen, torch::kLong);
-        x = apply_elements(x, *options.augment, elements);
+            torch::randint(options.augment->order(), {batch}, gen, torch::kLong);
+        x = apply_elements(x, *options.augment, elements.narrow(0, first, share));
       }
       const double lr =
           scheduled_learning_rate(options, epoch * steps + step, options.epochs * steps);
@@ -100,9 +149,19 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
         for (auto& group : optimizer.param_groups())
           group.options().set_lr(lr);
       optimizer.zero_grad();
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(
-          model->forward(to_format(x, channels_last)), labels.index_select(0, idx));
-      const double value = loss.item<double>();
+      torch::Tensor loss;
+      double value = 0;
+      if (share > 0) {
+        loss = torch::nn::functional::cross_entropy(
+            model->forward(to_format(x.to(device), channels_last)),
+            labels.index_select(0, idx).to(device));
+        value = loss.item<double>();
+      }
+      if (parallel) {  // the whole batch's mean loss, known to every rank before anyone steps
+        torch::Tensor sum = torch::tensor({value * static_cast<double>(share)}, torch::kDouble);
+        communicator->all_reduce_sum(sum, "the loss all-reduce");
+        value = sum.item<double>() / static_cast<double>(batch);
+      }
       // A diverged run stops before the step that would spread NaN/Inf into every weight (and
       // before on_epoch_end could save them): the last checkpoint stays the last good one.
       TORCH_CHECK(std::isfinite(value), "eqnn::train_classifier: the loss is ",
@@ -110,11 +169,14 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
                   epoch + 1, ", step ", step + 1, " of ", steps, " (learning rate ",
                   optimizer.param_groups().front().options().get_lr(),
                   "): training diverged and was stopped; try a lower learning rate");
-      loss.backward();
+      if (parallel) gradients->prepare(static_cast<double>(share) / static_cast<double>(batch));
+      if (share > 0) loss.backward();
+      if (parallel) gradients->finish();
       optimizer.step();
       total += value;
       if (options.progress) options.progress(step + 1, steps, epoch, total / (step + 1));
     }
+    if (parallel) average_running_statistics(model, *communicator);
     losses.push_back(total / static_cast<double>(steps));
     {
       torch::NoGradGuard no_grad;
@@ -138,15 +200,16 @@ double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
   TORCH_CHECK(batch_size > 0, "eqnn::accuracy: batch size must be positive, got ", batch_size);
   const bool was_training = model->is_training();
   model->eval();
+  const torch::Device device = device_of(model);
   int64_t correct = 0;
   {
     c10::InferenceMode inference;
     for (int64_t begin = 0; begin < images.size(0); begin += batch_size) {
       const int64_t count = std::min(batch_size, images.size(0) - begin);
-      torch::Tensor x = images.narrow(0, begin, count);
+      torch::Tensor x = images.narrow(0, begin, count).to(device);
       if (transform) x = transform(x);
       const torch::Tensor predicted = model->forward(to_format(x, true)).argmax(1);
-      correct += (predicted == labels.narrow(0, begin, count)).sum().item<int64_t>();
+      correct += (predicted == labels.narrow(0, begin, count).to(device)).sum().item<int64_t>();
     }
   }
   model->train(was_training);

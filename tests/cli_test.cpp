@@ -149,6 +149,33 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   check_usage_error({"frobnicate"}, "unknown command 'frobnicate'; expected one of");
   check_usage_error({}, "A subcommand is required");
 
+  // devices and processes
+  check_usage_error({"probe", "--builtin", "cnn", "--device", "tpu"},
+                    "eqnn probe: --device expects cpu, cuda or cuda:N, got 'tpu'");
+  check_usage_error(train({"--device", "cuda:x"}), "expects cuda:N with N a GPU index");
+  if (!torch::cuda::is_available()) {
+    for (const auto& args : {std::vector<std::string>{"check", "--device", "cuda"},
+                             std::vector<std::string>{"probe", "--builtin", "cnn", "--device",
+                                                      "cuda:0"},
+                             demo({"--device", "cuda"}), train({"--device", "cuda"})})
+      check_usage_error(args, "no CUDA device: this LibTorch was built without CUDA");
+  } else {
+    check_usage_error({"probe", "--builtin", "cnn", "--device", "cuda:4096"},
+                      "--device cuda:4096: there");
+  }
+  check_usage_error(train({"--world-size", "2"}), "--world-size 2 needs --rendezvous");
+  check_usage_error(train({"--world-size", "2", "--rank", "2", "--rendezvous", "tcp://x:1"}),
+                    "--rank 2 is not below --world-size 2");
+  check_usage_error({"probe", "--builtin", "cnn", "--rendezvous", "tcp://127.0.0.1:1"},
+                    "--rendezvous needs --world-size above 1");
+  check_usage_error({"probe", "--builtin", "cnn", "--metrics", "fitted", "--world-size", "2",
+                     "--rendezvous", "tcp://127.0.0.1:1"},
+                    "--metrics fitted is not sharded");
+  check_usage_error({"launch", "-n", "2", "--", "check"},
+                    "eqnn launch: runs train or probe across processes, got 'check'");
+  check_usage_error({"launch", "-n", "2", "--", "probe", "--rank", "1"},
+                    "eqnn launch: sets --rank itself");
+
   // exit codes are in --help
   const Outcome help = eqnn_run({"--help"});
   CHECK(help.code == 0);

@@ -4,19 +4,17 @@
 // process's report.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <functional>
 #include <future>
 #include <thread>
 
 #include "eqnn/distributed/communicator.h"
+#include "eqnn/distributed/gradient_all_reduce.h"
 #include "eqnn/probe/sharded.h"
+#include "eqnn/train.h"
 #include "support.h"
 
 using eqnn::distributed::Communicator;
@@ -24,20 +22,7 @@ using eqnn::distributed::CommunicatorOptions;
 
 namespace {
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0);
-  socklen_t length = sizeof(address);
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+const auto free_port = &eqnn::distributed::free_loopback_port;
 
 CommunicatorOptions options_for(int64_t world, int64_t rank, int port, int64_t timeout_ms) {
   return CommunicatorOptions()
@@ -64,7 +49,23 @@ std::vector<T> on_ranks(int64_t world, const std::function<T(Communicator&)>& bo
   return results;
 }
 
-/// The float64 example CNN, built the same way on every rank.
+/// The same with the communicator shared (what TrainOptions holds).
+template <typename T>
+std::vector<T> on_ranks_shared(int64_t world,
+                               const std::function<T(std::shared_ptr<Communicator>)>& body) {
+  const int port = free_port();
+  std::vector<std::future<T>> futures;
+  for (int64_t r = 0; r < world; ++r)
+    futures.push_back(std::async(std::launch::async, [=] {
+      return body(std::make_shared<Communicator>(options_for(world, r, port, 30000)));
+    }));
+  std::vector<T> results;
+  for (auto& f : futures)
+    results.push_back(f.get());
+  return results;
+}
+
+/// The float64 example CNN, the same every call (seeded: call it on one thread at a time).
 eqnn::probe::ProbedModel cnn64() {
   eqnn::ModelSpec spec;
   spec.arch = "cnn";
@@ -196,8 +197,9 @@ TEST_CASE("Distributed: a sharded probe equals one process's report", "[distribu
     ProbeOptions options;
     options.normalisation_samples = normalisation;
     const Report single = run_probe(cnn64(), x, transforms, options);
+    const std::vector<ProbedModel> models = {cnn64(), cnn64(), cnn64()};  // not built in threads
     const auto reports = on_ranks<Report>(3, [&](Communicator& c) {
-      return run_probe_sharded(cnn64(), x, transforms, options, c);
+      return run_probe_sharded(models[static_cast<size_t>(c.rank())], x, transforms, options, c);
     });
     for (const Report& r : reports)
       require_same_reports(r, single);
@@ -205,8 +207,9 @@ TEST_CASE("Distributed: a sharded probe equals one process's report", "[distribu
   }
   LieDerivativeOptions lie;
   const Report single = lie_derivatives(cnn64(), x, lie);
+  const std::vector<ProbedModel> models = {cnn64(), cnn64()};
   const auto reports = on_ranks<Report>(2, [&](Communicator& c) {
-    return lie_derivatives_sharded(cnn64(), x, lie, c);
+    return lie_derivatives_sharded(models[static_cast<size_t>(c.rank())], x, lie, c);
   });
   require_same_reports(reports[1], single);
 
@@ -214,7 +217,7 @@ TEST_CASE("Distributed: a sharded probe equals one process's report", "[distribu
   all_pairs.normalisation_samples = 0;
   const auto refused = on_ranks<std::string>(2, [&](Communicator& c) -> std::string {
     try {
-      run_probe_sharded(cnn64(), x, transforms, all_pairs, c);
+      run_probe_sharded(models[static_cast<size_t>(c.rank())], x, transforms, all_pairs, c);
     } catch (const c10::Error& e) {
       return e.what_without_backtrace();
     }
@@ -222,3 +225,149 @@ TEST_CASE("Distributed: a sharded probe equals one process's report", "[distribu
   });
   CHECK_THAT(refused[0], Catch::Contains("crosses shards"));
 }
+
+TEST_CASE("Distributed: data-parallel training equals one process's, step for step",
+          "[distributed][train]") {
+  // a model without batch norm, in float64 (the sums over ranks then differ from one process's
+  // only in the order of float64 additions), with augmentation and a last batch of 3 images that
+  // leaves one of 4 ranks without any
+  torch::manual_seed(3);
+  torch::nn::Sequential prototype(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)), torch::nn::ReLU(),
+      torch::nn::MaxPool2d(2), torch::nn::Flatten(), torch::nn::Linear(4 * 4 * 4, 3));
+  prototype->to(torch::kDouble);
+  const torch::Tensor images = eqnn_test::randn({43, 1, 8, 8}, torch::kDouble, 8);
+  const torch::Tensor labels = torch::arange(43, torch::kLong) % 3;
+  eqnn::TrainOptions options;
+  options.epochs = 2;
+  options.batch_size = 10;
+  options.learning_rate = 0.01;
+  options.augment = eqnn::Group::d4();
+  options.seed = 4;
+  options.bucket_bytes = 256;  // several buckets
+  const auto train = [&](torch::nn::Sequential model,
+                         std::shared_ptr<Communicator> communicator) {
+    torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(0.01));
+    eqnn::TrainOptions o = options;
+    o.communicator = std::move(communicator);
+    std::vector<double> result = eqnn::train_classifier(model, optimizer, images, labels, o);
+    for (const torch::Tensor& p : model->parameters()) {
+      const torch::Tensor flat = p.detach().flatten();
+      result.insert(result.end(), flat.data_ptr<double>(), flat.data_ptr<double>() + flat.numel());
+    }
+    return result;
+  };
+  const auto copy = [&] {
+    return std::dynamic_pointer_cast<torch::nn::SequentialImpl>(prototype->clone());
+  };
+  const std::vector<double> single = train(torch::nn::Sequential(copy()), nullptr);
+  for (const int64_t world : {int64_t{2}, int64_t{4}}) {
+    INFO("world size " << world);
+    std::vector<torch::nn::Sequential> models;
+    for (int64_t r = 0; r < world; ++r)
+      models.emplace_back(copy());
+    if (world == 2) {  // rank 1 starts from other weights: rank 0's are broadcast
+      torch::NoGradGuard no_grad;
+      for (torch::Tensor& p : models[1]->parameters())
+        p.add_(1.0);
+    }
+    const auto results = on_ranks_shared<std::vector<double>>(
+        world, [&](std::shared_ptr<Communicator> c) {
+          return train(models[static_cast<size_t>(c->rank())], c);
+        });
+    for (const auto& r : results) {
+      REQUIRE(r.size() == single.size());
+      double worst = 0;
+      for (size_t k = 0; k < r.size(); ++k)
+        worst = std::max(worst, std::abs(r[k] - single[k]) / std::max(1.0, std::abs(single[k])));
+      CHECK(worst < 1e-12);
+    }
+  }
+
+  // with batch norm: local statistics in the step, running statistics averaged after each epoch,
+  // so every rank ends with the same model
+  torch::manual_seed(5);
+  torch::nn::Sequential with_bn(
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)), torch::nn::BatchNorm2d(4),
+      torch::nn::ReLU(), torch::nn::Flatten(), torch::nn::Linear(4 * 8 * 8, 3));
+  const torch::Tensor images32 = images.to(torch::kFloat);
+  const auto buffers = on_ranks_shared<std::vector<float>>(2, [&](std::shared_ptr<Communicator> c) {
+    auto model = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(with_bn->clone());
+    torch::nn::Sequential net(model);
+    torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(0.1));
+    eqnn::TrainOptions o;
+    o.epochs = 1;
+    o.batch_size = 10;
+    o.communicator = c;
+    eqnn::train_classifier(net, optimizer, images32, labels, o);
+    std::vector<float> out;
+    for (const torch::Tensor& b : net->buffers())
+      if (b.is_floating_point())
+        out.insert(out.end(), b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+    for (const torch::Tensor& p : net->parameters())
+      out.insert(out.end(), p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+    return out;
+  });
+  CHECK(buffers[0] == buffers[1]);
+
+  // the gradient sum on its own: weights 1 and 2 give g0 + 2 g1, with nothing for rank 1's
+  // second parameter (an unused parameter counts as 0)
+  const auto sums = on_ranks_shared<std::vector<double>>(2, [](std::shared_ptr<Communicator> c) {
+    torch::Tensor a = torch::ones({3}, torch::kDouble).requires_grad_();
+    torch::Tensor b = torch::ones({2}, torch::kDouble).requires_grad_();
+    eqnn::distributed::GradientAllReduce reduce({a, b}, c, 8);
+    CHECK(reduce.bucket_count() == 2);
+    reduce.prepare(c->rank() == 0 ? 1.0 : 2.0);
+    const double r = static_cast<double>(c->rank() + 1);
+    ((c->rank() == 0 ? a.sum() + b.sum() : a.sum()) * r).backward();
+    reduce.finish();
+    return std::vector<double>{a.grad()[0].item<double>(), b.grad()[1].item<double>()};
+  });
+  for (const auto& s : sums)
+    CHECK(s == std::vector<double>{1 + 2 * 2, 1});
+}
+
+#ifdef EQNN_CLI_PATH
+namespace {
+/// stdout of a shell command line; its exit status in `status`.
+std::string shell_output(const std::string& command, int& status) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0)
+    out.append(buffer, n);
+  status = ::pclose(pipe);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("eqnn launch: two processes probe like one", "[distributed][cli]") {
+  const std::string probe = " probe --builtin cnn --samples 20 --size 12 --format json";
+  int one_status = -1, two_status = -1;
+  const std::string one = shell_output(std::string(EQNN_CLI_PATH) + " -j 1" + probe + " 2>/dev/null",
+                                       one_status);
+  const std::string two = shell_output(
+      std::string(EQNN_CLI_PATH) + " launch -n 2 --timeout 60 --" + probe + " 2>/dev/null",
+      two_status);
+  REQUIRE(one_status == 0);
+  REQUIRE(two_status == 0);
+  const eqnn::probe::Report a = eqnn::probe::Report::from_json(one);
+  const eqnn::probe::Report b = eqnn::probe::Report::from_json(two);
+  REQUIRE(a.rows.size() == b.rows.size());
+  REQUIRE(a.samples == 20);
+  REQUIRE(b.samples == 20);
+  for (size_t i = 0; i < a.rows.size(); ++i) {
+    INFO(a.rows[i].stage << " " << a.rows[i].metric << " " << a.rows[i].deviation);
+    // float32 features: the shards' smaller batches may round convolutions otherwise
+    for (const auto& [x, y] : {std::make_pair(a.rows[i].value, b.rows[i].value),
+                               std::make_pair(a.rows[i].ci_high, b.rows[i].ci_high)}) {
+      if (std::isnan(x))
+        CHECK(std::isnan(y));
+      else
+        CHECK(y == Approx(x).epsilon(1e-6));
+    }
+  }
+}
+#endif

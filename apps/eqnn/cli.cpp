@@ -114,6 +114,7 @@ int run(int argc, const char* const* argv) {
   };
   add(add_demo_command);
   add(add_check_command);
+  add(add_launch_command);
   add(add_probe_command);
   add(add_report_command);
   add(add_train_command);

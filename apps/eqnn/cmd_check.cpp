@@ -8,6 +8,7 @@
 
 #include "arg_checks.h"
 #include "commands.h"
+#include "device_arg.h"
 #include "eqnn/eqnn.h"
 #include "table.h"
 
@@ -20,6 +21,7 @@ Command add_check_command(CLI::App& app) {
     std::vector<int64_t> sizes = {9, 8};
     uint64_t seed = 0;
     bool verbose = false;
+    std::string device = "cpu";
   };
   auto args = std::make_shared<Args>();
   CLI::App* sub = app.add_subcommand(
@@ -37,9 +39,11 @@ Command add_check_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--seed", args->seed, "Random seed")->capture_default_str()->check(integer_in(0));
   sub->add_flag("-v,--verbose", args->verbose, "Print the per-element report of every check");
+  add_device_option(sub, args->device);
 
   return [args] {
     eqnn::SelfCheckOptions options;
+    options.device = parse_device(args->device, "eqnn check");
     options.groups.clear();
     for (const auto& name : args->groups)
       options.groups.push_back(eqnn::Group::from_name(name));

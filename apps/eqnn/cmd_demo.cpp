@@ -21,6 +21,7 @@
 #include "arg_checks.h"
 #include "cli.h"
 #include "commands.h"
+#include "device_arg.h"
 #include "eqnn/eqnn.h"
 #include "progress.h"
 #include "table.h"
@@ -42,6 +43,7 @@ struct DemoArgs {
   double angle_step = 15;             ///< the accuracy curve's step, degrees
   int64_t curve_images = 2000;        ///< test images of the accuracy curve
   std::string out = "eqnn-demo";
+  std::string device = "cpu";
 };
 
 /// One of the contenders.
@@ -99,6 +101,7 @@ Outcome train_and_evaluate(const Contender& who, const Datasets& data, const Dem
   o.who = who;
   torch::manual_seed(a.recipe.seed);
   o.model = build_model(who.spec);
+  o.model->to(parse_device(a.device, "eqnn demo"));
   o.parameters = models::parameter_count(*o.model);
   torch::optim::Adam optimizer(o.model->parameters(), torch::optim::AdamOptions(a.recipe.lr));
   TrainOptions options = a.recipe.options();
@@ -395,9 +398,11 @@ Command add_demo_command(CLI::App& app) {
                   "Directory for demo.json, demo.html, probe CSVs and the "
                   "checkpoints")
       ->capture_default_str();
+  add_device_option(sub, a->device);
 
   return [a] {
     const auto start = Clock::now();
+    parse_device(a->device, "eqnn demo");  // refused before any work
     const Group group = Group::from_name(a->group);
     if (a->unseen.empty()) throw UsageError("eqnn demo: --unseen needs at least one angle");
     if (a->rotation_group != "none" && Group::from_name(a->rotation_group) == group)
@@ -446,7 +451,8 @@ Command add_demo_command(CLI::App& app) {
     }
 
     const int64_t n = std::min(a->probe_samples, data.test.images.size(0));
-    const torch::Tensor inputs = data.test.images.narrow(0, 0, n);
+    const torch::Tensor inputs =
+        data.test.images.narrow(0, 0, n).to(parse_device(a->device, "eqnn demo"));
     const probe::Report seen_probe =
         probe_all(outcomes, inputs, probe::group_transforms(group),
                   {probe::Metric::Equivariance, probe::Metric::Invariance, probe::Metric::OutputKL},

@@ -10,11 +10,15 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "arg_checks.h"
 #include "cli.h"
 #include "commands.h"
+#include "device_arg.h"
+#include "distributed_args.h"
 #include "eqnn/eqnn.h"
+#include "eqnn/probe/sharded.h"
 #include "list_args.h"
 #include "progress.h"
 #include "report_output.h"
@@ -45,6 +49,8 @@ struct ProbeArgs {
   int64_t budget_mb = 16;
   std::string out;
   std::string format = "text";  // of the table on stdout: text, csv or json
+  DistributedArgs distributed;  // sharded probing
+  std::string device = "cpu";
 };
 
 probe::CaptureOptions capture_options(const ProbeArgs& a) {
@@ -73,6 +79,7 @@ LoadedModel load_builtin(const ProbeArgs& a, const std::string& arch, int64_t in
     spec.in_channels = in_channels;
     torch::manual_seed(a.seed);
     auto net = build_model(spec);
+    net->to(parse_device(a.device, "eqnn probe"));
     net->eval();
     return {probe::model_of(net, spec.describe(), capture),
             spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(spec.group)) : std::nullopt,
@@ -87,6 +94,7 @@ LoadedModel load_file_model(const ProbeArgs& a, const std::string& path, const s
   // An eqnn checkpoint first; anything else must be TorchScript.
   try {
     Checkpoint ckpt = load_checkpoint(path);
+    ckpt.model->to(parse_device(a.device, "eqnn probe"));
     ckpt.model->eval();
     return {probe::model_of(ckpt.model, name, capture),
             ckpt.spec.arch == "gcnn" ? std::optional<Group>(Group::from_name(ckpt.spec.group))
@@ -107,6 +115,7 @@ LoadedModel load_file_model(const ProbeArgs& a, const std::string& path, const s
     if (why.rfind(prefix, 0) == 0) why = why.substr(prefix.size());
     TORCH_CHECK(false, "eqnn probe: not an eqnn checkpoint, and ", why);
   }
+  module.to(parse_device(a.device, "eqnn probe"));
   module.eval();
   return {probe::model_of(module, name, capture), std::nullopt, path, nullptr};
 }
@@ -256,6 +265,8 @@ Command add_probe_command(CLI::App& app) {
                   "probe.csv / probe.json); status lines go to stderr")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "csv", "json"}));
+  a->distributed.add_to(sub);
+  add_device_option(sub, a->device);
 
   return [a] {
     if (a->models.empty() && a->builtins.empty())
@@ -268,7 +279,19 @@ Command add_probe_command(CLI::App& app) {
     options.stages = parse_stage_list(a->stages);
     options.memory_budget_bytes = a->budget_mb << 20;
     options.normalisation_samples = a->normalisation_samples;
-    if (!a->out.empty()) check_output_directory(a->out);
+    const torch::Device device = parse_device(a->device, "eqnn probe");
+    a->distributed.validate("eqnn probe");
+    const bool sharded = a->distributed.world_size > 1;
+    if (sharded && selection.fitted)
+      throw UsageError("eqnn probe: --metrics fitted is not sharded (the maps are fitted on all "
+                       "samples): run it in one process");
+    if (sharded && a->normalisation_samples == 0)
+      throw UsageError("eqnn probe: --normalisation-samples 0 (all pairs) crosses the shards of "
+                       "--world-size " + std::to_string(a->distributed.world_size) +
+                       ": give a number of samples");
+    // rank 0 speaks and writes; the other ranks only compute
+    const bool lead = a->distributed.rank == 0;
+    if (!a->out.empty() && lead) check_output_directory(a->out);
 
     torch::manual_seed(a->seed);
     torch::Tensor inputs;
@@ -282,6 +305,7 @@ Command add_probe_command(CLI::App& app) {
       add_file_provenance(data_provenance, "data_file", a->images);
       if (!a->labels.empty()) add_file_provenance(data_provenance, "labels_file", a->labels);
     }
+    inputs = inputs.to(device);
     data_provenance["seed"] = std::to_string(a->seed);
     data_provenance["command"] = command_line();
 
@@ -297,23 +321,33 @@ Command add_probe_command(CLI::App& app) {
     const auto transforms =
         transforms_for(*a, loaded.size() > 1 && !transforms_chosen(*a) ? common_group(loaded)
                                                                        : loaded.front().group);
+    const auto communicator = a->distributed.connect("eqnn probe");
     // status lines once nothing can be refused any more
+    std::ostringstream quiet;
+    std::ostream& status = lead ? std::cerr : quiet;
+    const auto [shard_begin, shard_end] = distributed::shard_range(
+        inputs.size(0), communicator->world_size(), communicator->rank());
+    const int64_t shard = shard_end - shard_begin;
+    if (sharded)
+      status << "shards: " << communicator->world_size() << " processes; rank 0 probes samples "
+             << shard_begin << ".." << shard_end - 1 << " of " << inputs.size(0) << "\n";
     if (a->images.empty())
-      std::cerr << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";
+      status << "data: " << a->samples << " random " << a->size << "x" << a->size << " images\n";
     else
-      std::cerr << "data: " << inputs.size(0) << " images from " << a->images << "\n";
+      status << "data: " << inputs.size(0) << " images from " << a->images << "\n";
 
     probe::Report report;
     std::string title = "eqnn probe: ";
     for (const LoadedModel& m : loaded) {
-      std::cerr << "model: " << m.model.name << ", " << m.model.points.size()
+      status << "model: " << m.model.name << ", " << m.model.points.size()
                 << " probe points; transforms: " << transforms.size() << "\n";
       const std::string who = loaded.size() > 1 ? " " + m.model.name : "";
       probe::Report one;
       if (!options.metrics.empty()) {
-        Progress progress("probing" + who, inputs.size(0));
+        Progress progress("probing" + who, shard, !lead);
         options.progress = [&](int64_t done, int64_t) { progress.update(done); };
-        one = probe::run_probe(m.model, inputs, transforms, options);
+        one = sharded ? probe::run_probe_sharded(m.model, inputs, transforms, options, *communicator)
+                      : probe::run_probe(m.model, inputs, transforms, options);
         progress.finish();
       }
       if (selection.fitted) {
@@ -326,11 +360,14 @@ Command add_probe_command(CLI::App& app) {
       }
       if (selection.lie) {
         probe::LieDerivativeOptions lie;
-        Progress progress("Lie derivatives" + who, inputs.size(0));
+        Progress progress("Lie derivatives" + who, shard, !lead);
         lie.progress = [&](int64_t done, int64_t) { progress.update(done); };
-        append_rows(one, probe::lie_derivatives(m.model, inputs, lie));
+        append_rows(one, sharded ? probe::lie_derivatives_sharded(m.model, inputs, lie, *communicator)
+                                 : probe::lie_derivatives(m.model, inputs, lie));
         progress.finish();
-        if (!m.sequential.is_empty()) {
+        if (!m.sequential.is_empty() && sharded) {
+          status << "note: the Lie layer attribution is not sharded; run it in one process\n";
+        } else if (!m.sequential.is_empty()) {
           // the layer attribution (eqnn models are Sequentials); its total is the row above
           Progress attributing("Lie attribution" + who, inputs.size(0));
           lie.progress = [&](int64_t done, int64_t) { attributing.update(done); };
@@ -352,6 +389,7 @@ Command add_probe_command(CLI::App& app) {
       report.merge(one);
       title += (report.rows.size() == one.rows.size() ? "" : ", ") + m.model.name;
     }
+    if (!lead) return 0;
     print_report(report, a->format);
     if (!a->out.empty()) write_report_files(report, a->out, title);
     return 0;

@@ -4,11 +4,14 @@
 
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "arg_checks.h"
 #include "cli.h"
 #include "commands.h"
+#include "device_arg.h"
+#include "distributed_args.h"
 #include "eqnn/eqnn.h"
 #include "progress.h"
 #include "report_output.h"
@@ -33,7 +36,19 @@ struct TrainArgs {
   int64_t probe_every = 0;  // 0: no probes during training
   int64_t probe_samples = 256;
   std::string probe_out;  // default: the checkpoint's path + "-probe"
+  std::string device = "cpu";
+  DistributedArgs distributed;  // data-parallel training
 };
+
+/// Moves the Adam moments loaded with the optimizer state (on the CPU) to the parameters' device.
+void move_adam_state(torch::optim::Adam& optimizer, const torch::Device& device) {
+  for (auto& entry : optimizer.state()) {
+    auto& state = static_cast<torch::optim::AdamParamState&>(*entry.second);
+    state.exp_avg(state.exp_avg().to(device));
+    state.exp_avg_sq(state.exp_avg_sq().to(device));
+    if (state.max_exp_avg_sq().defined()) state.max_exp_avg_sq(state.max_exp_avg_sq().to(device));
+  }
+}
 
 /// The architecture options must match the checkpoint that is resumed (named, before any data is
 /// read; input size and classes come from the data and are checked when the weights load).
@@ -95,9 +110,20 @@ Command add_train_command(CLI::App& app) {
   sub->add_flag("--force", a->force,
                 "Overwrite an existing --checkpoint (without it, an existing checkpoint is "
                 "refused unless --resume)");
+  add_device_option(sub, a->device);
+  a->distributed.add_to(sub);
 
   return [a] {
     // Everything about the options and the output is checked before any data is read.
+    const torch::Device device = parse_device(a->device, kWho);
+    a->distributed.validate(kWho);
+    const int64_t world = a->distributed.world_size;
+    if (world > 1 && !device.is_cpu())
+      throw UsageError(std::string(kWho) + ": --world-size " + std::to_string(world) +
+                       " trains on CPU processes (Gloo); --device " + a->device +
+                       " is for one process");
+    // rank 0 writes the checkpoint and report and speaks; the other ranks only train
+    const bool lead = a->distributed.rank == 0;
     std::string probe_out = a->probe_out;
     if (a->probe_every > 0) {
       if (probe_out.empty() && a->checkpoint.empty())
@@ -105,16 +131,16 @@ Command add_train_command(CLI::App& app) {
                          ": --probe-every needs --probe-out DIR or --checkpoint FILE (where its "
                          "report goes)");
       if (probe_out.empty()) probe_out = a->checkpoint + "-probe";
-      prepare_output_directory(probe_out, "--probe-out", kWho);
+      if (lead) prepare_output_directory(probe_out, "--probe-out", kWho);
     }
 
     Checkpoint resumed;
     int64_t first_epoch = 0;
     if (a->checkpoint.empty()) {
       if (a->resume) throw UsageError(std::string(kWho) + ": --resume needs --checkpoint FILE");
-      std::cerr << "eqnn: warning: no --checkpoint: the trained model will be discarded\n";
+      if (lead) std::cerr << "eqnn: warning: no --checkpoint: the trained model will be discarded\n";
     } else {
-      prepare_output_file(a->checkpoint, "--checkpoint", kWho);
+      if (lead) prepare_output_file(a->checkpoint, "--checkpoint", kWho);
       const bool exists = std::filesystem::exists(a->checkpoint);
       if (a->resume && !exists)
         throw UsageError(std::string(kWho) + ": --resume: the checkpoint '" + a->checkpoint +
@@ -133,6 +159,13 @@ Command add_train_command(CLI::App& app) {
           std::cerr << "eqnn: warning: '" << a->checkpoint
                     << "' records no recipe (an older eqnn wrote it): the batch size, learning "
                        "rate, schedule, seed, limit and augmentation cannot be checked\n";
+        const int64_t saved_world = extra.value("world_size", int64_t{1});
+        if (saved_world != world)
+          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' was trained by " +
+                           std::to_string(saved_world) + " process" + (saved_world == 1 ? "" : "es") +
+                           " and this run has --world-size " + std::to_string(world) +
+                           ": resume it with --world-size " + std::to_string(saved_world) +
+                           " (the batches and their shares depend on it)");
         first_epoch = extra.value("epoch", int64_t{-1}) + 1;
         if (first_epoch >= a->recipe.epochs)
           throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' has " +
@@ -153,38 +186,49 @@ Command add_train_command(CLI::App& app) {
     spec.classes = std::max<int64_t>(data.train.labels.max().item<int64_t>() + 1, 2);
     torch::manual_seed(a->recipe.seed);
     torch::nn::Sequential model = build_model(spec);
+    if (a->resume) load_weights(a->checkpoint, spec, model);
+    model->to(device);
     torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(a->recipe.lr));
+    std::ostringstream quiet;
+    std::ostream& out = lead ? std::cout : quiet;
     if (a->resume) {
-      load_weights(a->checkpoint, spec, model);
       load_optimizer_state(a->checkpoint, optimizer);
-      std::cout << "resuming " << spec.describe() << " from " << a->checkpoint << " at epoch "
-                << first_epoch << "\n";
+      move_adam_state(optimizer, device);
+      out << "resuming " << spec.describe() << " from " << a->checkpoint << " at epoch "
+          << first_epoch << "\n";
     }
-    std::cout << spec.describe() << ": " << models::parameter_count(*model) << " parameters; "
-              << data.train.images.size(0) << " training and " << data.test.images.size(0)
-              << " test images; " << at::get_num_threads() << " threads\n";
+    const auto communicator = a->distributed.connect(kWho);
+    out << spec.describe() << ": " << models::parameter_count(*model) << " parameters; "
+        << data.train.images.size(0) << " training and " << data.test.images.size(0)
+        << " test images; " << at::get_num_threads() << " threads"
+        << (world > 1 ? " in each of " + std::to_string(world) + " processes" : "") << " on "
+        << device << "\n";
 
     TrainOptions options = a->recipe.options();
+    options.communicator = communicator;
     if (!a->augment.empty()) options.augment = Group::from_name(a->augment);
     const nlohmann::json recipe = recipe_json(a->recipe, a->data, a->augment);
     std::shared_ptr<Progress> bar;
-    options.progress = training_progress("training", first_epoch, options.epochs, bar, true);
+    if (lead) options.progress = training_progress("training", first_epoch, options.epochs, bar, true);
     nlohmann::json history = nullptr;
     if (a->resume) history = nlohmann::json::parse(resumed.extra_json).value("history", history);
     TrainingProbe probes(
         model, spec,
-        data.test.images.narrow(0, 0, std::min(a->probe_samples, data.test.images.size(0))),
+        data.test.images.narrow(0, 0, std::min(a->probe_samples, data.test.images.size(0)))
+            .to(device),
         a->probe_every, options.epochs, history);
     options.on_epoch_end = [&](int64_t epoch, double loss) {
+      if (!lead) return;
       const bool probed = probes.after_epoch(epoch, loss);
       InterruptGuard finish_writing;  // Ctrl-C waits for the checkpoint and report to be in place
       if (probed) write_report_files(probes.report(), probe_out, "G-EED during training");
       if (a->checkpoint.empty()) return;
-      nlohmann::json extra = {{"epoch", epoch}, {"recipe", recipe}};
+      nlohmann::json extra = {{"epoch", epoch}, {"recipe", recipe}, {"world_size", world}};
       if (!probes.history().empty()) extra["history"] = probes.history();
       save_checkpoint(a->checkpoint, spec, model, extra.dump(), &optimizer);
     };
     train_classifier(model, optimizer, data.train.images, data.train.labels, options, first_epoch);
+    if (!lead) return 0;
     std::cout << "test accuracy: " << accuracy(model, data.test.images, data.test.labels) << "\n";
     if (!a->checkpoint.empty()) std::cout << "checkpoint: " << a->checkpoint << "\n";
     return 0;

@@ -12,6 +12,7 @@ using Command = std::function<int()>;
 
 Command add_check_command(CLI::App& app);
 Command add_demo_command(CLI::App& app);
+Command add_launch_command(CLI::App& app);
 Command add_probe_command(CLI::App& app);
 Command add_report_command(CLI::App& app);
 Command add_train_command(CLI::App& app);

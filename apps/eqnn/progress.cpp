@@ -7,13 +7,15 @@
 
 namespace eqnn_cli {
 
-Progress::Progress(std::string label, int64_t total)
+Progress::Progress(std::string label, int64_t total, bool silent)
     : label_(std::move(label)),
       total_(total > 0 ? total : 1),
       tty_(isatty(fileno(stderr)) != 0),
+      silent_(silent),
       start_(std::chrono::steady_clock::now()) {}
 
 void Progress::update(int64_t done) {
+  if (silent_) return;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double fraction = static_cast<double>(done) / static_cast<double>(total_);
@@ -31,6 +33,7 @@ void Progress::update(int64_t done) {
 }
 
 void Progress::finish() {
+  if (silent_) return;
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   char line[128];

@@ -10,7 +10,8 @@ namespace eqnn_cli {
 
 class Progress {
  public:
-  Progress(std::string label, int64_t total);
+  /// `silent`: draws nothing (the ranks of a sharded run other than 0).
+  Progress(std::string label, int64_t total, bool silent = false);
   void update(int64_t done);
   /// Final line with the elapsed time.
   void finish();
@@ -22,6 +23,7 @@ class Progress {
   int64_t total_;
   int64_t last_decile_ = -1;
   bool tty_;
+  bool silent_;
   std::chrono::steady_clock::time_point start_;
 };
 

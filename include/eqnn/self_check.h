@@ -3,6 +3,8 @@
 /// every group, checked on every group element in float32 and float64 with odd and even sizes.
 #pragma once
 
+#include <torch/types.h>
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -21,6 +23,9 @@ struct SelfCheckOptions {
   std::vector<int64_t> sizes = {9, 8};
   int64_t batch = 2;  ///< batch size of the random inputs
   uint64_t seed = 0;  ///< seed of torch::manual_seed (inputs and parameters)
+  /// Where the layers run (the inputs are drawn on the CPU and moved, so every device sees the
+  /// same numbers).
+  torch::Device device = torch::kCPU;
 };
 
 /// One layer configuration for one group and dtype, over all sizes: the worst report of them.

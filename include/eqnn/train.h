@@ -8,12 +8,16 @@
 #include <torch/types.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
 #include "eqnn/group.h"
 
 namespace eqnn {
+namespace distributed {
+class Communicator;
+}
 
 /// How the learning rate changes over training (scheduled_learning_rate).
 enum class LrSchedule {
@@ -39,6 +43,19 @@ struct TrainOptions {
   /// batch-norm kernel sums in one partial sum per thread, so their weights would depend on the
   /// thread count (README, "Reproducibility").
   bool channels_last = true;
+  /// Data-parallel training across the communicator's ranks (null or world size 1: this process
+  /// alone; docs/ARCHITECTURE.md, "Scaling out"). Every rank calls train_classifier with the same
+  /// model, data and options; rank 0's parameters and buffers are broadcast first. Each rank
+  /// takes its contiguous share (distributed::shard_range) of every batch of batch_size images of
+  /// the same seeded order (and the same augmentation draws), and the gradients are summed across
+  /// ranks weighted by the shares (distributed::GradientAllReduce, overlapping the backward
+  /// pass): each step is the single process's step with the whole batch, up to float32 rounding.
+  /// Batch-norm layers normalise with the rank's share of the batch only (local statistics);
+  /// their running statistics are averaged across ranks after every epoch. Losses passed to the
+  /// callbacks and returned are the whole batch's.
+  std::shared_ptr<distributed::Communicator> communicator;
+  /// Bytes of gradient per all-reduce bucket (with a communicator).
+  int64_t bucket_bytes = int64_t{1} << 20;
   /// Called after each step with (step within the epoch, steps per epoch, epoch, running loss).
   std::function<void(int64_t, int64_t, int64_t, double)> progress;
   /// Called after each epoch with (epoch, mean loss); e.g. to write a checkpoint.
@@ -53,7 +70,7 @@ double scheduled_learning_rate(const TrainOptions& options, int64_t step, int64_
 torch::Tensor apply_elements(const torch::Tensor& x, const Group& group,
                              const torch::Tensor& elements);
 
-/// Trains with cross-entropy from epoch `first_epoch` to options.epochs - 1 (resume: pass the next
+/// Trains with cross-entropy (on the model's device: each batch is moved there) from epoch `first_epoch` to options.epochs - 1 (resume: pass the next
 /// epoch), shuffling with a generator seeded by (seed, epoch) so a resumed run sees the same
 /// batches and learning rates. Returns the mean loss of each epoch run. Throws for images that are
 /// not (N, C, H, W) with N labels, an empty set, invalid options, or a loss that turns NaN or
@@ -63,7 +80,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
                                      const torch::Tensor& images, const torch::Tensor& labels,
                                      const TrainOptions& options, int64_t first_epoch = 0);
 
-/// Top-1 accuracy in eval mode, optionally after transforming every image by group element
+/// Top-1 accuracy in eval mode (on the model's device), optionally after transforming every image by group element
 /// `element` (the test set "seen" under that element).
 double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
                 const torch::Tensor& labels, int64_t batch_size = 256,

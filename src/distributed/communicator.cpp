@@ -7,6 +7,11 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <exception>
 #include <limits>
@@ -67,6 +72,20 @@ bool is_loopback(const std::string& host) {
 }
 
 }  // namespace
+
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  TORCH_CHECK(fd >= 0, "eqnn::distributed::free_loopback_port: cannot open a socket");
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  ::close(fd);
+  TORCH_CHECK(ok, "eqnn::distributed::free_loopback_port: cannot bind 127.0.0.1:0");
+  return ntohs(address.sin_port);
+}
 
 std::pair<int64_t, int64_t> shard_range(int64_t n, int64_t world_size, int64_t rank) {
   TORCH_CHECK(n >= 0 && world_size > 0 && rank >= 0 && rank < world_size,

@@ -32,6 +32,10 @@ struct CommunicatorOptions {
   TORCH_ARG(int64_t, timeout_ms) = 120000;
 };
 
+/// A TCP port on 127.0.0.1 that is free at the time of asking (for a rendezvous on this machine:
+/// bind 127.0.0.1:0 and read the port back). Throws when no socket can be had.
+int free_loopback_port();
+
 /// [begin, end) of `rank`'s share of `n` items: contiguous, in rank order, sizes differing by at
 /// most one (the first n % world ranks get one more).
 std::pair<int64_t, int64_t> shard_range(int64_t n, int64_t world_size, int64_t rank);
