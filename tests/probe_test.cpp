@@ -393,6 +393,24 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
   // with per-element values; error bars; the provenance table
   CHECK(html.find("output invariance (KL)") != std::string::npos);
   CHECK(html.find("<rect x=") != std::string::npos);
+  // the G-EED charts first, then the Lie derivatives, then the one-value metrics as bars
+  Report ordered = r;
+  ReportRow lie = r.rows.back(), residual = r.rows.back();
+  lie.metric = "lie_derivative";
+  lie.deviation = "rotation";
+  residual.metric = "attribution_residual";
+  residual.deviation = "rotation";
+  ordered.rows.insert(ordered.rows.begin(), {residual, lie});
+  const std::string page = ordered.html("ordered");
+  const size_t equivariance_chart = page.find(">equivariance (cosine)<"),
+               lie_chart = page.find(">lie_derivative (rotation)<"),
+               kl_chart = page.find(">output invariance (KL)<"),
+               residual_chart = page.find(">attribution_residual (rotation)<");
+  CHECK(equivariance_chart < lie_chart);
+  CHECK(lie_chart < kl_chart);
+  CHECK(kl_chart < residual_chart);
+  CHECK(residual_chart != std::string::npos);
+  CHECK(page.find("<rect x=", residual_chart) != std::string::npos);  // a bar chart
   size_t heat_maps = 0;
   for (size_t at = html.find("<table class='heat'>"); at != std::string::npos;
        at = html.find("<table class='heat'>", at + 1))

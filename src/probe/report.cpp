@@ -358,27 +358,34 @@ std::string Report::html_section(const std::string& heading) const {
     return line;
   };
   std::map<std::pair<std::string, std::string>, std::pair<LineChart, LineChart>> charts;
-  LineChart kl;
-  kl.style = LineChart::Style::Bars;
-  kl.log_y = true;
-  kl.title = "output invariance (KL)";
-  kl.x_title = "model";
-  kl.y_title = "KL divergence (nats)";
-  for (size_t m = 0; m < models.size(); ++m) {
-    kl.x.push_back(static_cast<double>(m));
-    kl.x_labels.push_back(models[m]);
-  }
-  kl.series.push_back(empty_series("output KL", models.size()));
-  bool any_kl = false;
+  // metrics of one stage per model (the output KL, the attribution residual): a bar per model
+  std::map<std::pair<std::string, std::string>, LineChart> bars;
+  const auto bar_chart = [&](const ReportRow& r) -> LineChart& {
+    const auto key = std::make_pair(r.metric, r.deviation);
+    auto it = bars.find(key);
+    if (it != bars.end()) return it->second;
+    LineChart chart;
+    chart.style = LineChart::Style::Bars;
+    chart.log_y = true;
+    const bool kl = r.metric == "output_kl";
+    chart.title = kl ? "output invariance (KL)" : r.metric + " (" + r.deviation + ")";
+    chart.x_title = "model";
+    chart.y_title = kl ? "KL divergence (nats)" : metric_axis_title(r.metric);
+    for (size_t m = 0; m < models.size(); ++m) {
+      chart.x.push_back(static_cast<double>(m));
+      chart.x_labels.push_back(models[m]);
+    }
+    chart.series.push_back(empty_series(kl ? "output KL" : r.metric, models.size()));
+    return bars.emplace(key, std::move(chart)).first->second;
+  };
   for (const ReportRow& r : rows) {
     const size_t m = model_index(r.model);
-    if (r.metric == "output_kl") {
-      LineSeries& bars = kl.series[0];
-      bars.y[m] = r.value;
-      bars.low[m] = r.ci_low;
-      bars.high[m] = r.ci_high;
-      bars.labels[m] = r.model + ", " + r.stage;
-      any_kl = true;
+    if (r.metric == "output_kl" || r.metric == "attribution_residual") {
+      LineSeries& bar = bar_chart(r).series[0];
+      bar.y[m] = r.value;
+      bar.low[m] = r.ci_low;
+      bar.high[m] = r.ci_high;
+      bar.labels[m] = r.model + ", " + r.stage;
       continue;
     }
     auto key = std::make_pair(r.metric, r.deviation);
@@ -423,15 +430,33 @@ std::string Report::html_section(const std::string& heading) const {
     os << " Error bars: " << ci << " confidence intervals over samples ("
        << escape_html(interval_method) << ").";
   os << "</p><div class='charts'>";
-  for (const auto& entry : charts) {
-    os << entry.second.first.svg();
-    const auto& normalised = entry.second.second.series;
+  // the G-EED first, then the Lie derivatives and the rest; the bar charts after them
+  const auto rank = [](const std::string& metric) {
+    static const std::vector<std::string> order = {"equivariance",         "invariance",
+                                                   "lie_derivative",       "lie_attribution",
+                                                   "lie_attribution_norm", "composition"};
+    return std::find(order.begin(), order.end(), metric) - order.begin();
+  };
+  std::vector<const std::pair<const std::pair<std::string, std::string>,
+                              std::pair<LineChart, LineChart>>*>
+      ordered;
+  for (const auto& entry : charts)
+    ordered.push_back(&entry);
+  std::stable_sort(ordered.begin(), ordered.end(), [&](const auto* a, const auto* b) {
+    return rank(a->first.first) < rank(b->first.first);
+  });
+  for (const auto* entry : ordered) {
+    os << entry->second.first.svg();
+    const auto& normalised = entry->second.second.series;
     if (std::any_of(normalised.begin(), normalised.end(), [](const LineSeries& line) {
           return std::any_of(line.y.begin(), line.y.end(), [](double v) { return !std::isnan(v); });
         }))
-      os << entry.second.second.svg();
+      os << entry->second.second.svg();
   }
-  if (any_kl) os << kl.svg();
+  for (const auto& entry : bars)
+    if (entry.first.first == "output_kl") os << entry.second.svg();
+  for (const auto& entry : bars)
+    if (entry.first.first != "output_kl") os << entry.second.svg();
   os << "</div>";
 
   // Which element breaks invariance most: per model a stage x element table, coloured by the
