@@ -114,6 +114,9 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
   distributed::Communicator* communicator = options.communicator.get();
   const bool parallel = communicator != nullptr && communicator->world_size() > 1;
   const torch::Device device = device_of(model);
+  TORCH_CHECK(options.precision != Precision::Float16,
+              "eqnn::train_classifier: float16 training needs loss scaling, which eqnn does not "
+              "implement yet; use Precision::BFloat16");
   TORCH_CHECK(!parallel || device.is_cpu(), "eqnn::train_classifier: data-parallel training runs "
               "on CPU models (Gloo); the model is on ", device);
   std::unique_ptr<distributed::GradientAllReduce> gradients;
@@ -152,9 +155,14 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
       torch::Tensor loss;
       double value = 0;
       if (share > 0) {
-        loss = torch::nn::functional::cross_entropy(
-            model->forward(to_format(x.to(device), channels_last)),
-            labels.index_select(0, idx).to(device));
+        torch::Tensor logits;
+        {
+          AutocastGuard autocast(options.precision, device.type());
+          logits = model->forward(to_format(x.to(device), channels_last));
+        }
+        // the loss in float32 at least (bfloat16 logits from autocast)
+        if (logits.scalar_type() != torch::kDouble) logits = logits.to(torch::kFloat);
+        loss = torch::nn::functional::cross_entropy(logits, labels.index_select(0, idx).to(device));
         value = loss.item<double>();
       }
       if (parallel) {  // the whole batch's mean loss, known to every rank before anyone steps

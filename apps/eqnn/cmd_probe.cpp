@@ -51,6 +51,7 @@ struct ProbeArgs {
   std::string format = "text";  // of the table on stdout: text, csv or json
   DistributedArgs distributed;  // sharded probing
   std::string device = "cpu";
+  std::string precision = "float32";
 };
 
 probe::CaptureOptions capture_options(const ProbeArgs& a) {
@@ -267,6 +268,11 @@ Command add_probe_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "csv", "json"}));
   a->distributed.add_to(sub);
   add_device_option(sub, a->device);
+  sub->add_option("--precision", a->precision,
+                  "Forward arithmetic of the probed models: float32, bfloat16 (bf16, autocast) "
+                  "or float16 (fp16, GPU only)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "fp32", "bfloat16", "bf16", "float16", "fp16"}));
 
   return [a] {
     if (a->models.empty() && a->builtins.empty())
@@ -281,6 +287,10 @@ Command add_probe_command(CLI::App& app) {
     options.normalisation_samples = a->normalisation_samples;
     const torch::Device device = parse_device(a->device, "eqnn probe");
     a->distributed.validate("eqnn probe");
+    const Precision precision = precision_from_name(a->precision);
+    if (precision == Precision::Float16 && device.is_cpu())
+      throw UsageError("eqnn probe: --precision float16 runs on a GPU only (--device cuda); on "
+                       "the CPU use bfloat16");
     const bool sharded = a->distributed.world_size > 1;
     if (sharded && selection.fitted)
       throw UsageError("eqnn probe: --metrics fitted is not sharded (the maps are fitted on all "
@@ -307,6 +317,7 @@ Command add_probe_command(CLI::App& app) {
     }
     inputs = inputs.to(device);
     data_provenance["seed"] = std::to_string(a->seed);
+    data_provenance["precision"] = to_string(precision);
     data_provenance["command"] = command_line();
 
     std::vector<LoadedModel> loaded;
@@ -343,6 +354,7 @@ Command add_probe_command(CLI::App& app) {
                 << " probe points; transforms: " << transforms.size() << "\n";
       const std::string who = loaded.size() > 1 ? " " + m.model.name : "";
       probe::Report one;
+      const AutocastGuard autocast(precision, device.type());
       if (!options.metrics.empty()) {
         Progress progress("probing" + who, shard, !lead);
         options.progress = [&](int64_t done, int64_t) { progress.update(done); };

@@ -37,6 +37,7 @@ struct TrainArgs {
   int64_t probe_samples = 256;
   std::string probe_out;  // default: the checkpoint's path + "-probe"
   std::string device = "cpu";
+  std::string precision = "float32";
   DistributedArgs distributed;  // data-parallel training
 };
 
@@ -111,6 +112,11 @@ Command add_train_command(CLI::App& app) {
                 "Overwrite an existing --checkpoint (without it, an existing checkpoint is "
                 "refused unless --resume)");
   add_device_option(sub, a->device);
+  sub->add_option("--precision", a->precision,
+                  "Forward arithmetic: float32, or bfloat16 (bf16: autocast, float32 master "
+                  "weights)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "fp32", "bfloat16", "bf16"}));
   a->distributed.add_to(sub);
 
   return [a] {
@@ -206,6 +212,7 @@ Command add_train_command(CLI::App& app) {
 
     TrainOptions options = a->recipe.options();
     options.communicator = communicator;
+    options.precision = precision_from_name(a->precision);
     if (!a->augment.empty()) options.augment = Group::from_name(a->augment);
     const nlohmann::json recipe = recipe_json(a->recipe, a->data, a->augment);
     std::shared_ptr<Progress> bar;

@@ -26,6 +26,7 @@
 #include "eqnn/nn/upsample.h"
 #include "eqnn/ops.h"
 #include "eqnn/plane_rotation.h"
+#include "eqnn/precision.h"
 #include "eqnn/probe/fitted_action.h"
 #include "eqnn/probe/lie_derivative.h"
 #include "eqnn/probe/line_chart.h"

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "eqnn/group.h"
+#include "eqnn/precision.h"
 
 namespace eqnn {
 namespace distributed {
@@ -54,6 +55,11 @@ struct TrainOptions {
   /// their running statistics are averaged across ranks after every epoch. Losses passed to the
   /// callbacks and returned are the whole batch's.
   std::shared_ptr<distributed::Communicator> communicator;
+  /// The forward pass's arithmetic: BFloat16 runs it under autocast (convolutions and linear
+  /// layers in bfloat16, batch norm and the loss in float32) with the parameters, their gradients
+  /// and the optimizer in float32 (eqnn/precision.h). Float16 (GPU only) is refused: it needs
+  /// loss scaling, which is not implemented.
+  Precision precision = Precision::Float32;
   /// Bytes of gradient per all-reduce bucket (with a communicator).
   int64_t bucket_bytes = int64_t{1} << 20;
   /// Called after each step with (step within the epoch, steps per epoch, epoch, running loss).

@@ -1,5 +1,7 @@
 #include "exactness.h"
 
+#include "eqnn/precision.h"
+
 #include <c10/util/Exception.h>
 
 #include "eqnn/nn/equivariant_module.h"
@@ -73,9 +75,16 @@ void check_exact_window(const Group& group, const torch::Tensor& input, const st
   check_symmetric_sampling(who, "width", input.size(-1), kernel, stride, padding);
 }
 
+bool autocast_mixes(const torch::Tensor& input, const torch::Tensor& param) {
+  const c10::DeviceType device = input.device().type();
+  return input.scalar_type() != param.scalar_type() && autocast_enabled(device) &&
+         input.scalar_type() == autocast_dtype(device) && param.scalar_type() == torch::kFloat;
+}
+
 void check_same_dtype_device(const torch::Tensor& input, const torch::Tensor& param,
                              const std::string& who) {
-  TORCH_CHECK(input.scalar_type() == param.scalar_type(), who, ": input dtype ",
+  TORCH_CHECK(input.scalar_type() == param.scalar_type() || autocast_mixes(input, param), who,
+              ": input dtype ",
               input.scalar_type(), " does not match the parameters' dtype ", param.scalar_type(),
               "; convert the input or the module (module->to(...))");
   TORCH_CHECK(input.device() == param.device(), who, ": input is on ", input.device(),

@@ -23,7 +23,11 @@ void check_symmetric_sampling(const std::string& who, const char* dim_name, int6
 void check_exact_window(const Group& group, const torch::Tensor& input, const std::string& who,
                         int64_t kernel, int64_t stride, int64_t padding);
 
-/// Input and parameters must share dtype and device.
+/// Whether autocast is on for the input's device with the input in its lower-precision dtype and
+/// the parameter float32 (the ops after will cast them to a common dtype).
+bool autocast_mixes(const torch::Tensor& input, const torch::Tensor& param);
+
+/// Input and parameters must share dtype (or be mixed by autocast) and device.
 void check_same_dtype_device(const torch::Tensor& input, const torch::Tensor& param,
                              const std::string& who);
 

@@ -55,9 +55,14 @@ void GroupBatchNorm2dImpl::pretty_print(std::ostream& stream) const {
          << ", track_running_stats=" << options.track_running_stats() << ")";
 }
 
-torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& input) {
-  in_type().check_input(input, kWho);
-  if (options.affine()) detail::check_same_dtype_device(input, weight, kWho);
+torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& features) {
+  in_type().check_input(features, kWho);
+  if (options.affine()) detail::check_same_dtype_device(features, weight, kWho);
+  // under autocast the statistics are taken in float32 (and the output is float32)
+  const torch::Tensor& parameter = weight.defined() ? weight : running_mean;
+  const torch::Tensor input = parameter.defined() && detail::autocast_mixes(features, parameter)
+                                  ? features.to(parameter.scalar_type())
+                                  : features;
   const bool use_batch_stats = is_training() || !options.track_running_stats();
   if (is_training() && options.track_running_stats()) {
     TORCH_CHECK(input.numel() / options.num_fields() > 1, kWho,
