@@ -86,8 +86,9 @@ AutocastGuard::AutocastGuard(Precision precision, c10::DeviceType device) : devi
               "bfloat16");
   was_enabled_ = detail::autocast_enabled(device);
   was_dtype_ = detail::autocast_dtype(device);
-  set_autocast(device, true,
-               precision == Precision::BFloat16 ? c10::ScalarType::BFloat16 : c10::ScalarType::Half);
+  set_autocast(
+      device, true,
+      precision == Precision::BFloat16 ? c10::ScalarType::BFloat16 : c10::ScalarType::Half);
   active_ = true;
 }
 

@@ -13,7 +13,7 @@ namespace eqnn {
 namespace {
 
 using Check = std::function<EquivarianceReport(const Group&, torch::ScalarType, int64_t size,
-                                                int64_t batch, torch::Device)>;
+                                               int64_t batch, torch::Device)>;
 
 /// Random inputs, drawn on the CPU (the same numbers on every device) and moved.
 torch::Tensor input(int64_t batch, int64_t channels, int64_t size, torch::ScalarType dtype,
@@ -103,7 +103,8 @@ const std::vector<std::pair<std::string, Check>>& checks() {
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          GroupBatchNorm2d bn(g, 3);
          bn->to(dev, dt);
-         bn->forward(input(b, 3 * g.order(), n, dt, dev) * 3 + 1);  // non-trivial running statistics
+         bn->forward(input(b, 3 * g.order(), n, dt, dev) * 3 +
+                     1);  // non-trivial running statistics
          bn->eval();
          return check_layer(bn, dt, input(b, 3 * g.order(), n, dt, dev));
        }},

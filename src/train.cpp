@@ -117,8 +117,10 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
   TORCH_CHECK(options.precision != Precision::Float16,
               "eqnn::train_classifier: float16 training needs loss scaling, which eqnn does not "
               "implement yet; use Precision::BFloat16");
-  TORCH_CHECK(!parallel || device.is_cpu(), "eqnn::train_classifier: data-parallel training runs "
-              "on CPU models (Gloo); the model is on ", device);
+  TORCH_CHECK(!parallel || device.is_cpu(),
+              "eqnn::train_classifier: data-parallel training runs "
+              "on CPU models (Gloo); the model is on ",
+              device);
   std::unique_ptr<distributed::GradientAllReduce> gradients;
   if (parallel) {
     broadcast_state(model, *communicator);
@@ -135,9 +137,10 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
       const int64_t batch = std::min(options.batch_size, n - begin);
       // this rank's share of the batch (all of it in one process); the augmentation draws are
       // made for the whole batch, so that every image gets the element it gets in one process
-      const auto [first, last] = parallel ? distributed::shard_range(batch, communicator->world_size(),
-                                                                     communicator->rank())
-                                          : std::make_pair(int64_t{0}, batch);
+      const auto [first, last] =
+          parallel
+              ? distributed::shard_range(batch, communicator->world_size(), communicator->rank())
+              : std::make_pair(int64_t{0}, batch);
       const int64_t share = last - first;
       const torch::Tensor idx = order.narrow(0, begin + first, share);
       torch::Tensor x = images.index_select(0, idx);

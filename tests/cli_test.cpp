@@ -154,10 +154,10 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
                     "eqnn probe: --device expects cpu, cuda or cuda:N, got 'tpu'");
   check_usage_error(train({"--device", "cuda:x"}), "expects cuda:N with N a GPU index");
   if (!torch::cuda::is_available()) {
-    for (const auto& args : {std::vector<std::string>{"check", "--device", "cuda"},
-                             std::vector<std::string>{"probe", "--builtin", "cnn", "--device",
-                                                      "cuda:0"},
-                             demo({"--device", "cuda"}), train({"--device", "cuda"})})
+    for (const auto& args :
+         {std::vector<std::string>{"check", "--device", "cuda"},
+          std::vector<std::string>{"probe", "--builtin", "cnn", "--device", "cuda:0"},
+          demo({"--device", "cuda"}), train({"--device", "cuda"})})
       check_usage_error(args, "no CUDA device: this LibTorch was built without CUDA");
   } else {
     check_usage_error({"probe", "--builtin", "cnn", "--device", "cuda:4096"},

@@ -5,8 +5,8 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <future>
 #include <thread>
@@ -85,7 +85,8 @@ void require_same_reports(const eqnn::probe::Report& sharded, const eqnn::probe:
   CHECK(sharded.samples == single.samples);
   CHECK(sharded.normalisation_samples == single.normalisation_samples);
   const auto close = [](double a, double b) {
-    return (std::isnan(a) && std::isnan(b)) || std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(b));
+    return (std::isnan(a) && std::isnan(b)) ||
+           std::abs(a - b) <= 1e-12 * std::max(1.0, std::abs(b));
   };
   for (size_t i = 0; i < single.rows.size(); ++i) {
     const auto &a = sharded.rows[i], &b = single.rows[i];
@@ -232,9 +233,9 @@ TEST_CASE("Distributed: data-parallel training equals one process's, step for st
   // only in the order of float64 additions), with augmentation and a last batch of 3 images that
   // leaves one of 4 ranks without any
   torch::manual_seed(3);
-  torch::nn::Sequential prototype(
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)), torch::nn::ReLU(),
-      torch::nn::MaxPool2d(2), torch::nn::Flatten(), torch::nn::Linear(4 * 4 * 4, 3));
+  torch::nn::Sequential prototype(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
+                                  torch::nn::ReLU(), torch::nn::MaxPool2d(2), torch::nn::Flatten(),
+                                  torch::nn::Linear(4 * 4 * 4, 3));
   prototype->to(torch::kDouble);
   const torch::Tensor images = eqnn_test::randn({43, 1, 8, 8}, torch::kDouble, 8);
   const torch::Tensor labels = torch::arange(43, torch::kLong) % 3;
@@ -245,8 +246,7 @@ TEST_CASE("Distributed: data-parallel training equals one process's, step for st
   options.augment = eqnn::Group::d4();
   options.seed = 4;
   options.bucket_bytes = 256;  // several buckets
-  const auto train = [&](torch::nn::Sequential model,
-                         std::shared_ptr<Communicator> communicator) {
+  const auto train = [&](torch::nn::Sequential model, std::shared_ptr<Communicator> communicator) {
     torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(0.01));
     eqnn::TrainOptions o = options;
     o.communicator = std::move(communicator);
@@ -271,8 +271,8 @@ TEST_CASE("Distributed: data-parallel training equals one process's, step for st
       for (torch::Tensor& p : models[1]->parameters())
         p.add_(1.0);
     }
-    const auto results = on_ranks_shared<std::vector<double>>(
-        world, [&](std::shared_ptr<Communicator> c) {
+    const auto results =
+        on_ranks_shared<std::vector<double>>(world, [&](std::shared_ptr<Communicator> c) {
           return train(models[static_cast<size_t>(c->rank())], c);
         });
     for (const auto& r : results) {
@@ -287,9 +287,9 @@ TEST_CASE("Distributed: data-parallel training equals one process's, step for st
   // with batch norm: local statistics in the step, running statistics averaged after each epoch,
   // so every rank ends with the same model
   torch::manual_seed(5);
-  torch::nn::Sequential with_bn(
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)), torch::nn::BatchNorm2d(4),
-      torch::nn::ReLU(), torch::nn::Flatten(), torch::nn::Linear(4 * 8 * 8, 3));
+  torch::nn::Sequential with_bn(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
+                                torch::nn::BatchNorm2d(4), torch::nn::ReLU(), torch::nn::Flatten(),
+                                torch::nn::Linear(4 * 8 * 8, 3));
   const torch::Tensor images32 = images.to(torch::kFloat);
   const auto buffers = on_ranks_shared<std::vector<float>>(2, [&](std::shared_ptr<Communicator> c) {
     auto model = std::dynamic_pointer_cast<torch::nn::SequentialImpl>(with_bn->clone());
@@ -346,8 +346,8 @@ std::string shell_output(const std::string& command, int& status) {
 TEST_CASE("eqnn launch: two processes probe like one", "[distributed][cli]") {
   const std::string probe = " probe --builtin cnn --samples 20 --size 12 --format json";
   int one_status = -1, two_status = -1;
-  const std::string one = shell_output(std::string(EQNN_CLI_PATH) + " -j 1" + probe + " 2>/dev/null",
-                                       one_status);
+  const std::string one =
+      shell_output(std::string(EQNN_CLI_PATH) + " -j 1" + probe + " 2>/dev/null", one_status);
   const std::string two = shell_output(
       std::string(EQNN_CLI_PATH) + " launch -n 2 --timeout 60 --" + probe + " 2>/dev/null",
       two_status);

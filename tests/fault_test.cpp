@@ -238,18 +238,19 @@ TEST_CASE("a full disk or a read-only directory fails clearly and keeps the prev
     WARN("running as root: a read-only directory cannot be simulated; the full disk was tested");
   }
 }
-TEST_CASE("a rank killed mid-run ends the others with an error, and the checkpoint resumes at "
-          "the same world size only",
-          "[fault][cli][distributed]") {
+TEST_CASE(
+    "a rank killed mid-run ends the others with an error, and the checkpoint resumes at "
+    "the same world size only",
+    "[fault][cli][distributed]") {
   const TrainingDir t("eqnn_fault_rank_dir");
   const std::string ckpt = t.dir + "/run.pt";
   std::string rendezvous;
   const auto rank_args = [&](int rank, int epochs, std::vector<std::string> extra) {
     std::vector<std::string> args = t.train(ckpt, epochs, std::move(extra));
-    for (const std::string& a : {std::string("--world-size"), std::string("2"),
-                                 std::string("--rank"), std::to_string(rank),
-                                 std::string("--rendezvous"), rendezvous, std::string("--timeout"),
-                                 std::string("10")})
+    for (const std::string& a :
+         {std::string("--world-size"), std::string("2"), std::string("--rank"),
+          std::to_string(rank), std::string("--rendezvous"), rendezvous, std::string("--timeout"),
+          std::string("10")})
       args.push_back(a);
     return args;
   };
@@ -270,16 +271,16 @@ TEST_CASE("a rank killed mid-run ends the others with an error, and the checkpoi
   // the last checkpoint is whole and resumes with 2 processes, not with 1
   const int64_t epoch = epoch_of(ckpt);
   CHECK(epoch >= 0);
-  Child alone = start_eqnn(t.train(ckpt, static_cast<int>(epoch) + 3, {"--resume"}),
-                           t.dir + "/alone.log");
+  Child alone =
+      start_eqnn(t.train(ckpt, static_cast<int>(epoch) + 3, {"--resume"}), t.dir + "/alone.log");
   CHECK(finish(alone) == 2);
   CHECK_THAT(contents(t.dir + "/alone.log"),
              Catch::Contains("was trained by 2 processes and this run has --world-size 1"));
   rendezvous = "tcp://127.0.0.1:" + std::to_string(eqnn::distributed::free_loopback_port());
-  Child again0 = start_eqnn(rank_args(0, static_cast<int>(epoch) + 3, {"--resume"}),
-                            t.dir + "/again0.log");
-  Child again1 = start_eqnn(rank_args(1, static_cast<int>(epoch) + 3, {"--resume"}),
-                            t.dir + "/again1.log");
+  Child again0 =
+      start_eqnn(rank_args(0, static_cast<int>(epoch) + 3, {"--resume"}), t.dir + "/again0.log");
+  Child again1 =
+      start_eqnn(rank_args(1, static_cast<int>(epoch) + 3, {"--resume"}), t.dir + "/again1.log");
   CHECK(finish(again0) == 0);
   CHECK(finish(again1) == 0);
   CHECK(epoch_of(ckpt) == epoch + 2);

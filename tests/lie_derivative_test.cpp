@@ -159,10 +159,10 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
       z = child.forward(z);
       up = child.forward(up);
       down = child.forward(down);
-      const torch::Tensor own = z.dim() == 4 ? eqnn::probe::detail::rotation_generator(z)
-                                             : torch::zeros_like(z);
-      const double exact = ((up - down) / (2 * h) - own).reshape({5, -1}).norm(2, 1).mean()
-                               .item<double>();
+      const torch::Tensor own =
+          z.dim() == 4 ? eqnn::probe::detail::rotation_generator(z) : torch::zeros_like(z);
+      const double exact =
+          ((up - down) / (2 * h) - own).reshape({5, -1}).norm(2, 1).mean().item<double>();
       INFO("stage " << s);
       CHECK(find_row(estimate, "cnn", s, "lie_derivative", "rotation").value ==
             Approx(exact).epsilon(1e-2));
@@ -176,8 +176,8 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
     for (const auto& shape : {std::vector<int64_t>{3, 4, 7, 7}, std::vector<int64_t>{2, 8, 6, 10},
                               std::vector<int64_t>{2, 3, 5, 1}}) {
       INFO(dtype << " " << torch::IntArrayRef(shape));
-      const torch::Tensor y = eqnn_test::randn({2 * shape[0], shape[1], shape[2], shape[3]},
-                                               dtype, 7);
+      const torch::Tensor y =
+          eqnn_test::randn({2 * shape[0], shape[1], shape[2], shape[3]}, dtype, 7);
       for (const bool channels_last : {false, true}) {
         const torch::Tensor yy =
             channels_last ? y.contiguous(torch::MemoryFormat::ChannelsLast) : y;

@@ -9,7 +9,8 @@
 
 namespace {
 
-/// The largest cosine equivariance G-EED over the stages of `model` under D4 on `x`, in `precision`.
+/// The largest cosine equivariance G-EED over the stages of `model` under D4 on `x`, in
+/// `precision`.
 double worst_stage_geed(torch::nn::Sequential model, const torch::Tensor& x,
                         eqnn::Precision precision) {
   using namespace eqnn::probe;
@@ -19,8 +20,8 @@ double worst_stage_geed(torch::nn::Sequential model, const torch::Tensor& x,
   options.normalised = false;
   options.uncertainty.resamples = 0;
   const eqnn::AutocastGuard autocast(precision, c10::DeviceType::CPU);
-  const Report r = run_probe(model_of(model, "gcnn"), x, group_transforms(eqnn::Group::d4()),
-                             options);
+  const Report r =
+      run_probe(model_of(model, "gcnn"), x, group_transforms(eqnn::Group::d4()), options);
   double worst = 0;
   for (const ReportRow& row : r.rows)
     if (!std::isnan(row.value)) worst = std::max(worst, row.value);

@@ -55,8 +55,7 @@ Command add_launch_command(CLI::App& app) {
                   "launcher for the rest once one has failed")
       ->capture_default_str()
       ->check(number_in(0.1, 86400));
-  sub->add_option("command", a->command, "The eqnn command and its options, after --")
-      ->required();
+  sub->add_option("command", a->command, "The eqnn command and its options, after --")->required();
 
   return [a] {
     const std::string& name = a->command.front();
@@ -66,7 +65,8 @@ Command add_launch_command(CLI::App& app) {
       if (arg == "--world-size" || arg == "--rank" || arg == "--rendezvous")
         throw UsageError("eqnn launch: sets " + arg + " itself; leave it out of the command");
     const int64_t world = a->processes;
-    const int port = a->port > 0 ? static_cast<int>(a->port) : eqnn::distributed::free_loopback_port();
+    const int port =
+        a->port > 0 ? static_cast<int>(a->port) : eqnn::distributed::free_loopback_port();
     const int64_t hardware = std::max<int64_t>(1, std::thread::hardware_concurrency());
     const int64_t threads = a->threads > 0 ? a->threads : std::max<int64_t>(1, hardware / world);
     const std::string rendezvous = "tcp://127.0.0.1:" + std::to_string(port);

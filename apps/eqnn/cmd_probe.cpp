@@ -289,16 +289,19 @@ Command add_probe_command(CLI::App& app) {
     a->distributed.validate("eqnn probe");
     const Precision precision = precision_from_name(a->precision);
     if (precision == Precision::Float16 && device.is_cpu())
-      throw UsageError("eqnn probe: --precision float16 runs on a GPU only (--device cuda); on "
-                       "the CPU use bfloat16");
+      throw UsageError(
+          "eqnn probe: --precision float16 runs on a GPU only (--device cuda); on "
+          "the CPU use bfloat16");
     const bool sharded = a->distributed.world_size > 1;
     if (sharded && selection.fitted)
-      throw UsageError("eqnn probe: --metrics fitted is not sharded (the maps are fitted on all "
-                       "samples): run it in one process");
+      throw UsageError(
+          "eqnn probe: --metrics fitted is not sharded (the maps are fitted on all "
+          "samples): run it in one process");
     if (sharded && a->normalisation_samples == 0)
-      throw UsageError("eqnn probe: --normalisation-samples 0 (all pairs) crosses the shards of "
-                       "--world-size " + std::to_string(a->distributed.world_size) +
-                       ": give a number of samples");
+      throw UsageError(
+          "eqnn probe: --normalisation-samples 0 (all pairs) crosses the shards of "
+          "--world-size " +
+          std::to_string(a->distributed.world_size) + ": give a number of samples");
     // rank 0 speaks and writes; the other ranks only compute
     const bool lead = a->distributed.rank == 0;
     if (!a->out.empty() && lead) check_output_directory(a->out);
@@ -336,8 +339,8 @@ Command add_probe_command(CLI::App& app) {
     // status lines once nothing can be refused any more
     std::ostringstream quiet;
     std::ostream& status = lead ? std::cerr : quiet;
-    const auto [shard_begin, shard_end] = distributed::shard_range(
-        inputs.size(0), communicator->world_size(), communicator->rank());
+    const auto [shard_begin, shard_end] =
+        distributed::shard_range(inputs.size(0), communicator->world_size(), communicator->rank());
     const int64_t shard = shard_end - shard_begin;
     if (sharded)
       status << "shards: " << communicator->world_size() << " processes; rank 0 probes samples "
@@ -351,15 +354,16 @@ Command add_probe_command(CLI::App& app) {
     std::string title = "eqnn probe: ";
     for (const LoadedModel& m : loaded) {
       status << "model: " << m.model.name << ", " << m.model.points.size()
-                << " probe points; transforms: " << transforms.size() << "\n";
+             << " probe points; transforms: " << transforms.size() << "\n";
       const std::string who = loaded.size() > 1 ? " " + m.model.name : "";
       probe::Report one;
       const AutocastGuard autocast(precision, device.type());
       if (!options.metrics.empty()) {
         Progress progress("probing" + who, shard, !lead);
         options.progress = [&](int64_t done, int64_t) { progress.update(done); };
-        one = sharded ? probe::run_probe_sharded(m.model, inputs, transforms, options, *communicator)
-                      : probe::run_probe(m.model, inputs, transforms, options);
+        one = sharded
+                  ? probe::run_probe_sharded(m.model, inputs, transforms, options, *communicator)
+                  : probe::run_probe(m.model, inputs, transforms, options);
         progress.finish();
       }
       if (selection.fitted) {
@@ -374,8 +378,9 @@ Command add_probe_command(CLI::App& app) {
         probe::LieDerivativeOptions lie;
         Progress progress("Lie derivatives" + who, shard, !lead);
         lie.progress = [&](int64_t done, int64_t) { progress.update(done); };
-        append_rows(one, sharded ? probe::lie_derivatives_sharded(m.model, inputs, lie, *communicator)
-                                 : probe::lie_derivatives(m.model, inputs, lie));
+        append_rows(one, sharded
+                             ? probe::lie_derivatives_sharded(m.model, inputs, lie, *communicator)
+                             : probe::lie_derivatives(m.model, inputs, lie));
         progress.finish();
         if (!m.sequential.is_empty() && sharded) {
           status << "note: the Lie layer attribution is not sharded; run it in one process\n";

@@ -4,8 +4,8 @@
 
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "arg_checks.h"
 #include "cli.h"
@@ -144,7 +144,8 @@ Command add_train_command(CLI::App& app) {
     int64_t first_epoch = 0;
     if (a->checkpoint.empty()) {
       if (a->resume) throw UsageError(std::string(kWho) + ": --resume needs --checkpoint FILE");
-      if (lead) std::cerr << "eqnn: warning: no --checkpoint: the trained model will be discarded\n";
+      if (lead)
+        std::cerr << "eqnn: warning: no --checkpoint: the trained model will be discarded\n";
     } else {
       if (lead) prepare_output_file(a->checkpoint, "--checkpoint", kWho);
       const bool exists = std::filesystem::exists(a->checkpoint);
@@ -167,10 +168,11 @@ Command add_train_command(CLI::App& app) {
                        "rate, schedule, seed, limit and augmentation cannot be checked\n";
         const int64_t saved_world = extra.value("world_size", int64_t{1});
         if (saved_world != world)
-          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' was trained by " +
-                           std::to_string(saved_world) + " process" + (saved_world == 1 ? "" : "es") +
-                           " and this run has --world-size " + std::to_string(world) +
-                           ": resume it with --world-size " + std::to_string(saved_world) +
+          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint +
+                           "' was trained by " + std::to_string(saved_world) + " process" +
+                           (saved_world == 1 ? "" : "es") + " and this run has --world-size " +
+                           std::to_string(world) + ": resume it with --world-size " +
+                           std::to_string(saved_world) +
                            " (the batches and their shares depend on it)");
         first_epoch = extra.value("epoch", int64_t{-1}) + 1;
         if (first_epoch >= a->recipe.epochs)
@@ -216,7 +218,8 @@ Command add_train_command(CLI::App& app) {
     if (!a->augment.empty()) options.augment = Group::from_name(a->augment);
     const nlohmann::json recipe = recipe_json(a->recipe, a->data, a->augment);
     std::shared_ptr<Progress> bar;
-    if (lead) options.progress = training_progress("training", first_epoch, options.epochs, bar, true);
+    if (lead)
+      options.progress = training_progress("training", first_epoch, options.epochs, bar, true);
     nlohmann::json history = nullptr;
     if (a->resume) history = nlohmann::json::parse(resumed.extra_json).value("history", history);
     TrainingProbe probes(

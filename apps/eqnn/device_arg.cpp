@@ -31,8 +31,7 @@ torch::Device parse_device(const std::string& text, const std::string& who) {
   if (index >= count)
     throw UsageError(who + ": --device " + text + ": there " +
                      (count == 1 ? "is 1 GPU" : "are " + std::to_string(count) + " GPUs") +
-                     " (cuda:0" + (count > 1 ? " .. cuda:" + std::to_string(count - 1) : "") +
-                     ")");
+                     " (cuda:0" + (count > 1 ? " .. cuda:" + std::to_string(count - 1) : "") + ")");
   return torch::Device(torch::kCUDA, static_cast<torch::DeviceIndex>(index));
 }
 

@@ -1,8 +1,8 @@
 // --device cpu|cuda|cuda:N, shared by train, probe, check and demo.
 #pragma once
 
-#include <CLI/CLI.hpp>
 #include <torch/types.h>
+#include <CLI/CLI.hpp>
 
 #include <string>
 

@@ -8,8 +8,9 @@
 namespace eqnn_cli {
 
 void DistributedArgs::add_to(CLI::App* command) {
-  command->add_option("--world-size", world_size,
-                      "Number of processes working together (eqnn launch sets it)")
+  command
+      ->add_option("--world-size", world_size,
+                   "Number of processes working together (eqnn launch sets it)")
       ->capture_default_str()
       ->check(integer_in(1, 1024));
   command->add_option("--rank", rank, "This process's rank, 0 .. world size - 1")
@@ -18,9 +19,10 @@ void DistributedArgs::add_to(CLI::App* command) {
   command->add_option("--rendezvous", rendezvous,
                       "Where the processes meet: tcp://HOST:PORT (rank 0 listens) or "
                       "file:///PATH (a new file every rank can reach)");
-  command->add_option("--timeout", timeout_s,
-                      "Seconds to wait for the other processes at the rendezvous and at each "
-                      "exchange before failing")
+  command
+      ->add_option("--timeout", timeout_s,
+                   "Seconds to wait for the other processes at the rendezvous and at each "
+                   "exchange before failing")
       ->capture_default_str()
       ->check(number_in(0.1, 86400));
 }

@@ -27,7 +27,9 @@ Precision precision_from_name(const std::string& name);
 /// restores the previous state after (Float32: changes nothing). Throws for float16 on the CPU.
 class AutocastGuard {
  public:
+  /// Turns autocast to `precision` on for `device` (a no-op for Float32).
   AutocastGuard(Precision precision, c10::DeviceType device);
+  /// Restores the state found by the constructor.
   ~AutocastGuard();
   AutocastGuard(const AutocastGuard&) = delete;
   AutocastGuard& operator=(const AutocastGuard&) = delete;
@@ -40,8 +42,9 @@ class AutocastGuard {
 };
 
 namespace detail {
-/// Whether autocast is on for `device` in this thread, and its dtype (LibTorch 1.13 and 2.x).
+/// Whether autocast is on for `device` in this thread (LibTorch 1.13 and 2.x).
 bool autocast_enabled(c10::DeviceType device);
+/// The dtype autocast casts to on `device` in this thread.
 c10::ScalarType autocast_dtype(c10::DeviceType device);
 }  // namespace detail
 

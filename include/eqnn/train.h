@@ -76,18 +76,19 @@ double scheduled_learning_rate(const TrainOptions& options, int64_t step, int64_
 torch::Tensor apply_elements(const torch::Tensor& x, const Group& group,
                              const torch::Tensor& elements);
 
-/// Trains with cross-entropy (on the model's device: each batch is moved there) from epoch `first_epoch` to options.epochs - 1 (resume: pass the next
-/// epoch), shuffling with a generator seeded by (seed, epoch) so a resumed run sees the same
-/// batches and learning rates. Returns the mean loss of each epoch run. Throws for images that are
-/// not (N, C, H, W) with N labels, an empty set, invalid options, or a loss that turns NaN or
-/// infinite (then before the step that would apply it, so on_epoch_end never sees bad weights).
+/// Trains with cross-entropy (on the model's device: each batch is moved there) from epoch
+/// `first_epoch` to options.epochs - 1 (resume: pass the next epoch), shuffling with a generator
+/// seeded by (seed, epoch) so a resumed run sees the same batches and learning rates. Returns the
+/// mean loss of each epoch run. Throws for images that are not (N, C, H, W) with N labels, an empty
+/// set, invalid options, or a loss that turns NaN or infinite (then before the step that would
+/// apply it, so on_epoch_end never sees bad weights).
 std::vector<double> train_classifier(torch::nn::Sequential& model,
                                      torch::optim::Optimizer& optimizer,
                                      const torch::Tensor& images, const torch::Tensor& labels,
                                      const TrainOptions& options, int64_t first_epoch = 0);
 
-/// Top-1 accuracy in eval mode (on the model's device), optionally after transforming every image by group element
-/// `element` (the test set "seen" under that element).
+/// Top-1 accuracy in eval mode (on the model's device), optionally after transforming every image
+/// by group element `element` (the test set "seen" under that element).
 double accuracy(torch::nn::Sequential& model, const torch::Tensor& images,
                 const torch::Tensor& labels, int64_t batch_size = 256,
                 const std::optional<std::pair<Group, int64_t>>& transform = std::nullopt);

@@ -61,8 +61,10 @@ Endpoint parse_rendezvous(const std::string& url) {
                 "eqnn::distributed: expected the rendezvous file:///ABSOLUTE/PATH, got '", url,
                 "'");
   } else {
-    TORCH_CHECK(false, "eqnn::distributed: expected the rendezvous tcp://HOST:PORT or "
-                "file:///PATH, got '", url, "'");
+    TORCH_CHECK(false,
+                "eqnn::distributed: expected the rendezvous tcp://HOST:PORT or "
+                "file:///PATH, got '",
+                url, "'");
   }
   return e;
 }
@@ -90,7 +92,8 @@ int free_loopback_port() {
 std::pair<int64_t, int64_t> shard_range(int64_t n, int64_t world_size, int64_t rank) {
   TORCH_CHECK(n >= 0 && world_size > 0 && rank >= 0 && rank < world_size,
               "eqnn::distributed::shard_range: expected n >= 0 and 0 <= rank < world size, got "
-              "n = ", n, ", rank ", rank, " of ", world_size);
+              "n = ",
+              n, ", rank ", rank, " of ", world_size);
   const int64_t base = n / world_size, extra = n % world_size;
   const int64_t begin = rank * base + std::min(rank, extra);
   return {begin, begin + base + (rank < extra ? 1 : 0)};
@@ -188,8 +191,8 @@ template <typename Launch>
 Communicator::Pending Communicator::start(const std::string& what, Launch&& launch) {
   Pending pending;
   pending.state_ = std::make_unique<Pending::State>();
-  pending.state_->what = "rank " + std::to_string(rank()) + " of " +
-                         std::to_string(world_size()) + ": " + what;
+  pending.state_->what =
+      "rank " + std::to_string(rank()) + " of " + std::to_string(world_size()) + ": " + what;
   try {
     pending.state_->work = launch(*impl_->group);
   } catch (const std::exception& e) {

@@ -12,13 +12,16 @@ GradientAllReduce::GradientAllReduce(const std::vector<torch::Tensor>& parameter
                                      int64_t bucket_bytes)
     : communicator_(std::move(communicator)) {
   TORCH_CHECK(communicator_ != nullptr, "eqnn::distributed::GradientAllReduce: no communicator");
-  TORCH_CHECK(bucket_bytes > 0, "eqnn::distributed::GradientAllReduce: bucket_bytes must be "
-              "positive, got ", bucket_bytes);
+  TORCH_CHECK(bucket_bytes > 0,
+              "eqnn::distributed::GradientAllReduce: bucket_bytes must be "
+              "positive, got ",
+              bucket_bytes);
   for (const torch::Tensor& p : parameters)
     if (p.requires_grad()) {
       TORCH_CHECK(p.device().is_cpu() && p.is_floating_point(),
                   "eqnn::distributed::GradientAllReduce: expected floating-point CPU parameters "
-                  "(Gloo), got one of ", p.dtype(), " on ", p.device());
+                  "(Gloo), got one of ",
+                  p.dtype(), " on ", p.device());
       parameters_.push_back(p);
     }
   bucket_of_.resize(parameters_.size());
@@ -35,9 +38,8 @@ GradientAllReduce::GradientAllReduce(const std::vector<torch::Tensor>& parameter
       bytes = 0;
     }
     Bucket& b = buckets_.back();
-    b.offsets.push_back(b.parameters.empty() ? 0
-                                             : b.offsets.back() +
-                                                   parameters_[b.parameters.back()].numel());
+    b.offsets.push_back(
+        b.parameters.empty() ? 0 : b.offsets.back() + parameters_[b.parameters.back()].numel());
     slot_of_[k] = b.parameters.size();
     b.parameters.push_back(k);
     bucket_of_[k] = buckets_.size() - 1;
@@ -57,7 +59,8 @@ GradientAllReduce::~GradientAllReduce() {
     parameters_[k].remove_hook(hooks_[k]);
   // all-reduces still in flight (an exception between prepare and finish) must end before their
   // buffers go
-  for (Bucket& b : buckets_) try {
+  for (Bucket& b : buckets_)
+    try {
       b.pending.wait();
     } catch (...) {
     }

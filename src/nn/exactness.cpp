@@ -84,9 +84,8 @@ bool autocast_mixes(const torch::Tensor& input, const torch::Tensor& param) {
 void check_same_dtype_device(const torch::Tensor& input, const torch::Tensor& param,
                              const std::string& who) {
   TORCH_CHECK(input.scalar_type() == param.scalar_type() || autocast_mixes(input, param), who,
-              ": input dtype ",
-              input.scalar_type(), " does not match the parameters' dtype ", param.scalar_type(),
-              "; convert the input or the module (module->to(...))");
+              ": input dtype ", input.scalar_type(), " does not match the parameters' dtype ",
+              param.scalar_type(), "; convert the input or the module (module->to(...))");
   TORCH_CHECK(input.device() == param.device(), who, ": input is on ", input.device(),
               " but the parameters are on ", param.device(),
               "; move one of them (module->to(...))");

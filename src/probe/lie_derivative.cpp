@@ -114,8 +114,7 @@ std::vector<double> norms(const torch::Tensor& v) {
 /// pixels the copies moved back, (rho_i(-h) a + rho_i(h) b) / 2 (exactly f_i(x) wherever the
 /// stage is equivariant to the shift); otherwise their mean (a + b) / 2. Either differs from
 /// f_i(x) at second order in h.
-std::vector<double> stage_lie_norms(const torch::Tensor& y, Generator g, double h,
-                                    int64_t width) {
+std::vector<double> stage_lie_norms(const torch::Tensor& y, Generator g, double h, int64_t width) {
   const int64_t b = y.size(0) / 2;
   const torch::Tensor up = y.narrow(0, 0, b), down = y.narrow(0, b, b);
   if (y.dim() != 4) return norms((up - down).div_(2 * h));
@@ -124,10 +123,9 @@ std::vector<double> stage_lie_norms(const torch::Tensor& y, Generator g, double 
     return std::vector<double>(n.data_ptr<double>(), n.data_ptr<double>() + b);
   }
   const double shift = h * static_cast<double>(y.size(3)) / static_cast<double>(width);
-  const torch::Tensor centre =
-      std::abs(shift - std::round(shift)) < 1e-9
-          ? (flow(up, g, -h, width) + flow(down, g, h, width)).mul_(0.5)
-          : (up + down).mul_(0.5);
+  const torch::Tensor centre = std::abs(shift - std::round(shift)) < 1e-9
+                                   ? (flow(up, g, -h, width) + flow(down, g, h, width)).mul_(0.5)
+                                   : (up + down).mul_(0.5);
   return norms((up - down).div_(2 * h).sub_(direction(centre, g, h, width)));
 }
 

@@ -51,7 +51,8 @@ double plane_sum_of_squares(const PlanePair<T>& p, T inv_2h) {
     const auto value = [&](int64_t c, T left, T right) {
       const T cc = T(c) - col_c;
       const T below = down ? p.sum(r + 1, c) : T(0), above = up ? p.sum(r - 1, c) : T(0);
-      const T l = p.difference(r, c) * inv_2h - quarter * (cc * (below - above) - rr * (right - left));
+      const T l =
+          p.difference(r, c) * inv_2h - quarter * (cc * (below - above) - rr * (right - left));
       return l * l;
     };
     T row_total = 0;
@@ -110,9 +111,9 @@ double channels_last_row_sum(const T* a, const T* b, const at::Tensor& like, int
     T sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t ch = 0; ch < channels; ++ch) {
-      const T l = (a0[ch] - b0[ch]) * inv_2h -
-                  quarter * (cc * ((ad[ch] + bd[ch]) - (au[ch] + bu[ch])) -
-                             rr * ((ar[ch] + br[ch]) - (al[ch] + bl[ch])));
+      const T l =
+          (a0[ch] - b0[ch]) * inv_2h - quarter * (cc * ((ad[ch] + bd[ch]) - (au[ch] + bu[ch])) -
+                                                  rr * ((ar[ch] + br[ch]) - (al[ch] + bl[ch])));
       sum += l * l;
     }
     total += static_cast<double>(sum);
@@ -183,8 +184,7 @@ torch::Tensor rotation_lie_norms(const torch::Tensor& a, const torch::Tensor& b,
               "sizes, strides and dtype, got ",
               a.sizes(), " and ", b.sizes());
   const auto type = a.scalar_type();
-  if (!a.device().is_cpu() || (type != torch::kFloat && type != torch::kDouble) ||
-      a.numel() == 0)
+  if (!a.device().is_cpu() || (type != torch::kFloat && type != torch::kDouble) || a.numel() == 0)
     return rotation_lie_norms_reference(a, b, h);
   torch::Tensor out = torch::empty({a.size(0)}, torch::kDouble);
   if (type == torch::kFloat)

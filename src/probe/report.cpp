@@ -437,8 +437,8 @@ std::string Report::html_section(const std::string& heading) const {
                                                    "lie_attribution_norm", "composition"};
     return std::find(order.begin(), order.end(), metric) - order.begin();
   };
-  std::vector<const std::pair<const std::pair<std::string, std::string>,
-                              std::pair<LineChart, LineChart>>*>
+  std::vector<
+      const std::pair<const std::pair<std::string, std::string>, std::pair<LineChart, LineChart>>*>
       ordered;
   for (const auto& entry : charts)
     ordered.push_back(&entry);

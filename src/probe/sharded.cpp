@@ -38,10 +38,10 @@ int64_t signature(const Report& r) {
 Report gather_shards(const Report& local, distributed::Communicator& communicator,
                      const UncertaintyOptions& uncertainty) {
   const int64_t world = communicator.world_size();
-  const torch::Tensor header = torch::tensor(
-      {local.samples, static_cast<int64_t>(local.rows.size()), signature(local),
-       local.normalisation_samples},
-      torch::kLong);
+  const torch::Tensor header =
+      torch::tensor({local.samples, static_cast<int64_t>(local.rows.size()), signature(local),
+                     local.normalisation_samples},
+                    torch::kLong);
   const std::vector<torch::Tensor> headers =
       communicator.all_gather(header, "gathering the probe's shard sizes");
   std::vector<int64_t> counts;
@@ -65,8 +65,8 @@ Report gather_shards(const Report& local, distributed::Communicator& communicato
     length += 4 + static_cast<int64_t>(row.per_element.size()) +
               (has_per_sample(row, local.samples) ? widest : 0);
   }
-  torch::Tensor packed = torch::full({length}, std::numeric_limits<double>::quiet_NaN(),
-                                     torch::kDouble);
+  torch::Tensor packed =
+      torch::full({length}, std::numeric_limits<double>::quiet_NaN(), torch::kDouble);
   double* p = packed.data_ptr<double>();
   for (size_t i = 0; i < local.rows.size(); ++i) {
     const ReportRow& row = local.rows[i];
@@ -131,14 +131,15 @@ Report run_probe_sharded(const ProbedModel& model, const torch::Tensor& inputs,
                          distributed::Communicator& communicator) {
   TORCH_CHECK(inputs.defined() && inputs.dim() == 4 && inputs.size(0) >= communicator.world_size(),
               "eqnn::probe::run_probe_sharded: expected a batch (B, C, H, W) of at least one "
-              "sample per rank (", communicator.world_size(), "), got ",
+              "sample per rank (",
+              communicator.world_size(), "), got ",
               inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
-  TORCH_CHECK(!options.normalised || options.normalisation_samples > 0 ||
-                  communicator.world_size() == 1,
-              "eqnn::probe::run_probe_sharded: the normalisation over all pairs of samples "
-              "(normalisation_samples = 0) crosses shards; give a number of samples");
-  const auto [begin, end] = distributed::shard_range(inputs.size(0), communicator.world_size(),
-                                                     communicator.rank());
+  TORCH_CHECK(
+      !options.normalised || options.normalisation_samples > 0 || communicator.world_size() == 1,
+      "eqnn::probe::run_probe_sharded: the normalisation over all pairs of samples "
+      "(normalisation_samples = 0) crosses shards; give a number of samples");
+  const auto [begin, end] =
+      distributed::shard_range(inputs.size(0), communicator.world_size(), communicator.rank());
   ProbeOptions local = options;
   local.uncertainty.resamples = 0;  // recomputed from all samples
   Report shard = run_probe(model, inputs.narrow(0, begin, end - begin), transforms, local);
@@ -148,9 +149,8 @@ Report run_probe_sharded(const ProbedModel& model, const torch::Tensor& inputs,
     ProbeOptions scales = local;
     scales.progress = nullptr;
     const Report first = run_probe(model, inputs.narrow(0, 0, m), transforms, scales);
-    TORCH_CHECK(first.rows.size() == shard.rows.size(),
-                "eqnn::probe::run_probe_sharded: model '", model.name,
-                "' gave other rows for the normalisation samples");
+    TORCH_CHECK(first.rows.size() == shard.rows.size(), "eqnn::probe::run_probe_sharded: model '",
+                model.name, "' gave other rows for the normalisation samples");
     for (size_t i = 0; i < shard.rows.size(); ++i) {
       shard.rows[i].scale = first.rows[i].scale;
       shard.rows[i].scale_standard_error = first.rows[i].scale_standard_error;
@@ -166,10 +166,11 @@ Report lie_derivatives_sharded(const ProbedModel& model, const torch::Tensor& in
                                distributed::Communicator& communicator) {
   TORCH_CHECK(inputs.defined() && inputs.dim() == 4 && inputs.size(0) >= communicator.world_size(),
               "eqnn::probe::lie_derivatives_sharded: expected a batch (B, C, H, W) of at least "
-              "one sample per rank (", communicator.world_size(), "), got ",
+              "one sample per rank (",
+              communicator.world_size(), "), got ",
               inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
-  const auto [begin, end] = distributed::shard_range(inputs.size(0), communicator.world_size(),
-                                                     communicator.rank());
+  const auto [begin, end] =
+      distributed::shard_range(inputs.size(0), communicator.world_size(), communicator.rank());
   LieDerivativeOptions local = options;
   local.uncertainty.resamples = 0;
   return gather_shards(lie_derivatives(model, inputs.narrow(0, begin, end - begin), local),

@@ -51,16 +51,23 @@ class Communicator {
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;
 
+  /// This process's rank.
   int64_t rank() const { return options_.rank(); }
+  /// The number of ranks.
   int64_t world_size() const { return options_.world_size(); }
+  /// The options it was made with.
   const CommunicatorOptions& options() const { return options_; }
 
   /// An all-reduce in flight (all_reduce_sum_async); wait() blocks until it is done or throws.
   class Pending {
    public:
+    /// Nothing in flight (wait() returns at once).
     Pending();
+    /// Does not wait: call wait() first.
     ~Pending();
+    /// Takes over the all-reduce in flight.
     Pending(Pending&&) noexcept;
+    /// Takes over the all-reduce in flight (the one held before must have been waited for).
     Pending& operator=(Pending&&) noexcept;
     /// Blocks until the sum is in the tensor; throws (naming `what`) on failure or timeout.
     void wait();

@@ -18,6 +18,7 @@
 namespace eqnn {
 namespace distributed {
 
+/// The weighted gradient sum of one data-parallel step (this file's description).
 class GradientAllReduce {
  public:
   /// Hooks every parameter that requires a gradient; buckets of about `bucket_bytes` each
@@ -36,16 +37,17 @@ class GradientAllReduce {
   /// the parameters' gradients. Throws when another rank has failed or timed out.
   void finish();
 
+  /// The number of buckets.
   int64_t bucket_count() const { return static_cast<int64_t>(buckets_.size()); }
   /// Seconds finish() has spent waiting for all-reduces, summed over steps.
   double seconds_waiting() const { return seconds_waiting_; }
 
  private:
   struct Bucket {
-    torch::Tensor buffer;                 // the flattened gradients, weighted
-    std::vector<size_t> parameters;       // indices into parameters_
-    std::vector<int64_t> offsets;         // of each parameter in buffer
-    size_t ready = 0;                     // gradients copied in this step
+    torch::Tensor buffer;            // the flattened gradients, weighted
+    std::vector<size_t> parameters;  // indices into parameters_
+    std::vector<int64_t> offsets;    // of each parameter in buffer
+    size_t ready = 0;                // gradients copied in this step
     bool started = false;
     Communicator::Pending pending;
   };
@@ -55,11 +57,11 @@ class GradientAllReduce {
   std::vector<torch::Tensor> parameters_;
   std::shared_ptr<Communicator> communicator_;
   std::vector<Bucket> buckets_;
-  std::vector<size_t> bucket_of_;        // parameter -> bucket
-  std::vector<size_t> slot_of_;          // parameter -> position within its bucket
-  std::vector<bool> arrived_;            // parameter's gradient copied this step
+  std::vector<size_t> bucket_of_;  // parameter -> bucket
+  std::vector<size_t> slot_of_;    // parameter -> position within its bucket
+  std::vector<bool> arrived_;      // parameter's gradient copied this step
   std::vector<unsigned> hooks_;
-  size_t next_bucket_ = 0;               // the next bucket to start (in order)
+  size_t next_bucket_ = 0;  // the next bucket to start (in order)
   double weight_ = 1;
   bool active_ = false;
   double seconds_waiting_ = 0;
