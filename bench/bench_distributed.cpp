@@ -136,9 +136,6 @@ void BM_ShardedProbe(benchmark::State& state) {
   const int64_t world = state.range(0);
   const eqnn::ModelSpec spec = spec_of(state.range(1));
   const auto ranks = connect_ranks(world);
-  torch::manual_seed(1);
-  auto net = eqnn::build_model(spec);
-  net->eval();
   const torch::Tensor x = torch::rand({64, 1, 28, 28});
   const auto transforms = eqnn::probe::group_transforms(eqnn::Group::d4());
   std::vector<eqnn::probe::ProbedModel> models;

@@ -72,10 +72,8 @@ void GradientAllReduce::prepare(double weight) {
   active_ = true;
   next_bucket_ = 0;
   std::fill(arrived_.begin(), arrived_.end(), false);
-  for (Bucket& b : buckets_) {
+  for (Bucket& b : buckets_)
     b.ready = 0;
-    b.started = false;
-  }
 }
 
 void GradientAllReduce::on_gradient(size_t k, const torch::Tensor& gradient) {
@@ -95,7 +93,6 @@ void GradientAllReduce::start_ready_buckets() {
     Bucket& b = buckets_[next_bucket_];
     b.pending = communicator_->all_reduce_sum_async(
         b.buffer, "the gradient all-reduce (bucket " + std::to_string(next_bucket_) + ")");
-    b.started = true;
     ++next_bucket_;
   }
 }

@@ -37,22 +37,27 @@ struct PlanePair {
   }
 };
 
+/// L at one entry from the difference a - b there and the sums s = a + b of its four neighbours
+/// (0 outside): L = (a - b) / 2h - D s / 2 with D s / 2 = (cc (s[r+1] - s[r-1]) - rr (s[c+1] -
+/// s[c-1])) / 4, cc and rr the entry's column and row about the centre.
+template <typename T>
+inline T lie_entry(T difference, T below, T above, T right, T left, T cc, T rr, T inv_2h) {
+  return difference * inv_2h - T(0.25) * (cc * (below - above) - rr * (right - left));
+}
+
 /// sum over the plane of L^2, L = (a - b) / 2h - D (a + b) / 2 (lie_norms.h), computed in T and
 /// summed in double. Interior columns are branch-free; rows and columns at the border see zeros.
 template <typename T>
 double plane_sum_of_squares(const PlanePair<T>& p, T inv_2h) {
-  const T quarter = T(0.25);
   const T row_c = T(p.rows - 1) / 2, col_c = T(p.cols - 1) / 2;
   double total = 0;
   for (int64_t r = 0; r < p.rows; ++r) {
     const T rr = T(r) - row_c;
     const bool up = r > 0, down = r + 1 < p.rows;
-    // D s / 2 = (cc (s[r+1] - s[r-1]) - rr (s[c+1] - s[c-1])) / 4
     const auto value = [&](int64_t c, T left, T right) {
-      const T cc = T(c) - col_c;
       const T below = down ? p.sum(r + 1, c) : T(0), above = up ? p.sum(r - 1, c) : T(0);
       const T l =
-          p.difference(r, c) * inv_2h - quarter * (cc * (below - above) - rr * (right - left));
+          lie_entry(p.difference(r, c), below, above, right, left, T(c) - col_c, rr, inv_2h);
       return l * l;
     };
     T row_total = 0;
@@ -68,10 +73,8 @@ double plane_sum_of_squares(const PlanePair<T>& p, T inv_2h) {
         T interior = 0;
 #pragma omp simd reduction(+ : interior)
         for (int64_t c = 1; c < p.cols - 1; ++c) {
-          const T cc = T(c) - col_c;
-          const T l = (a0[c] - b0[c]) * inv_2h -
-                      quarter * (cc * ((ad[c] + bd[c]) - (au[c] + bu[c])) -
-                                 rr * ((a0[c + 1] + b0[c + 1]) - (a0[c - 1] + b0[c - 1])));
+          const T l = lie_entry(a0[c] - b0[c], ad[c] + bd[c], au[c] + bu[c], a0[c + 1] + b0[c + 1],
+                                a0[c - 1] + b0[c - 1], T(c) - col_c, rr, inv_2h);
           interior += l * l;
         }
         row_total += interior;
@@ -93,7 +96,6 @@ double channels_last_row_sum(const T* a, const T* b, const at::Tensor& like, int
                              T inv_2h, const T* zeros) {
   const int64_t channels = like.size(1), rows = like.size(2), cols = like.size(3);
   const int64_t row_stride = like.stride(2), col_stride = like.stride(3);
-  const T quarter = T(0.25);
   const T rr = T(r) - T(rows - 1) / 2, col_c = T(cols - 1) / 2;
   double total = 0;
   for (int64_t c = 0; c < cols; ++c) {
@@ -111,9 +113,8 @@ double channels_last_row_sum(const T* a, const T* b, const at::Tensor& like, int
     T sum = 0;
 #pragma omp simd reduction(+ : sum)
     for (int64_t ch = 0; ch < channels; ++ch) {
-      const T l =
-          (a0[ch] - b0[ch]) * inv_2h - quarter * (cc * ((ad[ch] + bd[ch]) - (au[ch] + bu[ch])) -
-                                                  rr * ((ar[ch] + br[ch]) - (al[ch] + bl[ch])));
+      const T l = lie_entry(a0[ch] - b0[ch], ad[ch] + bd[ch], au[ch] + bu[ch], ar[ch] + br[ch],
+                            al[ch] + bl[ch], cc, rr, inv_2h);
       sum += l * l;
     }
     total += static_cast<double>(sum);

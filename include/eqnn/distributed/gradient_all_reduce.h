@@ -48,7 +48,6 @@ class GradientAllReduce {
     std::vector<size_t> parameters;  // indices into parameters_
     std::vector<int64_t> offsets;    // of each parameter in buffer
     size_t ready = 0;                // gradients copied in this step
-    bool started = false;
     Communicator::Pending pending;
   };
   void on_gradient(size_t parameter, const torch::Tensor& gradient);
@@ -61,7 +60,7 @@ class GradientAllReduce {
   std::vector<size_t> slot_of_;    // parameter -> position within its bucket
   std::vector<bool> arrived_;      // parameter's gradient copied this step
   std::vector<unsigned> hooks_;
-  size_t next_bucket_ = 0;  // the next bucket to start (in order)
+  size_t next_bucket_ = 0;  // the next bucket to start (every one before it has started)
   double weight_ = 1;
   bool active_ = false;
   double seconds_waiting_ = 0;
