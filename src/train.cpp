@@ -6,9 +6,11 @@
 #include <torch/nn/functional/loss.h>
 #include <torch/nn/modules/batchnorm.h>
 #include <cmath>
+#include <set>
 
 #include "eqnn/distributed/communicator.h"
 #include "eqnn/distributed/gradient_all_reduce.h"
+#include "eqnn/distributed/sync_batch_norm.h"
 #include "eqnn/memory_format.h"
 #include "eqnn/ops.h"
 
@@ -58,6 +60,62 @@ void average_running_statistics(torch::nn::Sequential& model,
     communicator.all_reduce_sum(b.value(), "averaging '" + name + "'");
     b.value().div_(static_cast<double>(communicator.world_size()));
   }
+}
+
+/// torch::nn::BatchNorm1d/2d/3d.
+bool is_plain_batch_norm(const torch::nn::Module& m) {
+  return dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m) != nullptr ||
+         dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m) != nullptr ||
+         dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m) != nullptr;
+}
+
+/// Throws unless every torch batch norm of `model` is a direct child (those the synchronised
+/// forward reaches), naming the first that is not.
+void check_sync_reachable(const torch::nn::Sequential& model) {
+  std::set<const torch::nn::Module*> children;
+  for (const auto& child : model->children())
+    children.insert(child.get());
+  for (const auto& m : model->named_modules("", /*include_self=*/false))
+    TORCH_CHECK(!is_plain_batch_norm(*m.value()) || children.count(m.value().get()) > 0,
+                "eqnn::train_classifier: sync_batch_norm synchronises eqnn::GroupBatchNorm2d "
+                "anywhere and torch batch norms that are direct children of the Sequential, but '",
+                m.key(), "' (", m.value()->name(),
+                ") is nested inside another module; use eqnn::GroupBatchNorm2d or "
+                "eqnn::distributed::sync_batch_norm in that module");
+}
+
+/// sync_batch_norm with a torch batch norm's parameters, buffers and options.
+template <typename Impl>
+bool forward_synchronised(torch::nn::Module& m, torch::Tensor& x,
+                          const std::shared_ptr<distributed::Communicator>& communicator) {
+  auto* bn = dynamic_cast<Impl*>(&m);
+  if (bn == nullptr) return false;
+  const auto& o = bn->options;
+  TORCH_CHECK(o.momentum().has_value(),
+              "eqnn::train_classifier: sync_batch_norm needs a "
+              "momentum for ",
+              bn->name(), " (cumulative averages are not supported)");
+  if (o.track_running_stats()) bn->num_batches_tracked.add_(1);
+  x = distributed::sync_batch_norm(x, bn->weight, bn->bias, bn->running_mean, bn->running_var,
+                                   *o.momentum(), o.eps(), communicator);
+  return true;
+}
+
+/// model->forward(x), with eqnn's batch norms synchronised over `communicator` (non-null) and the
+/// torch batch norms among the direct children replaced by distributed::sync_batch_norm.
+torch::Tensor forward(torch::nn::Sequential& model, torch::Tensor x,
+                      const std::shared_ptr<distributed::Communicator>& communicator) {
+  if (communicator == nullptr) return model->forward(x);
+  distributed::SyncBatchNormGuard guard(communicator);
+  for (auto& child : *model) {
+    torch::nn::Module& m = *child.ptr();
+    if (forward_synchronised<torch::nn::BatchNorm1dImpl>(m, x, communicator) ||
+        forward_synchronised<torch::nn::BatchNorm2dImpl>(m, x, communicator) ||
+        forward_synchronised<torch::nn::BatchNorm3dImpl>(m, x, communicator))
+      continue;
+    x = child.forward(x);
+  }
+  return x;
 }
 
 }  // namespace
@@ -114,13 +172,31 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
   distributed::Communicator* communicator = options.communicator.get();
   const bool parallel = communicator != nullptr && communicator->world_size() > 1;
   const torch::Device device = device_of(model);
-  TORCH_CHECK(options.precision != Precision::Float16,
-              "eqnn::train_classifier: float16 training needs loss scaling, which eqnn does not "
-              "implement yet; use Precision::BFloat16");
+  TORCH_CHECK(options.precision != Precision::Float16 || device.is_cuda(),
+              "eqnn::train_classifier: float16 training runs on CUDA models (LibTorch's CPU "
+              "autocast has no float16); the model is on ",
+              device, ": use Precision::BFloat16 on the CPU");
   TORCH_CHECK(!parallel || device.is_cpu(),
               "eqnn::train_classifier: data-parallel training runs "
               "on CPU models (Gloo); the model is on ",
               device);
+  std::shared_ptr<LossScaler> scaler = options.loss_scaler;
+  if (scaler == nullptr && options.precision == Precision::Float16)
+    scaler = std::make_shared<LossScaler>();
+  // synchronised batch norm: every rank must run every batch's forward pass (its collectives)
+  const bool sync = parallel && options.sync_batch_norm;
+  if (sync) {
+    check_sync_reachable(model);
+    const int64_t world = communicator->world_size(), last = n - (steps - 1) * options.batch_size;
+    TORCH_CHECK(std::min(options.batch_size, last) >= world,
+                "eqnn::train_classifier: sync_batch_norm needs at least one image per rank in "
+                "every batch, but with ",
+                n, " images, batch size ", options.batch_size, " and ", world,
+                " ranks a batch holds ", std::min(options.batch_size, last),
+                "; change the batch size or the number of images");
+  }
+  const std::shared_ptr<distributed::Communicator> sync_communicator =
+      sync ? options.communicator : nullptr;
   std::unique_ptr<distributed::GradientAllReduce> gradients;
   if (parallel) {
     broadcast_state(model, *communicator);
@@ -161,7 +237,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
         torch::Tensor logits;
         {
           AutocastGuard autocast(options.precision, device.type());
-          logits = model->forward(to_format(x.to(device), channels_last));
+          logits = forward(model, to_format(x.to(device), channels_last), sync_communicator);
         }
         // the loss in float32 at least (bfloat16 logits from autocast)
         if (logits.scalar_type() != torch::kDouble) logits = logits.to(torch::kFloat);
@@ -180,14 +256,24 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
                   epoch + 1, ", step ", step + 1, " of ", steps, " (learning rate ",
                   optimizer.param_groups().front().options().get_lr(),
                   "): training diverged and was stopped; try a lower learning rate");
-      if (parallel) gradients->prepare(static_cast<double>(share) / static_cast<double>(batch));
-      if (share > 0) loss.backward();
+      // the rank's weight in the gradient sum: applied to the summed gradients, or with
+      // synchronised batch norm (whose backward sums over ranks) to the loss itself
+      const double weight = static_cast<double>(share) / static_cast<double>(batch);
+      if (parallel) gradients->prepare(sync ? 1.0 : weight);
+      if (share > 0) {
+        if (sync) loss = loss * weight;
+        (scaler != nullptr ? scaler->scale(loss) : loss).backward();
+      }
       if (parallel) gradients->finish();
-      optimizer.step();
+      // the summed gradients are the same on every rank, so all of them skip or step alike
+      const bool finite = scaler == nullptr || scaler->unscale(model->parameters());
+      if (scaler != nullptr) scaler->update(finite);
+      if (finite) optimizer.step();
       total += value;
       if (options.progress) options.progress(step + 1, steps, epoch, total / (step + 1));
     }
-    if (parallel) average_running_statistics(model, *communicator);
+    // (synchronised running statistics are the same on every rank already)
+    if (parallel && !sync) average_running_statistics(model, *communicator);
     losses.push_back(total / static_cast<double>(steps));
     {
       torch::NoGradGuard no_grad;

@@ -163,6 +163,8 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
     check_usage_error({"probe", "--builtin", "cnn", "--device", "cuda:4096"},
                       "--device cuda:4096: there");
   }
+  check_usage_error(train({"--precision", "fp16"}),
+                    "eqnn train: --precision fp16 trains on CUDA (--device cuda)");
   check_usage_error(train({"--world-size", "2"}), "--world-size 2 needs --rendezvous");
   check_usage_error(train({"--world-size", "2", "--rank", "2", "--rendezvous", "tcp://x:1"}),
                     "--rank 2 is not below --world-size 2");

@@ -13,6 +13,7 @@
 
 #include "eqnn/distributed/communicator.h"
 #include "eqnn/distributed/gradient_all_reduce.h"
+#include "eqnn/distributed/sync_batch_norm.h"
 #include "eqnn/probe/sharded.h"
 #include "eqnn/train.h"
 #include "support.h"
@@ -325,6 +326,152 @@ TEST_CASE("Distributed: data-parallel training equals one process's, step for st
   });
   for (const auto& s : sums)
     CHECK(s == std::vector<double>{1 + 2 * 2, 1});
+}
+
+namespace {
+/// A user's module with a torch batch norm inside (which sync_batch_norm cannot reach).
+struct NormedImpl : torch::nn::Cloneable<NormedImpl> {
+  NormedImpl() { reset(); }
+  void reset() override { bn = register_module("bn", torch::nn::BatchNorm2d(4)); }
+  torch::Tensor forward(const torch::Tensor& x) { return bn->forward(x); }
+  torch::nn::BatchNorm2d bn{nullptr};
+};
+TORCH_MODULE(Normed);
+}  // namespace
+
+TEST_CASE("Distributed: synchronised batch norm is the whole batch's", "[distributed][train]") {
+  // the function: 3 ranks holding 4, 0 and 3 samples normalise, back-propagate and update the
+  // running statistics as one batch norm over the 7 samples does
+  const torch::Tensor x = eqnn_test::randn({7, 3, 4, 5}, torch::kDouble, 21);
+  const torch::Tensor r = eqnn_test::randn({7, 3, 4, 5}, torch::kDouble, 22);
+  const torch::Tensor w0 = eqnn_test::randn({3}, torch::kDouble, 23) + 1;
+  const torch::Tensor b0 = eqnn_test::randn({3}, torch::kDouble, 24);
+  const torch::Tensor xr = x.clone().requires_grad_(), wr = w0.clone().requires_grad_(),
+                      br = b0.clone().requires_grad_();
+  torch::Tensor mean_ref = torch::zeros({3}, torch::kDouble),
+                var_ref = torch::ones({3}, torch::kDouble);
+  const torch::Tensor y_ref =
+      torch::batch_norm(xr, wr, br, mean_ref, var_ref, true, 0.1, 1e-5, false);
+  (y_ref * r).sum().backward();
+  const std::vector<int64_t> counts{4, 0, 3}, offsets{0, 4, 4};
+  using Parts = std::vector<torch::Tensor>;
+  const auto parts = on_ranks_shared<Parts>(3, [&](std::shared_ptr<Communicator> c) {
+    const auto k = static_cast<size_t>(c->rank());
+    const torch::Tensor xk = x.narrow(0, offsets[k], counts[k]).clone().requires_grad_();
+    const torch::Tensor wk = w0.clone().requires_grad_(), bk = b0.clone().requires_grad_();
+    torch::Tensor mean = torch::zeros({3}, torch::kDouble), var = torch::ones({3}, torch::kDouble);
+    const torch::Tensor y = eqnn::distributed::sync_batch_norm(xk, wk, bk, mean, var, 0.1, 1e-5, c);
+    (y * r.narrow(0, offsets[k], counts[k])).sum().backward();
+    return Parts{y.detach(), xk.grad(), wk.grad(), bk.grad(), mean, var};
+  });
+  const auto close = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return torch::allclose(a, b, 1e-12, 1e-12);
+  };
+  CHECK(close(torch::cat({parts[0][0], parts[1][0], parts[2][0]}), y_ref.detach()));
+  CHECK(close(torch::cat({parts[0][1], parts[1][1], parts[2][1]}), xr.grad()));
+  CHECK(close(parts[0][2] + parts[1][2] + parts[2][2], wr.grad()));
+  CHECK(close(parts[0][3] + parts[1][3] + parts[2][3], br.grad()));
+  for (const Parts& p : parts) {
+    CHECK(close(p[4], mean_ref));
+    CHECK(close(p[5], var_ref));
+  }
+
+  // training: with eqnn::GroupBatchNorm2d (a C4 G-CNN) and with torch::nn::BatchNorm2d, 2 ranks
+  // with sync_batch_norm train as one process does with the whole batch (float64)
+  const torch::Tensor images = eqnn_test::randn({43, 1, 12, 12}, torch::kDouble, 9);
+  const torch::Tensor labels = torch::arange(43, torch::kLong) % 3;
+  eqnn::ModelSpec spec;
+  spec.arch = "gcnn";
+  spec.group = "C4";
+  spec.input_size = 12;
+  spec.width1 = spec.width2 = spec.width3 = 2;
+  spec.classes = 3;
+  torch::manual_seed(6);
+  torch::nn::Sequential gcnn = eqnn::build_model(spec);
+  torch::nn::Sequential plain(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
+                              torch::nn::BatchNorm2d(4), torch::nn::ReLU(), torch::nn::Flatten(),
+                              torch::nn::Linear(4 * 12 * 12, 3));
+  for (torch::nn::Sequential* prototype : {&gcnn, &plain}) {
+    (*prototype)->to(torch::kDouble);
+    const auto copy = [&] {
+      return torch::nn::Sequential(
+          std::dynamic_pointer_cast<torch::nn::SequentialImpl>((*prototype)->clone()));
+    };
+    const auto train = [&](torch::nn::Sequential model, std::shared_ptr<Communicator> c) {
+      // SGD: Adam would turn the rounding noise in the gradient of a bias before a batch norm
+      // (exactly 0 in exact arithmetic) into steps of lr * noise / eps
+      torch::optim::SGD optimizer(model->parameters(),
+                                  torch::optim::SGDOptions(0.05).momentum(0.9));
+      eqnn::TrainOptions o;
+      o.epochs = 2;
+      o.batch_size = 10;  // the last batch of 3 gives both ranks an image
+      o.augment = eqnn::Group::d4();
+      o.seed = 8;
+      o.communicator = std::move(c);
+      o.sync_batch_norm = true;
+      std::vector<double> result = eqnn::train_classifier(model, optimizer, images, labels, o);
+      for (const torch::Tensor& t : model->parameters())
+        for (const double v :
+             std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel()))
+          result.push_back(v);
+      for (const torch::Tensor& t : model->buffers())
+        if (t.is_floating_point())
+          for (int64_t k = 0; k < t.numel(); ++k)
+            result.push_back(t.flatten()[k].item<double>());
+      return result;
+    };
+    const std::vector<double> single = train(copy(), nullptr);
+    std::vector<torch::nn::Sequential> models{copy(), copy()};
+    const auto results =
+        on_ranks_shared<std::vector<double>>(2, [&](std::shared_ptr<Communicator> c) {
+          return train(models[static_cast<size_t>(c->rank())], c);
+        });
+    for (const auto& result : results) {
+      REQUIRE(result.size() == single.size());
+      double worst = 0;
+      size_t at = 0;
+      for (size_t k = 0; k < result.size(); ++k) {
+        const double e = std::abs(result[k] - single[k]) / std::max(1.0, std::abs(single[k]));
+        if (e > worst) {
+          worst = e;
+          at = k;
+        }
+      }
+      INFO((prototype == &gcnn ? "gcnn" : "plain")
+           << " worst " << worst << " at " << at << " of " << result.size() << ": " << result[at]
+           << " vs " << single[at]);
+      CHECK(worst < 1e-12);
+    }
+  }
+
+  // refused before any collective: a batch that leaves a rank without images, and a torch batch
+  // norm the synchronised forward cannot reach
+  const auto refusal = [&](torch::nn::Sequential model, int64_t world) {
+    const auto messages = on_ranks_shared<std::string>(world, [&](std::shared_ptr<Communicator> c) {
+      auto net = torch::nn::Sequential(
+          std::dynamic_pointer_cast<torch::nn::SequentialImpl>(model->clone()));
+      torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(0.1));
+      eqnn::TrainOptions o;
+      o.batch_size = 10;
+      o.communicator = c;
+      o.sync_batch_norm = true;
+      try {
+        eqnn::train_classifier(net, optimizer, images, labels, o);
+      } catch (const c10::Error& e) {
+        return std::string(e.what_without_backtrace());
+      }
+      return std::string("no error");
+    });
+    return messages.front();
+  };
+  CHECK_THAT(refusal(plain, 4),
+             Catch::Contains("needs at least one image per rank in every batch") &&
+                 Catch::Contains("a batch holds 3"));
+  torch::nn::Sequential nested(torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 4, 3).padding(1)),
+                               Normed(), torch::nn::Flatten(), torch::nn::Linear(4 * 12 * 12, 3));
+  nested->to(torch::kDouble);
+  CHECK_THAT(refusal(nested, 2), Catch::Contains("'1.bn' (torch::nn::BatchNorm2d") &&
+                                     Catch::Contains("is nested inside"));
 }
 
 #ifdef EQNN_CLI_PATH

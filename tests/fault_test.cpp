@@ -284,6 +284,12 @@ TEST_CASE(
   CHECK(finish(again0) == 0);
   CHECK(finish(again1) == 0);
   CHECK(epoch_of(ckpt) == epoch + 2);
+  // and with the batch-norm mode it was trained with only (refused before the rendezvous)
+  Child synced = start_eqnn(rank_args(0, static_cast<int>(epoch) + 4, {"--resume", "--sync-bn"}),
+                            t.dir + "/synced.log");
+  CHECK(finish(synced) == 2);
+  CHECK_THAT(contents(t.dir + "/synced.log"),
+             Catch::Contains("was trained without --sync-bn: resume it without --sync-bn"));
 }
 
 #endif

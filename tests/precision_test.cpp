@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <limits>
 
 #include "support.h"
 
@@ -108,5 +109,91 @@ TEST_CASE("mixed precision: autocast scope, bfloat16 equivariance and training",
   auto net = eqnn::build_model(spec);
   torch::optim::Adam adam(net->parameters(), torch::optim::AdamOptions(1e-2));
   CHECK_THROWS_WITH(eqnn::train_classifier(net, adam, data.images, data.labels, fp16),
-                    Catch::Contains("float16 training needs loss scaling"));
+                    Catch::Contains("float16 training runs on CUDA models"));
+}
+
+TEST_CASE("mixed precision: dynamic loss scaling", "[precision][train]") {
+  using eqnn::LossScaler;
+  using eqnn::LossScalerOptions;
+  CHECK_THROWS_WITH(LossScaler(LossScalerOptions().initial_scale(0)),
+                    Catch::Contains("positive, finite scale"));
+  CHECK_THROWS_WITH(LossScaler(LossScalerOptions().growth_factor(1)),
+                    Catch::Contains("growth_factor > 1"));
+  CHECK_THROWS_WITH(LossScaler(LossScalerOptions().backoff_factor(1)),
+                    Catch::Contains("backoff_factor in (0, 1)"));
+  CHECK_THROWS_WITH(LossScaler(LossScalerOptions().growth_interval(0)),
+                    Catch::Contains("positive growth_interval"));
+  // the schedule: halve on overflow, double after growth_interval clean steps in a row
+  LossScaler scaler(LossScalerOptions().initial_scale(8).growth_interval(2));
+  scaler.update(true);
+  CHECK(scaler.current_scale() == 8);
+  scaler.update(true);
+  CHECK(scaler.current_scale() == 16);
+  scaler.update(true);
+  scaler.update(false);  // the overflow also restarts the count of clean steps
+  CHECK(scaler.current_scale() == 8);
+  CHECK(scaler.skipped_steps() == 1);
+  scaler.update(true);
+  CHECK(scaler.current_scale() == 8);
+  // unscale divides the gradients and reports any non-finite one
+  torch::Tensor a = torch::ones({3}).requires_grad_(), b = torch::ones({2}).requires_grad_();
+  scaler.scale((a * 4).sum() + b.sum()).backward();
+  CHECK(scaler.unscale({a, b}));
+  CHECK(torch::equal(a.grad(), torch::full({3}, 4.0f)));
+  CHECK(torch::equal(b.grad(), torch::ones({2})));
+  b.grad()[1] = std::numeric_limits<float>::infinity();
+  CHECK_FALSE(scaler.unscale({a, b}));
+
+  // in training: a power-of-two scale changes no bit of the weights (scaling by 2^k commutes
+  // with rounding); a scale that overflows the float32 gradients skips those steps (the
+  // weights stay put) and backs off until the gradients are finite
+  const auto data = eqnn_test::shapes_dataset(48);
+  eqnn::ModelSpec spec;
+  spec.arch = "gcnn";
+  spec.group = "C4";
+  spec.input_size = 12;
+  spec.width1 = spec.width2 = spec.width3 = 3;
+  spec.classes = 3;
+  const auto train = [&](std::shared_ptr<LossScaler> loss_scaler, int64_t epochs) {
+    torch::manual_seed(4);
+    auto net = eqnn::build_model(spec);
+    torch::optim::SGD sgd(net->parameters(), torch::optim::SGDOptions(0.05));
+    eqnn::TrainOptions options;
+    options.epochs = epochs;
+    options.batch_size = 16;
+    options.seed = 2;
+    options.loss_scaler = std::move(loss_scaler);
+    eqnn::train_classifier(net, sgd, data.images, data.labels, options);
+    return net;
+  };
+  const auto plain = train(nullptr, 2);
+  const auto scaled =
+      train(std::make_shared<LossScaler>(LossScalerOptions().initial_scale(1024)), 2);
+  const auto p = plain->parameters(), q = scaled->parameters();
+  for (size_t i = 0; i < p.size(); ++i)
+    CHECK(torch::equal(p[i], q[i]));
+
+  // a scale that overflows float32 (loss * 1e39 = Inf) skips the step and backs off: with
+  // backoff 1e-6 the next steps run at 1e33 and step; at 1e300 with backoff 1e-100 all three
+  // steps (scales 1e300, 1e200, 1e100) overflow and the weights stay where they started
+  torch::manual_seed(4);
+  const auto start = eqnn::build_model(spec)->parameters();
+  const auto moved_from_start = [&](const torch::nn::Sequential& net) {
+    bool moved = false;
+    const auto trained = net->parameters();
+    for (size_t i = 0; i < trained.size(); ++i) {
+      CHECK(torch::isfinite(trained[i]).all().item<bool>());
+      moved = moved || !torch::equal(trained[i], start[i]);
+    }
+    return moved;
+  };
+  auto recovering =
+      std::make_shared<LossScaler>(LossScalerOptions().initial_scale(1e39).backoff_factor(1e-6));
+  CHECK(moved_from_start(train(recovering, 1)));  // 48 images: 3 steps
+  CHECK(recovering->skipped_steps() == 1);
+  CHECK(recovering->current_scale() == Approx(1e33));
+  auto hopeless =
+      std::make_shared<LossScaler>(LossScalerOptions().initial_scale(1e300).backoff_factor(1e-100));
+  CHECK_FALSE(moved_from_start(train(hopeless, 1)));
+  CHECK(hopeless->skipped_steps() == 3);
 }

@@ -39,6 +39,7 @@ struct TrainArgs {
   std::string device = "cpu";
   std::string precision = "float32";
   DistributedArgs distributed;  // data-parallel training
+  bool sync_bn = false;         // batch statistics over all ranks
 };
 
 /// Moves the Adam moments loaded with the optimizer state (on the CPU) to the parameters' device.
@@ -113,11 +114,15 @@ Command add_train_command(CLI::App& app) {
                 "refused unless --resume)");
   add_device_option(sub, a->device);
   sub->add_option("--precision", a->precision,
-                  "Forward arithmetic: float32, or bfloat16 (bf16: autocast, float32 master "
-                  "weights)")
+                  "Forward arithmetic: float32, bfloat16 (bf16: autocast, float32 master "
+                  "weights) or, on CUDA, float16 (fp16: the same with dynamic loss scaling)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"float32", "fp32", "bfloat16", "bf16"}));
+      ->check(CLI::IsMember({"float32", "fp32", "bfloat16", "bf16", "float16", "fp16"}));
   a->distributed.add_to(sub);
+  sub->add_flag("--sync-bn", a->sync_bn,
+                "With --world-size > 1: batch-norm statistics over the whole batch across ranks "
+                "(the single process's training); without it each rank normalises with its "
+                "share and the running statistics are averaged after each epoch");
 
   return [a] {
     // Everything about the options and the output is checked before any data is read.
@@ -128,6 +133,10 @@ Command add_train_command(CLI::App& app) {
       throw UsageError(std::string(kWho) + ": --world-size " + std::to_string(world) +
                        " trains on CPU processes (Gloo); --device " + a->device +
                        " is for one process");
+    const Precision precision = precision_from_name(a->precision);
+    if (precision == Precision::Float16 && !device.is_cuda())
+      throw UsageError(std::string(kWho) + ": --precision " + a->precision +
+                       " trains on CUDA (--device cuda); use --precision bf16 on the CPU");
     // rank 0 writes the checkpoint and report and speaks; the other ranks only train
     const bool lead = a->distributed.rank == 0;
     std::string probe_out = a->probe_out;
@@ -174,6 +183,12 @@ Command add_train_command(CLI::App& app) {
                            std::to_string(world) + ": resume it with --world-size " +
                            std::to_string(saved_world) +
                            " (the batches and their shares depend on it)");
+        const bool saved_sync = extra.value("sync_bn", false);
+        if (world > 1 && saved_sync != a->sync_bn)
+          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' was trained " +
+                           (saved_sync ? "with" : "without") + " --sync-bn: resume it " +
+                           (saved_sync ? "with" : "without") +
+                           " --sync-bn (the batch statistics depend on it)");
         first_epoch = extra.value("epoch", int64_t{-1}) + 1;
         if (first_epoch >= a->recipe.epochs)
           throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' has " +
@@ -214,7 +229,17 @@ Command add_train_command(CLI::App& app) {
 
     TrainOptions options = a->recipe.options();
     options.communicator = communicator;
-    options.precision = precision_from_name(a->precision);
+    options.precision = precision;
+    options.sync_batch_norm = a->sync_bn;
+    if (precision == Precision::Float16) {  // the scale continues where the checkpoint left it
+      options.loss_scaler = std::make_shared<LossScaler>();
+      if (a->resume) {
+        const nlohmann::json extra = nlohmann::json::parse(resumed.extra_json);
+        if (extra.contains("loss_scale"))
+          options.loss_scaler->restore(extra.at("loss_scale").get<double>(),
+                                       extra.value("loss_scale_clean_steps", int64_t{0}));
+      }
+    }
     if (!a->augment.empty()) options.augment = Group::from_name(a->augment);
     const nlohmann::json recipe = recipe_json(a->recipe, a->data, a->augment);
     std::shared_ptr<Progress> bar;
@@ -233,7 +258,12 @@ Command add_train_command(CLI::App& app) {
       InterruptGuard finish_writing;  // Ctrl-C waits for the checkpoint and report to be in place
       if (probed) write_report_files(probes.report(), probe_out, "G-EED during training");
       if (a->checkpoint.empty()) return;
-      nlohmann::json extra = {{"epoch", epoch}, {"recipe", recipe}, {"world_size", world}};
+      nlohmann::json extra = {
+          {"epoch", epoch}, {"recipe", recipe}, {"world_size", world}, {"sync_bn", a->sync_bn}};
+      if (options.loss_scaler != nullptr) {
+        extra["loss_scale"] = options.loss_scaler->current_scale();
+        extra["loss_scale_clean_steps"] = options.loss_scaler->clean_steps();
+      }
       if (!probes.history().empty()) extra["history"] = probes.history();
       save_checkpoint(a->checkpoint, spec, model, extra.dump(), &optimizer);
     };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "eqnn/group.h"
+#include "eqnn/loss_scaler.h"
 #include "eqnn/precision.h"
 
 namespace eqnn {
@@ -51,15 +52,28 @@ struct TrainOptions {
   /// the same seeded order (and the same augmentation draws), and the gradients are summed across
   /// ranks weighted by the shares (distributed::GradientAllReduce, overlapping the backward
   /// pass): each step is the single process's step with the whole batch, up to float32 rounding.
-  /// Batch-norm layers normalise with the rank's share of the batch only (local statistics);
-  /// their running statistics are averaged across ranks after every epoch. Losses passed to the
-  /// callbacks and returned are the whole batch's.
+  /// Batch-norm layers normalise with the rank's share of the batch only (local statistics;
+  /// see sync_batch_norm); their running statistics are averaged across ranks after every
+  /// epoch. Losses passed to the callbacks and returned are the whole batch's.
   std::shared_ptr<distributed::Communicator> communicator;
+  /// With a communicator: batch-norm layers (eqnn::GroupBatchNorm2d anywhere in the model,
+  /// torch::nn::BatchNorm1d/2d/3d as direct children of the Sequential) take their statistics over
+  /// the whole batch across ranks (distributed::sync_batch_norm), so that training with batch
+  /// norm, too, is the single process's up to rounding. Each rank's loss is then scaled by its
+  /// share before the backward pass and the gradients are summed with weight 1. Needs every rank
+  /// to hold at least one image of every batch (batch_size and the last batch >= world size);
+  /// refuses torch batch norms nested deeper (they cannot be reached).
+  bool sync_batch_norm = false;
   /// The forward pass's arithmetic: BFloat16 runs it under autocast (convolutions and linear
   /// layers in bfloat16, batch norm and the loss in float32) with the parameters, their gradients
-  /// and the optimizer in float32 (eqnn/precision.h). Float16 (GPU only) is refused: it needs
-  /// loss scaling, which is not implemented.
+  /// and the optimizer in float32 (eqnn/precision.h). Float16 (CUDA models only) does the same in
+  /// float16 with dynamic loss scaling (loss_scaler; a default LossScaler when that is null).
   Precision precision = Precision::Float32;
+  /// Dynamic loss scaling (eqnn/loss_scaler.h) for any precision: the loss is scaled before the
+  /// backward pass, the gradients unscaled after it (and after the all-reduce), and a step whose
+  /// gradients are not finite is skipped (the optimizer does not step; the learning-rate schedule
+  /// moves on). Shared, so that its state can be read, checkpointed and restored.
+  std::shared_ptr<LossScaler> loss_scaler;
   /// Bytes of gradient per all-reduce bucket (with a communicator).
   int64_t bucket_bytes = int64_t{1} << 20;
   /// Called after each step with (step within the epoch, steps per epoch, epoch, running loss).

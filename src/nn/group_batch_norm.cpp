@@ -4,6 +4,7 @@
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/linear.h>
 
+#include "eqnn/distributed/sync_batch_norm.h"
 #include "eqnn/nn/output_observer.h"
 #include "exactness.h"
 
@@ -64,8 +65,11 @@ torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& features) {
                                   ? features.to(parameter.scalar_type())
                                   : features;
   const bool use_batch_stats = is_training() || !options.track_running_stats();
+  // in data-parallel training with --sync-bn: statistics over every rank's share of the batch
+  const std::shared_ptr<distributed::Communicator> sync =
+      is_training() ? distributed::detail::batch_norm_communicator() : nullptr;
   if (is_training() && options.track_running_stats()) {
-    TORCH_CHECK(input.numel() / options.num_fields() > 1, kWho,
+    TORCH_CHECK(sync != nullptr || input.numel() / options.num_fields() > 1, kWho,
                 ": training needs more than one value per field, got input shape ", input.sizes());
     num_batches_tracked.add_(1);
   }
@@ -76,6 +80,9 @@ torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& features) {
   const int64_t b = input.size(0), h = input.size(2), w = input.size(3);
   const int64_t f = options.num_fields(), g = options.group().order();
   auto normalise = [&](const torch::Tensor& grouped) {
+    if (sync != nullptr)
+      return distributed::sync_batch_norm(grouped, weight, bias, running_mean, running_var,
+                                          options.momentum(), options.eps(), sync);
     return torch::batch_norm(grouped, weight, bias, running_mean, running_var, use_batch_stats,
                              options.momentum(), options.eps(),
                              at::globalContext().userEnabledCuDNN());
