@@ -95,6 +95,35 @@ void BM_DataParallelTraining(benchmark::State& state) {
   state.SetLabel(spec.describe() + ", " + std::to_string(world) + " rank(s) x 1 thread vs 1 x 2");
 }
 
+void BM_SyncBatchNormTraining(benchmark::State& state) {
+  const int64_t world = 2;
+  const eqnn::ModelSpec spec = spec_of(state.range(0));
+  const int64_t batch = 32, steps = 4;
+  torch::manual_seed(0);
+  const torch::Tensor images = torch::rand({batch * steps, 1, 28, 28});
+  const torch::Tensor labels = torch::randint(10, {batch * steps}, torch::kLong);
+  const auto ranks = connect_ranks(world);
+  std::vector<torch::nn::Sequential> models;
+  for (int64_t r = 0; r < world; ++r) {
+    torch::manual_seed(1);
+    models.push_back(eqnn::build_model(spec));
+  }
+  const auto epoch = [&](bool sync) {
+    on_ranks(world, [&](int64_t r) {
+      torch::optim::SGD optimizer(models[static_cast<size_t>(r)]->parameters(),
+                                  torch::optim::SGDOptions(0.01));
+      eqnn::TrainOptions options;
+      options.batch_size = batch;
+      options.communicator = ranks[static_cast<size_t>(r)];
+      options.sync_batch_norm = sync;
+      eqnn::train_classifier(models[static_cast<size_t>(r)], optimizer, images, labels, options);
+    });
+  };
+  eqnn_bench::paired(
+      state, [&] { epoch(true); }, [&] { epoch(false); });
+  state.SetLabel(spec.describe() + ", 2 ranks x 1 thread, synchronised vs local batch norm");
+}
+
 void BM_GradientAllReduce(benchmark::State& state) {
   const int64_t world = 2;
   const eqnn::ModelSpec spec = spec_of(state.range(0));
@@ -166,6 +195,13 @@ BENCHMARK(BM_DataParallelTraining)
     ->Args({2, 1})
     ->Args({1, 0})
     ->Args({2, 0})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+BENCHMARK(BM_SyncBatchNormTraining)
+    ->ArgNames({"model"})
+    ->Arg(0)
+    ->Arg(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);

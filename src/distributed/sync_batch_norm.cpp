@@ -1,9 +1,11 @@
 #include "eqnn/distributed/sync_batch_norm.h"
 
 #include <ATen/core/ivalue.h>
+#include <ATen/ops/native_batch_norm_backward.h>
 #include <torch/autograd.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace eqnn {
@@ -20,14 +22,6 @@ struct CommunicatorCapsule : torch::CustomClassHolder {
   std::shared_ptr<Communicator> communicator;
 };
 
-/// Every dim of a (N, C, *) tensor but the channel dim.
-std::vector<int64_t> reduced_dims(const torch::Tensor& x) {
-  std::vector<int64_t> dims{0};
-  for (int64_t d = 2; d < x.dim(); ++d)
-    dims.push_back(d);
-  return dims;
-}
-
 /// A per-channel vector (C) shaped to broadcast against (N, C, *).
 torch::Tensor per_channel(const torch::Tensor& v, const torch::Tensor& like) {
   std::vector<int64_t> shape(static_cast<size_t>(like.dim()), 1);
@@ -43,12 +37,14 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
                                const std::shared_ptr<Communicator>& communicator) {
     const int64_t channels = input.size(1);
     const int64_t local = channels > 0 ? input.numel() / channels : 0;
-    const auto dims = reduced_dims(input);
     const auto f64 = input.options().dtype(torch::kDouble);
-    // this rank's (count, mean, variance) per channel, Welford-accurate in the input's dtype
+    // this rank's (count, mean, biased variance) per channel (Welford, in the input's dtype)
     torch::Tensor stats = torch::zeros({1 + 2 * channels}, f64);
     stats[0] = static_cast<double>(local);
     if (local > 0) {
+      std::vector<int64_t> dims{0};  // every dim but the channels'
+      for (int64_t d = 2; d < input.dim(); ++d)
+        dims.push_back(d);
       const auto [var, mean] = torch::var_mean(input, dims, /*unbiased=*/false);
       stats.narrow(0, 1, channels).copy_(mean);
       stats.narrow(0, 1 + channels, channels).copy_(var);
@@ -75,17 +71,16 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
       running_var.mul_(1 - momentum)
           .add_((var * (n / (n - 1))).to(running_var.scalar_type()), momentum);
     }
-    const torch::Tensor invstd = (var + eps).rsqrt().to(input.scalar_type());
-    const torch::Tensor normalised =
-        (input - per_channel(mean.to(input.scalar_type()), input)) * per_channel(invstd, input);
-    ctx->save_for_backward({normalised, invstd, weight});
+    // one fused pass: batch_norm in eval mode normalises with the statistics it is given
+    const auto dtype = input.scalar_type();
+    const torch::Tensor mean_t = mean.to(dtype), var_t = var.to(dtype);
+    ctx->save_for_backward({input, weight, mean_t, var_t});
     ctx->saved_data["count"] = n;
+    ctx->saved_data["eps"] = eps;
     ctx->saved_data["communicator"] =
         c10::IValue::make_capsule(c10::make_intrusive<CommunicatorCapsule>(communicator));
-    torch::Tensor output = normalised;
-    if (weight.defined()) output = output * per_channel(weight, input);
-    if (bias.defined()) output = output + per_channel(bias, input);
-    return output;
+    return torch::batch_norm(input, weight, bias, mean_t, var_t, /*training=*/false, 0.0, eps,
+                             /*cudnn_enabled=*/false);
   }
 
   // With g = dL/dy (L summed over ranks) and xhat the normalised input, over all ranks' samples:
@@ -94,30 +89,37 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor& normalised = saved[0];
-    const torch::Tensor& invstd = saved[1];
-    const torch::Tensor& weight = saved[2];
+    const torch::Tensor& input = saved[0];
+    const torch::Tensor& weight = saved[1];
+    const torch::Tensor& mean = saved[2];
+    const torch::Tensor& var = saved[3];
     const double n = ctx->saved_data["count"].toDouble();
+    const double eps = ctx->saved_data["eps"].toDouble();
     const auto capsule = c10::static_intrusive_pointer_cast<CommunicatorCapsule>(
         ctx->saved_data["communicator"].toCapsule());
+    const int64_t channels = input.size(1);
     // every rank takes part in the all-reduce, whether or not its output reached the loss
-    const torch::Tensor g = grads[0].defined() ? grads[0] : torch::zeros_like(normalised);
-    const int64_t channels = normalised.size(1);
-    const auto dims = reduced_dims(normalised);
-    const bool empty = normalised.numel() == 0;
-    const torch::Tensor sum_g = empty ? torch::zeros({channels}, g.options()) : g.sum(dims);
-    const torch::Tensor sum_gx =
-        empty ? torch::zeros({channels}, g.options()) : (g * normalised).sum(dims);
+    const torch::Tensor g = grads[0].defined() ? grads[0] : torch::zeros_like(input);
+    const torch::Tensor ones = torch::ones({channels}, input.options());
+    torch::Tensor sum_g = torch::zeros({channels}, input.options());
+    torch::Tensor sum_gx = torch::zeros({channels}, input.options());
+    if (input.numel() > 0)  // sum(g * xhat) and sum(g) in one fused pass (eval-mode backward)
+      std::tie(std::ignore, sum_gx, sum_g) =
+          at::native_batch_norm_backward(g, input, weight.defined() ? weight : ones, mean, var, {},
+                                         {}, /*train=*/false, eps, {false, true, true});
     torch::Tensor sums = torch::cat({sum_g, sum_gx}).to(torch::kDouble);
     capsule->communicator->all_reduce_sum(sums, "sync batch norm: the gradient sums");
     sums.div_(n);
-    const auto dtype = normalised.scalar_type();
-    const torch::Tensor mean_g = per_channel(sums.narrow(0, 0, channels).to(dtype), normalised);
-    const torch::Tensor mean_gx =
-        per_channel(sums.narrow(0, channels, channels).to(dtype), normalised);
-    const torch::Tensor scale = weight.defined() ? invstd * weight : invstd;
-    const torch::Tensor grad_input =
-        (g - mean_g - normalised * mean_gx) * per_channel(scale, normalised);
+    const auto dtype = input.scalar_type();
+    const torch::Tensor mean_g = sums.narrow(0, 0, channels).to(dtype);
+    const torch::Tensor mean_gx = sums.narrow(0, channels, channels).to(dtype);
+    const torch::Tensor invstd = (var + eps).rsqrt();
+    const torch::Tensor a = weight.defined() ? invstd * weight : invstd;
+    // dx = a (g - mean(g)) - a invstd mean(g xhat) (x - mean)
+    torch::Tensor grad_input = (input - per_channel(mean, input))
+                                   .mul_(per_channel(-a * invstd * mean_gx, input))
+                                   .addcmul_(g, per_channel(a, input))
+                                   .sub_(per_channel(a * mean_g, input));
     const bool affine = weight.defined();
     return {grad_input,
             affine ? sum_gx : torch::Tensor(),
