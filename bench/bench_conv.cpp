@@ -10,6 +10,7 @@
 
 namespace {
 
+using eqnn_bench::device;
 using eqnn_bench::group_arg;
 using eqnn_bench::paired;
 
@@ -19,8 +20,9 @@ using eqnn_bench::paired;
 template <typename Conv>
 void paired_train_step(benchmark::State& state, Conv& conv, const torch::Tensor& x,
                        const torch::Tensor& x_plain, int64_t padding) {
+  conv->to(x.device());
   const torch::Tensor grad_y =
-      torch::randn(conv->forward(x).sizes()).contiguous(x.suggest_memory_format());
+      torch::randn(conv->forward(x).sizes(), x.device()).contiguous(x.suggest_memory_format());
   const torch::Tensor w = conv->expanded_weight().detach().clone().requires_grad_(true);
   const torch::Tensor b = conv->expanded_bias().detach().clone().requires_grad_(true);
   paired(
@@ -40,6 +42,7 @@ void paired_train_step(benchmark::State& state, Conv& conv, const torch::Tensor&
 template <typename Conv>
 void paired_eval_forward(benchmark::State& state, Conv& conv, const torch::Tensor& x,
                          int64_t padding) {
+  conv->to(x.device());
   conv->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor w = conv->expanded_weight().clone(), b = conv->expanded_bias().clone();
@@ -64,7 +67,7 @@ struct Setup {
         flops(2.0 * batch * channels * channels * 9.0 * size * size) {}
 
   torch::Tensor input(bool requires_grad) const {
-    return torch::randn({batch, channels, size, size})
+    return torch::randn({batch, channels, size, size}, device())
         .contiguous(format)
         .requires_grad_(requires_grad);
   }
@@ -133,7 +136,7 @@ struct SteerableSetup {
         eqnn::GroupConv2dOptions(group, fields, fields, kernel).padding(kernel / 2));
   }
   torch::Tensor input(bool requires_grad) const {
-    return torch::randn({kBatch, channels, kSize, kSize})
+    return torch::randn({kBatch, channels, kSize, kSize}, device())
         .contiguous(format)
         .requires_grad_(requires_grad);
   }
@@ -208,7 +211,7 @@ struct LiftingSetup {
 void BM_LiftingConv2dTrainStep(benchmark::State& state) {
   const LiftingSetup s(state);
   eqnn::LiftingConv2d conv = s.conv();
-  const torch::Tensor x = torch::randn({s.kBatch, 1, s.kSize, s.kSize});
+  const torch::Tensor x = torch::randn({s.kBatch, 1, s.kSize, s.kSize}, device());
   paired_train_step(state, conv, x, x, s.kernel / 2);  // no input gradient to share
   s.label(state);
 }
@@ -216,7 +219,8 @@ void BM_LiftingConv2dTrainStep(benchmark::State& state) {
 void BM_LiftingConv2dEvalForward(benchmark::State& state) {
   const LiftingSetup s(state);
   eqnn::LiftingConv2d conv = s.conv();
-  paired_eval_forward(state, conv, torch::randn({s.kBatch, 1, s.kSize, s.kSize}), s.kernel / 2);
+  paired_eval_forward(state, conv, torch::randn({s.kBatch, 1, s.kSize, s.kSize}, device()),
+                      s.kernel / 2);
   s.label(state);
 }
 

@@ -13,37 +13,44 @@
 
 namespace {
 
+using eqnn_bench::device;
 using eqnn_bench::group_arg;
 using eqnn_bench::median;
 using eqnn_bench::seconds_since;
+using eqnn_bench::sync;
 
 constexpr int64_t kBatch = 8, kFields = 16, kSize = 32;
 
 /// Times ours, the ATen composition and a copy of `bytes` bytes, interleaved. The copy reads
 /// bytes/2 and writes bytes/2 into a new tensor (allocated per call, like every kernel's output, so
-/// first-touch page faults count on both sides).
+/// first-touch page faults count on both sides): memcpy on the CPU, a device copy on a GPU.
 void triple(benchmark::State& state, double bytes, const std::function<void()>& ours,
             const std::function<void()>& aten) {
-  const torch::Tensor src = torch::ones({static_cast<int64_t>(bytes / 2)}, torch::kByte);
+  const torch::Tensor src = torch::ones({static_cast<int64_t>(bytes / 2)},
+                                        torch::TensorOptions(torch::kByte).device(device()));
   const auto copy = [&] {
     torch::Tensor dst = torch::empty_like(src);
-    std::memcpy(dst.data_ptr(), src.data_ptr(), static_cast<size_t>(src.numel()));
+    if (src.is_cuda())
+      dst.copy_(src);
+    else
+      std::memcpy(dst.data_ptr(), src.data_ptr(), static_cast<size_t>(src.numel()));
     benchmark::DoNotOptimize(dst.data_ptr());
   };
   ours();
   aten();
   copy();
+  sync();
   std::vector<double> t_ours, t_aten, t_copy;
+  const auto timed = [](const std::function<void()>& f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    sync();
+    return seconds_since(start);
+  };
   for (auto _ : state) {
-    auto start = std::chrono::steady_clock::now();
-    ours();
-    t_ours.push_back(seconds_since(start));
-    start = std::chrono::steady_clock::now();
-    aten();
-    t_aten.push_back(seconds_since(start));
-    start = std::chrono::steady_clock::now();
-    copy();
-    t_copy.push_back(seconds_since(start));
+    t_ours.push_back(timed(ours));
+    t_aten.push_back(timed(aten));
+    t_copy.push_back(timed(copy));
     state.SetIterationTime(t_ours.back());
   }
   const double mo = median(t_ours), ma = median(t_aten), mc = median(t_copy);
@@ -55,12 +62,13 @@ void triple(benchmark::State& state, double bytes, const std::function<void()>& 
 }
 
 torch::Tensor feature_map(const eqnn::Group& g, bool channels_last) {
-  return torch::randn({kBatch, kFields * g.order(), kSize, kSize})
+  return torch::randn({kBatch, kFields * g.order(), kSize, kSize}, device())
       .contiguous(channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
 }
 
 void set_label(benchmark::State& state, const eqnn::Group& g, bool channels_last) {
-  state.SetLabel(g.name() + (channels_last ? " NHWC" : " NCHW"));
+  state.SetLabel(g.name() + (channels_last ? " NHWC" : " NCHW") +
+                 (device().is_cuda() ? " " + device().str() : ""));
 }
 
 void BM_GroupPoolMax(benchmark::State& state) {
@@ -113,7 +121,7 @@ void BM_GroupActionAllElements(benchmark::State& state) {
         std::vector<torch::Tensor> copies;
         for (int64_t t = 0; t < g.order(); ++t) {
           torch::Tensor y = x.view({kBatch, kFields, g.order(), kSize, kSize})
-                                .index_select(2, g.regular_permutation(t));
+                                .index_select(2, g.regular_permutation(t).to(x.device()));
           copies.push_back(g.act_on_plane(y, t).reshape(x.sizes()));
         }
         benchmark::DoNotOptimize(torch::cat(copies, 0));
@@ -123,7 +131,7 @@ void BM_GroupActionAllElements(benchmark::State& state) {
 
 void BM_ExpandFilter(benchmark::State& state) {
   const eqnn::Group g = group_arg(state.range(0));
-  const torch::Tensor w = torch::randn({64, 64, g.order(), 3, 3});
+  const torch::Tensor w = torch::randn({64, 64, g.order(), 3, 3}, device());
   torch::NoGradGuard no_grad;
   const double bytes = w.numel() * 4.0 * (1.0 + g.order());
   triple(
@@ -134,7 +142,8 @@ void BM_ExpandFilter(benchmark::State& state) {
           std::vector<int64_t> src(g.order());
           for (int64_t s = 0; s < g.order(); ++s)
             src[s] = g.compose(g.inverse(t), s);
-          per_element.push_back(g.act_on_plane(w.index_select(2, torch::tensor(src)), t));
+          per_element.push_back(
+              g.act_on_plane(w.index_select(2, torch::tensor(src).to(w.device())), t));
         }
         benchmark::DoNotOptimize(torch::stack(per_element, 1).reshape({64 * g.order(), -1, 3, 3}));
       });
