@@ -59,19 +59,34 @@ eqnn::ModelSpec spec_of(int64_t model) {
   return spec;
 }
 
+/// An epoch of `steps` batches of `batch` random 28x28 images with 10 classes.
+struct Epoch {
+  torch::Tensor images, labels;
+  Epoch(int64_t batch, int64_t steps) {
+    torch::manual_seed(0);
+    images = torch::rand({batch * steps, 1, 28, 28});
+    labels = torch::randint(10, {batch * steps}, torch::kLong);
+  }
+};
+
+/// `count` copies of the model of `spec`, all from the same seed.
+std::vector<torch::nn::Sequential> same_models(const eqnn::ModelSpec& spec, int64_t count) {
+  std::vector<torch::nn::Sequential> models;
+  for (int64_t r = 0; r < count; ++r) {
+    torch::manual_seed(1);
+    models.push_back(eqnn::build_model(spec));
+  }
+  return models;
+}
+
 void BM_DataParallelTraining(benchmark::State& state) {
   const int64_t world = state.range(0);
   const eqnn::ModelSpec spec = spec_of(state.range(1));
   const int64_t batch = 32, steps = 4;
-  torch::manual_seed(0);
-  const torch::Tensor images = torch::rand({batch * steps, 1, 28, 28});
-  const torch::Tensor labels = torch::randint(10, {batch * steps}, torch::kLong);
+  const Epoch data(batch, steps);
+  const torch::Tensor &images = data.images, &labels = data.labels;
   const auto ranks = connect_ranks(world);
-  std::vector<torch::nn::Sequential> models;
-  for (int64_t r = 0; r <= world; ++r) {  // one per rank, and the baseline's
-    torch::manual_seed(1);
-    models.push_back(eqnn::build_model(spec));
-  }
+  std::vector<torch::nn::Sequential> models = same_models(spec, world + 1);  // + the baseline's
   const auto train = [&](torch::nn::Sequential& model, std::shared_ptr<Communicator> c) {
     torch::optim::SGD optimizer(model->parameters(), torch::optim::SGDOptions(0.01));
     eqnn::TrainOptions options;
@@ -99,15 +114,9 @@ void BM_SyncBatchNormTraining(benchmark::State& state) {
   const int64_t world = 2;
   const eqnn::ModelSpec spec = spec_of(state.range(0));
   const int64_t batch = 32, steps = 4;
-  torch::manual_seed(0);
-  const torch::Tensor images = torch::rand({batch * steps, 1, 28, 28});
-  const torch::Tensor labels = torch::randint(10, {batch * steps}, torch::kLong);
+  const Epoch data(batch, steps);
   const auto ranks = connect_ranks(world);
-  std::vector<torch::nn::Sequential> models;
-  for (int64_t r = 0; r < world; ++r) {
-    torch::manual_seed(1);
-    models.push_back(eqnn::build_model(spec));
-  }
+  std::vector<torch::nn::Sequential> models = same_models(spec, world);
   const auto epoch = [&](bool sync) {
     on_ranks(world, [&](int64_t r) {
       torch::optim::SGD optimizer(models[static_cast<size_t>(r)]->parameters(),
@@ -116,7 +125,8 @@ void BM_SyncBatchNormTraining(benchmark::State& state) {
       options.batch_size = batch;
       options.communicator = ranks[static_cast<size_t>(r)];
       options.sync_batch_norm = sync;
-      eqnn::train_classifier(models[static_cast<size_t>(r)], optimizer, images, labels, options);
+      eqnn::train_classifier(models[static_cast<size_t>(r)], optimizer, data.images, data.labels,
+                             options);
     });
   };
   eqnn_bench::paired(

@@ -10,6 +10,17 @@
 
 namespace {
 
+/// The example G-CNN for 12x12 images of 3 classes, `width` fields in every block.
+eqnn::ModelSpec small_gcnn_spec(const std::string& group, int64_t width) {
+  eqnn::ModelSpec spec;
+  spec.arch = "gcnn";
+  spec.group = group;
+  spec.input_size = 12;
+  spec.width1 = spec.width2 = spec.width3 = width;
+  spec.classes = 3;
+  return spec;
+}
+
 /// The largest cosine equivariance G-EED over the stages of `model` under D4 on `x`, in
 /// `precision`.
 double worst_stage_geed(torch::nn::Sequential model, const torch::Tensor& x,
@@ -74,12 +85,7 @@ TEST_CASE("mixed precision: autocast scope, bfloat16 equivariance and training",
   // training in bfloat16 with float32 master weights from the same start as float32: the
   // parameters and gradients stay float32, the loss falls, and the accuracy is within 10 points
   const auto data = eqnn_test::shapes_dataset(48);
-  eqnn::ModelSpec spec;
-  spec.arch = "gcnn";
-  spec.group = "D4";
-  spec.input_size = 12;
-  spec.width1 = spec.width2 = spec.width3 = 4;
-  spec.classes = 3;
+  const eqnn::ModelSpec spec = small_gcnn_spec("D4", 4);
   double accuracy[2] = {0, 0};
   std::vector<double> losses[2];
   for (const Precision precision : {Precision::Float32, Precision::BFloat16}) {
@@ -148,12 +154,7 @@ TEST_CASE("mixed precision: dynamic loss scaling", "[precision][train]") {
   // with rounding); a scale that overflows the float32 gradients skips those steps (the
   // weights stay put) and backs off until the gradients are finite
   const auto data = eqnn_test::shapes_dataset(48);
-  eqnn::ModelSpec spec;
-  spec.arch = "gcnn";
-  spec.group = "C4";
-  spec.input_size = 12;
-  spec.width1 = spec.width2 = spec.width3 = 3;
-  spec.classes = 3;
+  const eqnn::ModelSpec spec = small_gcnn_spec("C4", 3);
   const auto train = [&](std::shared_ptr<LossScaler> loss_scaler, int64_t epochs) {
     torch::manual_seed(4);
     auto net = eqnn::build_model(spec);
