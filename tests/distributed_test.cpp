@@ -16,6 +16,7 @@
 #include "eqnn/distributed/sync_batch_norm.h"
 #include "eqnn/probe/sharded.h"
 #include "eqnn/train.h"
+#include "multi_process.h"
 #include "support.h"
 
 using eqnn::distributed::Communicator;
@@ -143,6 +144,7 @@ TEST_CASE("Distributed: shards, collectives, timeouts and errors", "[distributed
       Communicator(CommunicatorOptions().world_size(2).rendezvous("tcp://127.0.0.1:99999")),
       Catch::Contains("port in 1..65535"));
 
+  EQNN_REQUIRE_MULTI_PROCESS();
   // three ranks: sums, gathers, broadcasts
   const auto sums = on_ranks<std::vector<double>>(3, [](Communicator& c) {
     torch::Tensor x = torch::full({5}, static_cast<double>(c.rank() + 1), torch::kDouble);
@@ -190,6 +192,7 @@ TEST_CASE("Distributed: shards, collectives, timeouts and errors", "[distributed
 }
 
 TEST_CASE("Distributed: a sharded probe equals one process's report", "[distributed][probe]") {
+  EQNN_REQUIRE_MULTI_PROCESS();
   using namespace eqnn::probe;
   const torch::Tensor x = eqnn_test::randn({21, 1, 12, 12}, torch::kDouble, 5);
   const auto transforms = group_transforms(eqnn::Group::d4());
@@ -230,6 +233,7 @@ TEST_CASE("Distributed: a sharded probe equals one process's report", "[distribu
 
 TEST_CASE("Distributed: data-parallel training equals one process's, step for step",
           "[distributed][train]") {
+  EQNN_REQUIRE_MULTI_PROCESS();
   // a model without batch norm, in float64 (the sums over ranks then differ from one process's
   // only in the order of float64 additions), with augmentation and a last batch of 3 images that
   // leaves one of 4 ranks without any
@@ -340,6 +344,7 @@ TORCH_MODULE(Normed);
 }  // namespace
 
 TEST_CASE("Distributed: synchronised batch norm is the whole batch's", "[distributed][train]") {
+  EQNN_REQUIRE_MULTI_PROCESS();
   // the function: 3 ranks holding 4, 0 and 3 samples normalise, back-propagate and update the
   // running statistics as one batch norm over the 7 samples does
   const torch::Tensor x = eqnn_test::randn({7, 3, 4, 5}, torch::kDouble, 21);
@@ -491,6 +496,7 @@ std::string shell_output(const std::string& command, int& status) {
 }  // namespace
 
 TEST_CASE("eqnn launch: two processes probe like one", "[distributed][cli]") {
+  EQNN_REQUIRE_MULTI_PROCESS();
   const std::string probe = " probe --builtin cnn --samples 20 --size 12 --format json";
   int one_status = -1, two_status = -1;
   const std::string one =

@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "multi_process.h"
 #include "support.h"
 
 #ifdef EQNN_CLI_PATH
@@ -242,6 +243,7 @@ TEST_CASE(
     "a rank killed mid-run ends the others with an error, and the checkpoint resumes at "
     "the same world size only",
     "[fault][cli][distributed]") {
+  EQNN_REQUIRE_MULTI_PROCESS();
   const TrainingDir t("eqnn_fault_rank_dir");
   const std::string ckpt = t.dir + "/run.pt";
   std::string rendezvous;
