@@ -96,6 +96,10 @@ bool forward_synchronised(torch::nn::Module& m, torch::Tensor& x,
               "momentum for ",
               bn->name(), " (cumulative averages are not supported)");
   if (o.track_running_stats()) bn->num_batches_tracked.add_(1);
+  // under autocast: normalised in the parameters' dtype (float32), as GroupBatchNorm2d does
+  const torch::Tensor& reference = bn->weight.defined() ? bn->weight : bn->running_mean;
+  if (reference.defined() && x.scalar_type() != reference.scalar_type())
+    x = x.to(reference.scalar_type());
   x = distributed::sync_batch_norm(x, bn->weight, bn->bias, bn->running_mean, bn->running_var,
                                    *o.momentum(), o.eps(), communicator);
   return true;

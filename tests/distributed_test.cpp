@@ -4,6 +4,7 @@
 // process's report.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -380,6 +381,9 @@ TEST_CASE("Distributed: synchronised batch norm is the whole batch's", "[distrib
     CHECK(close(p[4], mean_ref));
     CHECK(close(p[5], var_ref));
   }
+  CHECK_THROWS_WITH(eqnn::distributed::sync_batch_norm(x.to(torch::kFloat), w0, b0, {}, {}, 0.1,
+                                                       1e-5, std::make_shared<Communicator>()),
+                    Catch::Contains("expected the parameters and statistics in the input's dtype"));
 
   // training: with eqnn::GroupBatchNorm2d (a C4 G-CNN) and with torch::nn::BatchNorm2d, 2 ranks
   // with sync_batch_norm train as one process does with the whole batch (float64)
@@ -447,6 +451,33 @@ TEST_CASE("Distributed: synchronised batch norm is the whole batch's", "[distrib
            << " vs " << single[at]);
       CHECK(worst < 1e-12);
     }
+  }
+
+  // under bfloat16 autocast (float32 parameters): both ranks end with the same finite model
+  {
+    torch::nn::Sequential plain32(
+        std::dynamic_pointer_cast<torch::nn::SequentialImpl>(plain->clone()));
+    plain32->to(torch::kFloat);
+    const torch::Tensor images32 = images.to(torch::kFloat);
+    const auto weights =
+        on_ranks_shared<std::vector<float>>(2, [&](std::shared_ptr<Communicator> c) {
+          torch::nn::Sequential net(
+              std::dynamic_pointer_cast<torch::nn::SequentialImpl>(plain32->clone()));
+          torch::optim::SGD optimizer(net->parameters(), torch::optim::SGDOptions(0.05));
+          eqnn::TrainOptions o;
+          o.batch_size = 10;
+          o.communicator = c;
+          o.sync_batch_norm = true;
+          o.precision = eqnn::Precision::BFloat16;
+          eqnn::train_classifier(net, optimizer, images32, labels, o);
+          std::vector<float> out;
+          for (const torch::Tensor& t : net->parameters())
+            out.insert(out.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+          return out;
+        });
+    CHECK(weights[0] == weights[1]);
+    CHECK(std::all_of(weights[0].begin(), weights[0].end(),
+                      [](float v) { return std::isfinite(v); }));
   }
 
   // refused before any collective: a batch that leaves a rank without images, and a torch batch

@@ -149,10 +149,15 @@ torch::Tensor sync_batch_norm(const torch::Tensor& input, const torch::Tensor& w
   TORCH_CHECK(running_mean.defined() == running_var.defined(), kWho,
               ": expected running_mean and running_var both defined or both undefined");
   const int64_t channels = input.size(1);
-  for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var})
+  for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var}) {
     TORCH_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == channels), kWho,
                 ": expected per-channel tensors of ", channels, " values for input ", input.sizes(),
                 ", got ", t->sizes());
+    TORCH_CHECK(!t->defined() || t->scalar_type() == input.scalar_type(), kWho,
+                ": expected the parameters and statistics in the input's dtype ",
+                input.scalar_type(), ", got ", t->scalar_type(),
+                " (under autocast, cast the input to the parameters' dtype first)");
+  }
   return SyncBatchNormFunction::apply(input, weight, bias, running_mean, running_var, momentum, eps,
                                       communicator);
 }
