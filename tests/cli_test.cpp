@@ -361,7 +361,8 @@ TEST_CASE(
   CHECK(models_of(nlohmann::json::parse(read(dirs[4] + "/probe.json"))) ==
         std::set<std::string>{"epoch 1", "epoch 2", "epoch 3"});
   // an exactly equivariant C4 model: the latent equivariance of its stages is at rounding level
-  for (const auto& row : history_of().at(2).at("report").at("rows"))
+  const nlohmann::json history = history_of();  // (a temporary would die before the loop)
+  for (const auto& row : history.at(2).at("report").at("rows"))
     if (row.at("metric") == "equivariance" && row.at("deviation") == "cosine" &&
         !row.at("value").is_null())
       CHECK(row.at("value").get<double>() < 1e-4);

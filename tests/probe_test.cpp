@@ -321,11 +321,13 @@ TEST_CASE("reports render as text, CSV, JSON and HTML", "[probe][report]") {
     if (std::isnan(row.value)) continue;
     REQUIRE(row.per_sample.size() == 3);
     CHECK(row.standard_error >= 0);
-    CHECK(row.ci_low <= row.value * (1 + 1e-12));
-    CHECK(row.ci_high >= row.value * (1 - 1e-12));
+    // (the slack is relative to the magnitude: values at rounding level can be negative)
+    const auto slack = [](double v) { return 1e-12 * std::abs(v); };
+    CHECK(row.ci_low <= row.value + slack(row.value));
+    CHECK(row.ci_high >= row.value - slack(row.value));
     const auto [lo, hi] = std::minmax_element(row.per_sample.begin(), row.per_sample.end());
-    CHECK(row.ci_low >= *lo * (1 - 1e-12));
-    CHECK(row.ci_high <= *hi * (1 + 1e-12));
+    CHECK(row.ci_low >= *lo - slack(*lo));
+    CHECK(row.ci_high <= *hi + slack(*hi));
   }
   for (const char* model : {"cnn", "gcnn"})
     for (const char* key : {"eqnn_version", "libtorch_version", "date", "threads", "samples"})
