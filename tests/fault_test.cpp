@@ -239,6 +239,43 @@ TEST_CASE("a full disk or a read-only directory fails clearly and keeps the prev
     WARN("running as root: a read-only directory cannot be simulated; the full disk was tested");
   }
 }
+TEST_CASE("eqnn train --sync-bn on 2 processes trains the single process's model",
+          "[cli][distributed]") {
+  EQNN_REQUIRE_MULTI_PROCESS();
+  const TrainingDir t("eqnn_sync_bn_dir");
+  const std::string one = t.dir + "/one.pt", two = t.dir + "/two.pt";
+  CHECK(finish(start_eqnn(t.train(one, 2), t.dir + "/one.log")) == 0);
+  const std::string rendezvous =
+      "tcp://127.0.0.1:" + std::to_string(eqnn::distributed::free_loopback_port());
+  std::vector<Child> ranks;
+  for (int rank = 0; rank < 2; ++rank)
+    ranks.push_back(
+        start_eqnn(t.train(two, 2,
+                           {"--sync-bn", "--world-size", "2", "--rank", std::to_string(rank),
+                            "--rendezvous", rendezvous, "--timeout", "60"}),
+                   t.dir + "/rank" + std::to_string(rank) + ".log"));
+  for (const Child& rank : ranks)
+    CHECK(finish(rank) == 0);
+  // the p4m G-CNN (with its group batch norms) from both runs: the same weights to float32
+  // rounding (the ranks' half batches sum their convolutions in another order). Left out: the
+  // biases of the three convolutions, each followed by a batch norm that removes them, so their
+  // gradient is 0 up to rounding, which Adam turns into steps of lr * noise / (|noise| + eps).
+  const auto weights = [](const std::string& path) {
+    const eqnn::Checkpoint c = eqnn::load_checkpoint(path);
+    torch::nn::Sequential model = eqnn::build_model(c.spec);
+    eqnn::load_weights(path, c.spec, model);
+    std::vector<torch::Tensor> flat;
+    for (const auto& p : model->named_parameters())
+      if (p.key() != "0.bias" && p.key() != "4.bias" && p.key() != "8.bias")
+        flat.push_back(p.value().detach().flatten());
+    return torch::cat(flat);
+  };
+  const torch::Tensor a = weights(one), b = weights(two);
+  REQUIRE(a.sizes() == b.sizes());
+  INFO("largest difference " << (a - b).abs().max().item<double>());
+  CHECK(torch::allclose(a, b, 1e-4, 1e-5));
+}
+
 TEST_CASE(
     "a rank killed mid-run ends the others with an error, and the checkpoint resumes at "
     "the same world size only",
