@@ -7,23 +7,23 @@
 
 namespace eqnn {
 namespace {
-constexpr const char* kWho = "eqnn::LossScaler";
+constexpr const char* kLossScalerWho = "eqnn::LossScaler";
 
 void check_scale(double scale) {
-  TORCH_CHECK(std::isfinite(scale) && scale > 0, kWho, ": expected a positive, finite scale, got ",
-              scale);
+  TORCH_CHECK(std::isfinite(scale) && scale > 0, kLossScalerWho,
+              ": expected a positive, finite scale, got ", scale);
 }
 }  // namespace
 
 LossScaler::LossScaler(LossScalerOptions options)
     : options_(options), scale_(options.initial_scale()) {
   check_scale(options_.initial_scale());
-  TORCH_CHECK(std::isfinite(options_.growth_factor()) && options_.growth_factor() > 1, kWho,
-              ": expected growth_factor > 1, got ", options_.growth_factor());
-  TORCH_CHECK(options_.backoff_factor() > 0 && options_.backoff_factor() < 1, kWho,
+  TORCH_CHECK(std::isfinite(options_.growth_factor()) && options_.growth_factor() > 1,
+              kLossScalerWho, ": expected growth_factor > 1, got ", options_.growth_factor());
+  TORCH_CHECK(options_.backoff_factor() > 0 && options_.backoff_factor() < 1, kLossScalerWho,
               ": expected backoff_factor in (0, 1), got ", options_.backoff_factor());
-  TORCH_CHECK(options_.growth_interval() > 0, kWho, ": expected a positive growth_interval, got ",
-              options_.growth_interval());
+  TORCH_CHECK(options_.growth_interval() > 0, kLossScalerWho,
+              ": expected a positive growth_interval, got ", options_.growth_interval());
 }
 
 torch::Tensor LossScaler::scale(const torch::Tensor& loss) const {
@@ -59,7 +59,7 @@ void LossScaler::update(bool finite) {
 
 void LossScaler::restore(double scale, int64_t clean_steps) {
   check_scale(scale);
-  TORCH_CHECK(clean_steps >= 0, kWho, ": expected clean_steps >= 0, got ", clean_steps);
+  TORCH_CHECK(clean_steps >= 0, kLossScalerWho, ": expected clean_steps >= 0, got ", clean_steps);
   scale_ = scale;
   clean_steps_ = clean_steps;
 }

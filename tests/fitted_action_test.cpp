@@ -16,7 +16,7 @@ using namespace eqnn::probe;
 namespace {
 
 /// The row of a report (support.h).
-const auto find_row = &eqnn_test::report_row;
+using eqnn_test::report_row;
 
 /// The Conv2d inside an eqnn layer's export.
 torch::nn::Conv2d exported_conv(eqnn::EquivariantModule& layer) {
@@ -83,28 +83,28 @@ TEST_CASE("fitted latent actions: the assignment, a shuffled G-CNN oracle, a pla
   for (int64_t s = 0; s < 4; ++s) {
     INFO("stage " << s);
     const Report& r = fit.report;
-    const ReportRow& plane = find_row(r, fixed, s, "equivariance", "cosine");
+    const ReportRow& plane = report_row(r, fixed, s, "equivariance", "cosine");
     CHECK(plane.action == "plane");
     CHECK(plane.value > 1e-2);  // the plane action alone: far from equivariant
-    CHECK(find_row(r, perm, s, "equivariance", "cosine").value < 1e-13);
-    CHECK(find_row(r, perm, s, "equivariance", "euclidean").value <
-          1e-9 * find_row(r, fixed, s, "equivariance", "euclidean").value);
+    CHECK(report_row(r, perm, s, "equivariance", "cosine").value < 1e-13);
+    CHECK(report_row(r, perm, s, "equivariance", "euclidean").value <
+          1e-9 * report_row(r, fixed, s, "equivariance", "euclidean").value);
     // the linear fit is as good up to its ridge
-    CHECK(find_row(r, linear, s, "equivariance", "euclidean").value <
-          1e-2 * find_row(r, fixed, s, "equivariance", "euclidean").value);
+    CHECK(report_row(r, linear, s, "equivariance", "euclidean").value <
+          1e-2 * report_row(r, fixed, s, "equivariance", "euclidean").value);
     // the fitted maps compose like D4: every one of the 64 pairs, and M_e is the identity
     const FittedStage& st = fit.stages[static_cast<size_t>(s)];
     CHECK(st.channels == 16);
     CHECK(st.composition_pairs == 64);
     CHECK(st.permutation_failures == 0);
-    CHECK(find_row(r, perm, s, "composition", "pairs").value == 0);
+    CHECK(report_row(r, perm, s, "composition", "pairs").value == 0);
     CHECK(st.linear_composition_error < 0.05);  // the ridge shrinks the weak directions
     std::vector<int64_t> identity(16);
     std::iota(identity.begin(), identity.end(), 0);
     CHECK(st.permutations[0] == identity);
     // and the rows have intervals from the held-out samples
-    CHECK(find_row(r, fixed, s, "equivariance", "cosine").per_sample.size() == 8);
-    CHECK(find_row(r, fixed, s, "equivariance", "cosine").ci_low <= plane.value);
+    CHECK(report_row(r, fixed, s, "equivariance", "cosine").per_sample.size() == 8);
+    CHECK(report_row(r, fixed, s, "equivariance", "cosine").ci_low <= plane.value);
   }
 
   // a plain CNN with random weights: no permutation makes it equivariant
@@ -114,9 +114,9 @@ TEST_CASE("fitted latent actions: the assignment, a shuffled G-CNN oracle, a pla
   cnn->eval();
   const FittedActions plain = fit_latent_actions(model_of(cnn, "cnn"), x, group_transforms(d4));
   const ReportRow& fitted0 =
-      find_row(plain.report, "cnn [fitted permutation]", 0, "equivariance", "cosine");
+      report_row(plain.report, "cnn [fitted permutation]", 0, "equivariance", "cosine");
   const ReportRow& plane0 =
-      find_row(plain.report, "cnn [fixed action, held out]", 0, "equivariance", "cosine");
+      report_row(plain.report, "cnn [fixed action, held out]", 0, "equivariance", "cosine");
   CHECK(fitted0.value > 0.2 * plane0.value);
   CHECK(plain.stages[0].permutation_failures > 0.3);
   CHECK(plain.stages[0].linear_composition_error > 0.1);

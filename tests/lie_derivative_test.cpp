@@ -14,7 +14,7 @@ using namespace eqnn::probe;
 namespace {
 
 /// The row of a report (support.h).
-const auto find_row = &eqnn_test::report_row;
+using eqnn_test::report_row;
 
 /// Smooth bumps well inside the image (B, 1, n, n): bilinear rotation barely blurs them, and
 /// nothing leaves the image.
@@ -52,7 +52,7 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
       INFO("step " << step << " " << to_string(g));
       const torch::Tensor expected =
           ((torch::roll(x, {1}, {dim}) - torch::roll(x, {-1}, {dim})) / 2 * w).sum({1, 2, 3}).abs();
-      const ReportRow& out = find_row(r, "affine", 1, "lie_derivative", to_string(g));
+      const ReportRow& out = report_row(r, "affine", 1, "lie_derivative", to_string(g));
       REQUIRE(out.per_sample.size() == 5);
       for (int64_t i = 0; i < 5; ++i)
         CHECK(out.per_sample[i] == Approx(expected[i].item<double>()).epsilon(1e-12));
@@ -77,11 +77,11 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
   torch::nn::Sequential pixel(torch::nn::Flatten(), readout);
   LieDerivativeOptions rotation;
   rotation.generators = {Generator::Rotation};
-  const double lee_average = find_row(lie_derivatives(model_of(average, "avg"), smooth, rotation),
-                                      "avg", 1, "lie_derivative", "rotation")
+  const double lee_average = report_row(lie_derivatives(model_of(average, "avg"), smooth, rotation),
+                                        "avg", 1, "lie_derivative", "rotation")
                                  .value;
-  const double lee_pixel = find_row(lie_derivatives(model_of(pixel, "pixel"), smooth, rotation),
-                                    "pixel", 1, "lie_derivative", "rotation")
+  const double lee_pixel = report_row(lie_derivatives(model_of(pixel, "pixel"), smooth, rotation),
+                                      "pixel", 1, "lie_derivative", "rotation")
                                .value;
   CHECK(lee_pixel > 1e-2);
   CHECK(lee_average < 0.02 * lee_pixel);
@@ -92,12 +92,12 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
   const Report same = lie_derivatives(model_of(identity, "id"), smooth);
   for (const char* g : {"rotation", "translation_x", "translation_y"}) {
     INFO(g);
-    CHECK(find_row(same, "id", 0, "lie_derivative", g).value < 1e-6);
+    CHECK(report_row(same, "id", 0, "lie_derivative", g).value < 1e-6);
   }
   // (a generator of the mirrored sense fails that by 7 orders of magnitude); a stage without a
   // plane keeps the whole derivative of the image
-  CHECK(find_row(lie_derivatives(model_of(pixel, "pixel"), smooth, rotation), "pixel", 0,
-                 "lie_derivative", "rotation")
+  CHECK(report_row(lie_derivatives(model_of(pixel, "pixel"), smooth, rotation), "pixel", 0,
+                   "lie_derivative", "rotation")
             .value > 1e-2);
 
   // a CNN with circular padding, stride 1 and a global average: equivariant to integer circular
@@ -115,11 +115,11 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
   const Report shifts = lie_derivatives(model_of(circular, "circular"), x);
   for (int64_t s = 0; s < 7; ++s) {
     INFO("stage " << s);
-    CHECK(find_row(shifts, "circular", s, "lie_derivative", "translation_x").value < 1e-12);
-    CHECK(find_row(shifts, "circular", s, "lie_derivative", "translation_y").value < 1e-12);
+    CHECK(report_row(shifts, "circular", s, "lie_derivative", "translation_x").value < 1e-12);
+    CHECK(report_row(shifts, "circular", s, "lie_derivative", "translation_y").value < 1e-12);
   }
-  CHECK(find_row(shifts, "circular", 6, "lie_derivative", "rotation").value > 1e-4);
-  CHECK(find_row(shifts, "circular", 0, "lie_derivative", "rotation").action ==
+  CHECK(report_row(shifts, "circular", 6, "lie_derivative", "rotation").value > 1e-4);
+  CHECK(report_row(shifts, "circular", 0, "lie_derivative", "rotation").action ==
         "plane flow (channels fixed)");
 
   // layer attribution of a zero-padded CNN: the terms add up to the output's Lie derivative
@@ -132,15 +132,15 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
   const int64_t last = static_cast<int64_t>(cnn->size()) - 1;
   for (const char* g : {"rotation", "translation_x", "translation_y"}) {
     INFO(g);
-    const double lee = find_row(attribution, "cnn", last, "lie_derivative", g).value;
+    const double lee = report_row(attribution, "cnn", last, "lie_derivative", g).value;
     // for the small rotation step the linearised derivative is the finite-difference one
     if (std::string(g) == "rotation")
-      CHECK(lee == Approx(find_row(direct, "cnn", last, "lie_derivative", g).value).epsilon(0.1));
+      CHECK(lee == Approx(report_row(direct, "cnn", last, "lie_derivative", g).value).epsilon(0.1));
     CHECK(lee > 1e-4);
-    CHECK(find_row(attribution, "cnn", last, "attribution_residual", g).value < 0.05);
+    CHECK(report_row(attribution, "cnn", last, "attribution_residual", g).value < 0.05);
     double sum = 0;
     for (int64_t s = 0; s <= last; ++s)
-      sum += find_row(attribution, "cnn", s, "lie_attribution", g).value;
+      sum += report_row(attribution, "cnn", s, "lie_attribution", g).value;
     CHECK(sum == Approx(lee).epsilon(0.05));
   }
 
@@ -164,7 +164,7 @@ TEST_CASE("Lie derivatives: closed forms, invariances, attribution that adds up,
       const double exact =
           ((up - down) / (2 * h) - own).reshape({5, -1}).norm(2, 1).mean().item<double>();
       INFO("stage " << s);
-      CHECK(find_row(estimate, "cnn", s, "lie_derivative", "rotation").value ==
+      CHECK(report_row(estimate, "cnn", s, "lie_derivative", "rotation").value ==
             Approx(exact).epsilon(1e-2));
       ++s;
     }

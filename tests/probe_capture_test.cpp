@@ -29,8 +29,8 @@ torch::Tensor asset_inputs() {
   return eqnn::data::load_idx_images(kAssets + "inputs-idx3-ubyte", "").images;
 }
 
-const ReportRow* find_row(const Report& r, const std::string& stage, const std::string& metric,
-                          const std::string& deviation) {
+const ReportRow* find_stage_row(const Report& r, const std::string& stage,
+                                const std::string& metric, const std::string& deviation) {
   for (const ReportRow& row : r.rows)
     if (row.stage == stage && row.metric == metric && row.deviation == deviation) return &row;
   return nullptr;
@@ -38,7 +38,7 @@ const ReportRow* find_row(const Report& r, const std::string& stage, const std::
 
 const ReportRow& row_at(const Report& r, const std::string& stage, const std::string& metric,
                         const std::string& deviation) {
-  const ReportRow* row = find_row(r, stage, metric, deviation);
+  const ReportRow* row = find_stage_row(r, stage, metric, deviation);
   if (row == nullptr) FAIL("no row for stage '" << stage << "' " << metric << " " << deviation);
   return *row;
 }
@@ -180,8 +180,8 @@ TEST_CASE("declared actions, repeated calls, tuples and files that are not Torch
   // A submodule called twice per forward: one stage per call.
   torch::jit::Module twice = load_torchscript(kAssets + "twice.pt");
   const Report t = run_probe(model_of(twice, "twice"), x, transforms);
-  CHECK(find_row(t, "conv#1 (Conv2d)", "invariance", "cosine") != nullptr);
-  CHECK(find_row(t, "conv#2 (Conv2d)", "invariance", "cosine") != nullptr);
+  CHECK(find_stage_row(t, "conv#1 (Conv2d)", "invariance", "cosine") != nullptr);
+  CHECK(find_stage_row(t, "conv#2 (Conv2d)", "invariance", "cosine") != nullptr);
   CHECK(row_at(t, "conv#1 (Conv2d)", "invariance", "cosine").value !=
         row_at(t, "conv#2 (Conv2d)", "invariance", "cosine").value);
 

@@ -17,7 +17,7 @@
 namespace eqnn_cli {
 namespace {
 
-constexpr const char* kWho = "eqnn report";
+constexpr const char* kReportWho = "eqnn report";
 
 struct ReportArgs {
   std::vector<std::string> inputs;
@@ -27,13 +27,14 @@ struct ReportArgs {
 
 eqnn::probe::Report read_report(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in.good()) throw UsageError(std::string(kWho) + ": cannot read '" + path + "'");
+  if (!in.good()) throw UsageError(std::string(kReportWho) + ": cannot read '" + path + "'");
   std::ostringstream text;
   text << in.rdbuf();
   try {
     return eqnn::probe::Report::from_json(text.str());
   } catch (const c10::Error& e) {
-    throw std::runtime_error(std::string(kWho) + ": '" + path + "': " + e.what_without_backtrace());
+    throw std::runtime_error(std::string(kReportWho) + ": '" + path +
+                             "': " + e.what_without_backtrace());
   }
 }
 
@@ -62,13 +63,13 @@ Command add_report_command(CLI::App& app) {
       ->check(CLI::IsMember({"text", "csv", "json"}));
 
   return [a] {
-    if (!a->out.empty()) prepare_output_directory(a->out, "--out", kWho);
+    if (!a->out.empty()) prepare_output_directory(a->out, "--out", kReportWho);
     eqnn::probe::Report merged;
     std::set<std::string> taken;
     for (const std::string& path : a->inputs) {
       eqnn::probe::Report report = read_report(path);
       if (!merged.rows.empty() && report.transforms != merged.transforms)
-        throw UsageError(std::string(kWho) + ": '" + path +
+        throw UsageError(std::string(kReportWho) + ": '" + path +
                          "' was probed under other transforms than the reports before it");
       // A model already taken (two runs of one checkpoint name) is named after its folder, then
       // numbered.

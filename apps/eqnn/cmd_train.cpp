@@ -21,7 +21,7 @@
 namespace eqnn_cli {
 namespace {
 
-constexpr const char* kWho = "eqnn train";
+constexpr const char* kTrainWho = "eqnn train";
 
 struct TrainArgs {
   std::string arch = "gcnn";
@@ -57,7 +57,7 @@ void move_adam_state(torch::optim::Adam& optimizer, const torch::Device& device)
 void check_same_architecture(const TrainArgs& a, const eqnn::ModelSpec& saved) {
   auto differs = [&](const std::string& option, const std::string& is, const std::string& was) {
     if (is == was) return;
-    throw UsageError(std::string(kWho) + ": --resume: " + option + " is " + is + " but '" +
+    throw UsageError(std::string(kTrainWho) + ": --resume: " + option + " is " + is + " but '" +
                      a.checkpoint + "' holds " + saved.describe() + " (" + option + " " + was +
                      ")");
   };
@@ -126,43 +126,44 @@ Command add_train_command(CLI::App& app) {
 
   return [a] {
     // Everything about the options and the output is checked before any data is read.
-    const torch::Device device = parse_device(a->device, kWho);
-    a->distributed.validate(kWho);
+    const torch::Device device = parse_device(a->device, kTrainWho);
+    a->distributed.validate(kTrainWho);
     const int64_t world = a->distributed.world_size;
     if (world > 1 && !device.is_cpu())
-      throw UsageError(std::string(kWho) + ": --world-size " + std::to_string(world) +
+      throw UsageError(std::string(kTrainWho) + ": --world-size " + std::to_string(world) +
                        " trains on CPU processes (Gloo); --device " + a->device +
                        " is for one process");
     const Precision precision = precision_from_name(a->precision);
     if (precision == Precision::Float16 && !device.is_cuda())
-      throw UsageError(std::string(kWho) + ": --precision " + a->precision +
+      throw UsageError(std::string(kTrainWho) + ": --precision " + a->precision +
                        " trains on CUDA (--device cuda); use --precision bf16 on the CPU");
     // rank 0 writes the checkpoint and report and speaks; the other ranks only train
     const bool lead = a->distributed.rank == 0;
     std::string probe_out = a->probe_out;
     if (a->probe_every > 0) {
       if (probe_out.empty() && a->checkpoint.empty())
-        throw UsageError(std::string(kWho) +
+        throw UsageError(std::string(kTrainWho) +
                          ": --probe-every needs --probe-out DIR or --checkpoint FILE (where its "
                          "report goes)");
       if (probe_out.empty()) probe_out = a->checkpoint + "-probe";
-      if (lead) prepare_output_directory(probe_out, "--probe-out", kWho);
+      if (lead) prepare_output_directory(probe_out, "--probe-out", kTrainWho);
     }
 
     Checkpoint resumed;
     int64_t first_epoch = 0;
     if (a->checkpoint.empty()) {
-      if (a->resume) throw UsageError(std::string(kWho) + ": --resume needs --checkpoint FILE");
+      if (a->resume)
+        throw UsageError(std::string(kTrainWho) + ": --resume needs --checkpoint FILE");
       if (lead)
         std::cerr << "eqnn: warning: no --checkpoint: the trained model will be discarded\n";
     } else {
-      if (lead) prepare_output_file(a->checkpoint, "--checkpoint", kWho);
+      if (lead) prepare_output_file(a->checkpoint, "--checkpoint", kTrainWho);
       const bool exists = std::filesystem::exists(a->checkpoint);
       if (a->resume && !exists)
-        throw UsageError(std::string(kWho) + ": --resume: the checkpoint '" + a->checkpoint +
+        throw UsageError(std::string(kTrainWho) + ": --resume: the checkpoint '" + a->checkpoint +
                          "' does not exist");
       if (exists && !a->resume && !a->force)
-        throw UsageError(std::string(kWho) + ": the checkpoint '" + a->checkpoint +
+        throw UsageError(std::string(kTrainWho) + ": the checkpoint '" + a->checkpoint +
                          "' exists; pass --resume to continue it or --force to overwrite it");
       if (a->resume) {
         resumed = load_checkpoint(a->checkpoint);
@@ -170,14 +171,14 @@ Command add_train_command(CLI::App& app) {
         const nlohmann::json extra = nlohmann::json::parse(resumed.extra_json);
         if (extra.contains("recipe"))
           check_same_recipe(extra.at("recipe"), recipe_json(a->recipe, a->data, a->augment),
-                            a->checkpoint, kWho);
+                            a->checkpoint, kTrainWho);
         else
           std::cerr << "eqnn: warning: '" << a->checkpoint
                     << "' records no recipe (an older eqnn wrote it): the batch size, learning "
                        "rate, schedule, seed, limit and augmentation cannot be checked\n";
         const int64_t saved_world = extra.value("world_size", int64_t{1});
         if (saved_world != world)
-          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint +
+          throw UsageError(std::string(kTrainWho) + ": --resume: '" + a->checkpoint +
                            "' was trained by " + std::to_string(saved_world) + " process" +
                            (saved_world == 1 ? "" : "es") + " and this run has --world-size " +
                            std::to_string(world) + ": resume it with --world-size " +
@@ -185,19 +186,19 @@ Command add_train_command(CLI::App& app) {
                            " (the batches and their shares depend on it)");
         const bool saved_sync = extra.value("sync_bn", false);
         if (world > 1 && saved_sync != a->sync_bn)
-          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' was trained " +
-                           (saved_sync ? "with" : "without") + " --sync-bn: resume it " +
-                           (saved_sync ? "with" : "without") +
+          throw UsageError(std::string(kTrainWho) + ": --resume: '" + a->checkpoint +
+                           "' was trained " + (saved_sync ? "with" : "without") +
+                           " --sync-bn: resume it " + (saved_sync ? "with" : "without") +
                            " --sync-bn (the batch statistics depend on it)");
         first_epoch = extra.value("epoch", int64_t{-1}) + 1;
         if (first_epoch >= a->recipe.epochs)
-          throw UsageError(std::string(kWho) + ": --resume: '" + a->checkpoint + "' has " +
+          throw UsageError(std::string(kTrainWho) + ": --resume: '" + a->checkpoint + "' has " +
                            std::to_string(first_epoch) + " epochs already and --epochs is " +
                            std::to_string(a->recipe.epochs) + ": pass a larger --epochs");
       }
     }
 
-    const Datasets data = load_datasets(a->data, kWho);
+    const Datasets data = load_datasets(a->data, kTrainWho);
     ModelSpec spec;
     spec.arch = a->arch;
     spec.group = Group::from_name(a->group).name();
@@ -220,7 +221,7 @@ Command add_train_command(CLI::App& app) {
       out << "resuming " << spec.describe() << " from " << a->checkpoint << " at epoch "
           << first_epoch << "\n";
     }
-    const auto communicator = a->distributed.connect(kWho);
+    const auto communicator = a->distributed.connect(kTrainWho);
     out << spec.describe() << ": " << models::parameter_count(*model) << " parameters; "
         << data.train.images.size(0) << " training and " << data.test.images.size(0)
         << " test images; " << at::get_num_threads() << " threads"

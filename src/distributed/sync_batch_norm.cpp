@@ -12,7 +12,7 @@ namespace eqnn {
 namespace distributed {
 namespace {
 
-constexpr const char* kWho = "eqnn::distributed::sync_batch_norm";
+constexpr const char* kSyncBatchNormWho = "eqnn::distributed::sync_batch_norm";
 
 thread_local std::shared_ptr<Communicator> current_communicator;
 
@@ -58,7 +58,8 @@ struct SyncBatchNormFunction : public torch::autograd::Function<SyncBatchNormFun
       n += s[0].item<double>();
       mean.add_(s.narrow(0, 1, channels) * s[0]);
     }
-    TORCH_CHECK(n > 1, kWho, ": expected more than one value per channel over all ranks, got ", n,
+    TORCH_CHECK(n > 1, kSyncBatchNormWho,
+                ": expected more than one value per channel over all ranks, got ", n,
                 " (input shape ", input.sizes(), " on rank ", communicator->rank(), ")");
     mean.div_(n);
     torch::Tensor var = torch::zeros({channels}, f64);
@@ -138,22 +139,22 @@ torch::Tensor sync_batch_norm(const torch::Tensor& input, const torch::Tensor& w
                               const torch::Tensor& bias, const torch::Tensor& running_mean,
                               const torch::Tensor& running_var, double momentum, double eps,
                               const std::shared_ptr<Communicator>& communicator) {
-  TORCH_CHECK(communicator != nullptr, kWho, ": expected a communicator, got null");
-  TORCH_CHECK(input.dim() >= 2 && input.is_floating_point(), kWho,
+  TORCH_CHECK(communicator != nullptr, kSyncBatchNormWho, ": expected a communicator, got null");
+  TORCH_CHECK(input.dim() >= 2 && input.is_floating_point(), kSyncBatchNormWho,
               ": expected a floating-point input (N, C, *), got ", input.sizes(), " of ",
               input.scalar_type());
-  TORCH_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, kWho,
+  TORCH_CHECK(eps > 0 && momentum >= 0 && momentum <= 1, kSyncBatchNormWho,
               ": expected eps > 0 and momentum in [0, 1], got ", eps, " and ", momentum);
-  TORCH_CHECK(weight.defined() == bias.defined(), kWho,
+  TORCH_CHECK(weight.defined() == bias.defined(), kSyncBatchNormWho,
               ": expected weight and bias both defined or both undefined");
-  TORCH_CHECK(running_mean.defined() == running_var.defined(), kWho,
+  TORCH_CHECK(running_mean.defined() == running_var.defined(), kSyncBatchNormWho,
               ": expected running_mean and running_var both defined or both undefined");
   const int64_t channels = input.size(1);
   for (const torch::Tensor* t : {&weight, &bias, &running_mean, &running_var}) {
-    TORCH_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == channels), kWho,
+    TORCH_CHECK(!t->defined() || (t->dim() == 1 && t->size(0) == channels), kSyncBatchNormWho,
                 ": expected per-channel tensors of ", channels, " values for input ", input.sizes(),
                 ", got ", t->sizes());
-    TORCH_CHECK(!t->defined() || t->scalar_type() == input.scalar_type(), kWho,
+    TORCH_CHECK(!t->defined() || t->scalar_type() == input.scalar_type(), kSyncBatchNormWho,
                 ": expected the parameters and statistics in the input's dtype ",
                 input.scalar_type(), ", got ", t->scalar_type(),
                 " (under autocast, cast the input to the parameters' dtype first)");

@@ -9,7 +9,7 @@ namespace eqnn {
 namespace models {
 
 namespace {
-constexpr const char* kWho = "eqnn::models::ResidualBlock";
+constexpr const char* kResidualBlockWho = "eqnn::models::ResidualBlock";
 }  // namespace
 
 ResidualBlockImpl::ResidualBlockImpl(ResidualBlockOptions options_) : options(std::move(options_)) {
@@ -18,11 +18,11 @@ ResidualBlockImpl::ResidualBlockImpl(ResidualBlockOptions options_) : options(st
 
 void ResidualBlockImpl::reset() {
   const ResidualBlockOptions& o = options;
-  TORCH_CHECK(o.in_fields() > 0 && o.out_fields() > 0, kWho,
+  TORCH_CHECK(o.in_fields() > 0 && o.out_fields() > 0, kResidualBlockWho,
               ": field counts must be positive, got in_fields ", o.in_fields(), " and out_fields ",
               o.out_fields());
-  TORCH_CHECK(o.stride() >= 1, kWho, ": stride must be >= 1, got ", o.stride());
-  TORCH_CHECK(o.kernel_size() > 0 && o.kernel_size() % 2 == 1, kWho,
+  TORCH_CHECK(o.stride() >= 1, kResidualBlockWho, ": stride must be >= 1, got ", o.stride());
+  TORCH_CHECK(o.kernel_size() > 0 && o.kernel_size() % 2 == 1, kResidualBlockWho,
               ": kernel_size must be odd (same padding), got ", o.kernel_size());
   const Group& g = o.group();
   const int64_t k = o.kernel_size();
@@ -51,7 +51,7 @@ void ResidualBlockImpl::reset() {
 }
 
 torch::Tensor ResidualBlockImpl::forward(const torch::Tensor& input) {
-  in_type().check_input(input, kWho);
+  in_type().check_input(input, kResidualBlockWho);
   const torch::Tensor main = bn2(conv2(torch::relu(bn1(conv1(input)))));
   const torch::Tensor skip = downsample ? downsample->forward(input) : input;
   return report_output(*this, torch::relu(main + skip));

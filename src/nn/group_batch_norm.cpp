@@ -10,7 +10,7 @@
 
 namespace eqnn {
 namespace {
-constexpr const char* kWho = "eqnn::GroupBatchNorm2d";
+constexpr const char* kBatchNormWho = "eqnn::GroupBatchNorm2d";
 }
 
 GroupBatchNorm2dImpl::GroupBatchNorm2dImpl(GroupBatchNorm2dOptions options_)
@@ -20,8 +20,8 @@ GroupBatchNorm2dImpl::GroupBatchNorm2dImpl(GroupBatchNorm2dOptions options_)
 
 void GroupBatchNorm2dImpl::reset() {
   const int64_t n = options.num_fields();
-  TORCH_CHECK(n > 0, kWho, ": num_fields must be positive, got ", n);
-  TORCH_CHECK(options.eps() > 0, kWho, ": eps must be positive, got ", options.eps());
+  TORCH_CHECK(n > 0, kBatchNormWho, ": num_fields must be positive, got ", n);
+  TORCH_CHECK(options.eps() > 0, kBatchNormWho, ": eps must be positive, got ", options.eps());
   if (options.affine()) {
     weight = register_parameter("weight", torch::ones({n}));
     bias = register_parameter("bias", torch::zeros({n}));
@@ -57,8 +57,8 @@ void GroupBatchNorm2dImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& features) {
-  in_type().check_input(features, kWho);
-  if (options.affine()) detail::check_same_dtype_device(features, weight, kWho);
+  in_type().check_input(features, kBatchNormWho);
+  if (options.affine()) detail::check_same_dtype_device(features, weight, kBatchNormWho);
   // under autocast the statistics are taken in float32 (and the output is float32)
   const torch::Tensor& parameter = weight.defined() ? weight : running_mean;
   const torch::Tensor input = parameter.defined() && detail::autocast_mixes(features, parameter)
@@ -69,7 +69,7 @@ torch::Tensor GroupBatchNorm2dImpl::forward(const torch::Tensor& features) {
   const std::shared_ptr<distributed::Communicator> sync =
       is_training() ? distributed::detail::batch_norm_communicator() : nullptr;
   if (is_training() && options.track_running_stats()) {
-    TORCH_CHECK(sync != nullptr || input.numel() / options.num_fields() > 1, kWho,
+    TORCH_CHECK(sync != nullptr || input.numel() / options.num_fields() > 1, kBatchNormWho,
                 ": training needs more than one value per field, got input shape ", input.sizes());
     num_batches_tracked.add_(1);
   }

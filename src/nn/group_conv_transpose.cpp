@@ -9,7 +9,7 @@
 
 namespace eqnn {
 namespace {
-constexpr const char* kWho = "eqnn::GroupConvTranspose2d";
+constexpr const char* kConvTransposeWho = "eqnn::GroupConvTranspose2d";
 }
 
 GroupConvTranspose2dImpl::GroupConvTranspose2dImpl(GroupConvTranspose2dOptions options_)
@@ -19,12 +19,14 @@ GroupConvTranspose2dImpl::GroupConvTranspose2dImpl(GroupConvTranspose2dOptions o
 
 void GroupConvTranspose2dImpl::reset() {
   const auto& o = options;
-  TORCH_CHECK(o.in_fields() > 0 && o.out_fields() > 0, kWho,
+  TORCH_CHECK(o.in_fields() > 0 && o.out_fields() > 0, kConvTransposeWho,
               ": the numbers of input and output fields must be positive, got ", o.in_fields(),
               " and ", o.out_fields());
-  TORCH_CHECK(o.kernel_size() > 0, kWho, ": kernel_size must be positive, got ", o.kernel_size());
-  TORCH_CHECK(o.stride() > 0, kWho, ": stride must be positive, got ", o.stride());
-  TORCH_CHECK(o.padding() >= 0, kWho, ": padding must be non-negative, got ", o.padding());
+  TORCH_CHECK(o.kernel_size() > 0, kConvTransposeWho, ": kernel_size must be positive, got ",
+              o.kernel_size());
+  TORCH_CHECK(o.stride() > 0, kConvTransposeWho, ": stride must be positive, got ", o.stride());
+  TORCH_CHECK(o.padding() >= 0, kConvTransposeWho, ": padding must be non-negative, got ",
+              o.padding());
   // the adjoint convolution: out_fields -> in_fields; its fan-in is the transposed layer's fan-out
   adjoint = register_module(
       "adjoint",
@@ -36,25 +38,26 @@ void GroupConvTranspose2dImpl::reset() {
 }
 
 void GroupConvTranspose2dImpl::pretty_print(std::ostream& stream) const {
-  stream << kWho << "(" << options.group() << ", " << options.in_fields() << " fields -> "
-         << options.out_fields() << " fields, kernel_size=" << options.kernel_size()
-         << ", stride=" << options.stride() << ", padding=" << options.padding();
+  stream << kConvTransposeWho << "(" << options.group() << ", " << options.in_fields()
+         << " fields -> " << options.out_fields()
+         << " fields, kernel_size=" << options.kernel_size() << ", stride=" << options.stride()
+         << ", padding=" << options.padding();
   if (!options.bias()) stream << ", bias=false";
   stream << ")";
 }
 
 torch::Tensor GroupConvTranspose2dImpl::forward(const torch::Tensor& input) {
-  in_type().check_input(input, kWho);
-  TORCH_CHECK(input.dim() == 4, kWho, ": expected (B, C, H, W), got ", input.sizes());
-  detail::check_square_input(options.group(), input, kWho);
+  in_type().check_input(input, kConvTransposeWho);
+  TORCH_CHECK(input.dim() == 4, kConvTransposeWho, ": expected (B, C, H, W), got ", input.sizes());
+  detail::check_square_input(options.group(), input, kConvTransposeWho);
   for (const int64_t side : {input.size(2), input.size(3)})
     TORCH_CHECK((side - 1) * options.stride() - 2 * options.padding() + options.kernel_size() >= 1,
-                kWho, ": an input of side ", side, " gives an empty output with kernel_size ",
-                options.kernel_size(), ", stride ", options.stride(), " and padding ",
-                options.padding());
+                kConvTransposeWho, ": an input of side ", side,
+                " gives an empty output with kernel_size ", options.kernel_size(), ", stride ",
+                options.stride(), " and padding ", options.padding());
   const torch::Tensor tw = adjoint->expanded_weight();
-  TORCH_CHECK(input.scalar_type() == tw.scalar_type() && input.device() == tw.device(), kWho,
-              ": the input (", input.scalar_type(), " on ", input.device(),
+  TORCH_CHECK(input.scalar_type() == tw.scalar_type() && input.device() == tw.device(),
+              kConvTransposeWho, ": the input (", input.scalar_type(), " on ", input.device(),
               ") must have the layer's dtype and device (", tw.scalar_type(), " on ", tw.device(),
               ")");
   const torch::Tensor b =

@@ -9,7 +9,7 @@
 
 namespace eqnn {
 namespace {
-constexpr const char* kWho = "eqnn::GroupPool";
+constexpr const char* kGroupPoolWho = "eqnn::GroupPool";
 }
 
 GroupPoolImpl::GroupPoolImpl(GroupPoolOptions options_) : options(std::move(options_)) {
@@ -17,8 +17,9 @@ GroupPoolImpl::GroupPoolImpl(GroupPoolOptions options_) : options(std::move(opti
 }
 
 void GroupPoolImpl::reset() {
-  TORCH_CHECK(options.num_fields() == FieldType::kAnyFields || options.num_fields() > 0, kWho,
-              ": num_fields must be positive (or kAnyFields), got ", options.num_fields());
+  TORCH_CHECK(options.num_fields() == FieldType::kAnyFields || options.num_fields() > 0,
+              kGroupPoolWho, ": num_fields must be positive (or kAnyFields), got ",
+              options.num_fields());
 }
 
 void GroupPoolImpl::pretty_print(std::ostream& stream) const {
@@ -26,7 +27,7 @@ void GroupPoolImpl::pretty_print(std::ostream& stream) const {
 }
 
 torch::Tensor GroupPoolImpl::forward(const torch::Tensor& input) {
-  in_type().check_input(input, kWho);
+  in_type().check_input(input, kGroupPoolWho);
   return report_output(*this, ops::group_pool(input, options.group(), options.mode()));
 }
 

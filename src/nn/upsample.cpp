@@ -8,7 +8,7 @@
 
 namespace eqnn {
 namespace {
-constexpr const char* kWho = "eqnn::Upsample2d";
+constexpr const char* kUpsampleWho = "eqnn::Upsample2d";
 }
 
 Upsample2dImpl::Upsample2dImpl(Upsample2dOptions options_) : options(std::move(options_)) {
@@ -16,18 +16,18 @@ Upsample2dImpl::Upsample2dImpl(Upsample2dOptions options_) : options(std::move(o
 }
 
 void Upsample2dImpl::reset() {
-  TORCH_CHECK(options.scale_factor() >= 1, kWho, ": scale_factor must be >= 1, got ",
+  TORCH_CHECK(options.scale_factor() >= 1, kUpsampleWho, ": scale_factor must be >= 1, got ",
               options.scale_factor());
 }
 
 void Upsample2dImpl::pretty_print(std::ostream& stream) const {
-  stream << kWho << "(" << options.type() << ", x" << options.scale_factor() << ", "
+  stream << kUpsampleWho << "(" << options.type() << ", x" << options.scale_factor() << ", "
          << (options.mode() == UpsampleMode::Nearest ? "nearest" : "bilinear") << ")";
 }
 
 torch::Tensor Upsample2dImpl::forward(const torch::Tensor& input) {
-  options.type().check_input(input, kWho);
-  TORCH_CHECK(input.dim() == 4, kWho, ": expected (B, C, H, W), got ", input.sizes());
+  options.type().check_input(input, kUpsampleWho);
+  TORCH_CHECK(input.dim() == 4, kUpsampleWho, ": expected (B, C, H, W), got ", input.sizes());
   namespace F = torch::nn::functional;
   const double s = static_cast<double>(options.scale_factor());
   auto o = F::InterpolateFuncOptions().scale_factor(std::vector<double>{s, s});

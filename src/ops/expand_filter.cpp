@@ -15,11 +15,11 @@ namespace ops {
 namespace {
 
 using detail::ExpandFilterParams;
-constexpr const char* kOp = "eqnn::expand_filter";
+constexpr const char* kExpandFilterOp = "eqnn::expand_filter";
 
 ExpandFilterParams params_for(const Group& group, at::IntArrayRef weight_shape) {
   TORCH_CHECK(
-      group.is_grid_group(), kOp, ": ", group.name(),
+      group.is_grid_group(), kExpandFilterOp, ": ", group.name(),
       " rotates by angles that are not multiples of 90 degrees, so a pixel filter cannot ",
       "be rotated exactly; its layers use steerable filters (eqnn::ops::expand_steerable_filter)");
   const bool lifting = weight_shape.size() == 4;
@@ -33,24 +33,24 @@ ExpandFilterParams params_for(const Group& group, at::IntArrayRef weight_shape) 
 /// TorchScript, any list), so it is checked here and not only through a tensor's sizes.
 void check_weight_shape(at::IntArrayRef shape, const Group& group, bool lifting, const char* pass) {
   const size_t rank = lifting ? 4 : 5;
-  TORCH_CHECK(shape.size() == rank, kOp, pass, ": expected a ", rank, "-D ",
+  TORCH_CHECK(shape.size() == rank, kExpandFilterOp, pass, ": expected a ", rank, "-D ",
               lifting ? "lifting" : "group", " weight, got shape ", shape);
   for (const int64_t d : shape)
-    TORCH_CHECK(d >= 0, kOp, pass, ": weight sizes must be >= 0, got shape ", shape);
-  TORCH_CHECK(shape[rank - 1] == shape[rank - 2], kOp, pass, ": expected square filters, got ",
-              shape[rank - 2], "x", shape[rank - 1]);
-  TORCH_CHECK(lifting || shape[2] == group.order(), kOp, pass,
+    TORCH_CHECK(d >= 0, kExpandFilterOp, pass, ": weight sizes must be >= 0, got shape ", shape);
+  TORCH_CHECK(shape[rank - 1] == shape[rank - 2], kExpandFilterOp, pass,
+              ": expected square filters, got ", shape[rank - 2], "x", shape[rank - 1]);
+  TORCH_CHECK(lifting || shape[2] == group.order(), kExpandFilterOp, pass,
               ": expected the weight's group axis (dim 2) to have |", group.name(),
               "| = ", group.order(), " entries, got shape ", shape);
   int64_t numel = group.order();
   for (const int64_t d : shape)
-    TORCH_CHECK(!__builtin_mul_overflow(numel, d, &numel), kOp, pass, ": weight shape ", shape,
-                " is too large: its expanded bank over ", group.name(),
+    TORCH_CHECK(!__builtin_mul_overflow(numel, d, &numel), kExpandFilterOp, pass, ": weight shape ",
+                shape, " is too large: its expanded bank over ", group.name(),
                 " has more than 2^63 entries");
 }
 
 void check_weight(const at::Tensor& weight, const Group& group, bool lifting) {
-  support::check_supported(weight, kOp);
+  support::check_supported(weight, kExpandFilterOp);
   check_weight_shape(weight.sizes(), group, lifting, "");
 }
 
@@ -59,34 +59,35 @@ std::vector<int64_t> expanded_shape(const ExpandFilterParams& p) {
 }
 
 /// Dense input, freshly allocated output and parameters of one pass (shared by CPU and CUDA).
-struct Prepared {
+struct PreparedExpandFilter {
   at::Tensor in, out;
   ExpandFilterParams p;
 };
 
-Prepared prepare_forward(const at::Tensor& weight, c10::string_view group_name, bool lifting) {
+PreparedExpandFilter prepare_forward(const at::Tensor& weight, c10::string_view group_name,
+                                     bool lifting) {
   const Group group = Group::from_name(std::string(group_name));
   check_weight(weight, group, lifting);
-  Prepared r;
+  PreparedExpandFilter r;
   r.in = weight.contiguous();
   r.p = params_for(group, r.in.sizes());
   r.out = at::empty(expanded_shape(r.p), r.in.options());
   return r;
 }
 
-Prepared prepare_backward(const at::Tensor& grad, c10::string_view group_name,
-                          at::IntArrayRef weight_shape) {
+PreparedExpandFilter prepare_backward(const at::Tensor& grad, c10::string_view group_name,
+                                      at::IntArrayRef weight_shape) {
   const Group group = Group::from_name(std::string(group_name));
   support::check_supported(grad, "eqnn::expand_filter backward");
-  TORCH_CHECK(weight_shape.size() == 4 || weight_shape.size() == 5, kOp,
+  TORCH_CHECK(weight_shape.size() == 4 || weight_shape.size() == 5, kExpandFilterOp,
               " backward: expected the shape of a 4-D (lifting) or 5-D (group) weight, got ",
               weight_shape);
   check_weight_shape(weight_shape, group, weight_shape.size() == 4, " backward");
-  Prepared r;
+  PreparedExpandFilter r;
   r.in = grad.contiguous();
   r.p = params_for(group, weight_shape);
   const std::vector<int64_t> expected = expanded_shape(r.p);
-  TORCH_CHECK(r.in.sizes() == at::IntArrayRef(expected), kOp,
+  TORCH_CHECK(r.in.sizes() == at::IntArrayRef(expected), kExpandFilterOp,
               " backward: expected a gradient of the expanded bank's shape ",
               at::IntArrayRef(expected), " for weight shape ", weight_shape, ", got ",
               r.in.sizes());
@@ -96,7 +97,7 @@ Prepared prepare_backward(const at::Tensor& grad, c10::string_view group_name,
 
 at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group_name,
                              bool lifting) {
-  const Prepared r = prepare_forward(weight_in, group_name, lifting);
+  const PreparedExpandFilter r = prepare_forward(weight_in, group_name, lifting);
   const ExpandFilterParams& p = r.p;
   const at::Tensor& weight = r.in;
   at::Tensor expanded = r.out;
@@ -113,59 +114,61 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
     for (int64_t e = 0; e < kk; ++e)
       relative[t * kk + e] = detail::expand_filter_source(p, n0 + e) - s0;
   }
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, weight.scalar_type(), kOp, [&] {
-    const scalar_t* src = weight.data_ptr<scalar_t>();
-    scalar_t* dst = expanded.data_ptr<scalar_t>();
-    support::cpu_for_rows(p.expanded_numel() / kk, kk, [&](int64_t block) {
-      const int64_t n0 = block * kk;
-      const int64_t t = (block / blocks_per_t) % p.group.order;
-      const scalar_t* from = src + detail::expand_filter_source(p, n0);
-      const int64_t* rel = relative.data() + t * kk;
-      for (int64_t e = 0; e < kk; ++e)
-        dst[n0 + e] = from[rel[e]];
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, weight.scalar_type(), kExpandFilterOp, [&] {
+        const scalar_t* src = weight.data_ptr<scalar_t>();
+        scalar_t* dst = expanded.data_ptr<scalar_t>();
+        support::cpu_for_rows(p.expanded_numel() / kk, kk, [&](int64_t block) {
+          const int64_t n0 = block * kk;
+          const int64_t t = (block / blocks_per_t) % p.group.order;
+          const scalar_t* from = src + detail::expand_filter_source(p, n0);
+          const int64_t* rel = relative.data() + t * kk;
+          for (int64_t e = 0; e < kk; ++e)
+            dst[n0 + e] = from[rel[e]];
+        });
+      });
   return expanded;
 }
 
 at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_view group_name,
                                       at::IntArrayRef weight_shape) {
-  const Prepared r = prepare_backward(grad_in, group_name, weight_shape);
+  const PreparedExpandFilter r = prepare_backward(grad_in, group_name, weight_shape);
   const ExpandFilterParams& p = r.p;
   const at::Tensor& grad = r.in;
   at::Tensor grad_base = r.out;
   if (p.base_numel() == 0) return grad_base;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), kOp, [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* src = grad.data_ptr<scalar_t>();
-    scalar_t* dst = grad_base.data_ptr<scalar_t>();
-    support::cpu_for(p.base_numel(), [&](int64_t n) {
-      detail::expand_filter_backward_element<scalar_t, acc_t>(p, src, dst, n);
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, grad.scalar_type(), kExpandFilterOp, [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const scalar_t* src = grad.data_ptr<scalar_t>();
+        scalar_t* dst = grad_base.data_ptr<scalar_t>();
+        support::cpu_for(p.base_numel(), [&](int64_t n) {
+          detail::expand_filter_backward_element<scalar_t, acc_t>(p, src, dst, n);
+        });
+      });
   return grad_base;
 }
 
 #ifdef EQNN_WITH_CUDA
 at::Tensor expand_filter_cuda(const at::Tensor& weight_in, c10::string_view group_name,
                               bool lifting) {
-  const Prepared r = prepare_forward(weight_in, group_name, lifting);
+  const PreparedExpandFilter r = prepare_forward(weight_in, group_name, lifting);
   if (r.p.expanded_numel() == 0) return r.out;
   support::check_launch(detail::cuda::expand_filter_forward(
-                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
-                            r.out.data_ptr(), support::current_stream()),
-                        kOp);
+                            r.p, support::scalar_kind(r.in.scalar_type(), kExpandFilterOp),
+                            r.in.data_ptr(), r.out.data_ptr(), support::current_stream()),
+                        kExpandFilterOp);
   return r.out;
 }
 
 at::Tensor expand_filter_backward_cuda(const at::Tensor& grad_in, c10::string_view group_name,
                                        at::IntArrayRef weight_shape) {
-  const Prepared r = prepare_backward(grad_in, group_name, weight_shape);
+  const PreparedExpandFilter r = prepare_backward(grad_in, group_name, weight_shape);
   if (r.p.base_numel() == 0) return r.out;
   support::check_launch(detail::cuda::expand_filter_backward(
-                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
-                            r.out.data_ptr(), support::current_stream()),
-                        kOp);
+                            r.p, support::scalar_kind(r.in.scalar_type(), kExpandFilterOp),
+                            r.in.data_ptr(), r.out.data_ptr(), support::current_stream()),
+                        kExpandFilterOp);
   return r.out;
 }
 #endif

@@ -20,36 +20,39 @@ namespace ops {
 namespace {
 
 using detail::GroupActionParams;
-constexpr const char* kOp = "eqnn::group_action";
+constexpr const char* kGroupActionOp = "eqnn::group_action";
 
 void check_element_count(at::IntArrayRef elements, const char* pass) {
   TORCH_CHECK(
-      !elements.empty() && static_cast<int64_t>(elements.size()) <= detail::kMaxActionElements, kOp,
-      pass, ": expected 1 to ", detail::kMaxActionElements, " elements per call, got ",
-      elements.size());
+      !elements.empty() && static_cast<int64_t>(elements.size()) <= detail::kMaxActionElements,
+      kGroupActionOp, pass, ": expected 1 to ", detail::kMaxActionElements,
+      " elements per call, got ", elements.size());
 }
 
 GroupActionParams params_for(const Group& group, at::IntArrayRef elements, bool regular,
                              const at::Tensor& x, at::MemoryFormat format) {
   check_element_count(elements, "");
-  TORCH_CHECK(x.dim() == 4, kOp, ": expected a 4-D input (B, C, H, W), got shape ", x.sizes());
+  TORCH_CHECK(x.dim() == 4, kGroupActionOp, ": expected a 4-D input (B, C, H, W), got shape ",
+              x.sizes());
   GroupActionParams p{};
   p.group = group.tables();
   p.num_elements = static_cast<int>(elements.size());
   bool quarter_turn = false;
   for (size_t k = 0; k < elements.size(); ++k) {
-    TORCH_CHECK(elements[k] >= 0 && elements[k] < group.order(), kOp, ": element index ",
+    TORCH_CHECK(elements[k] >= 0 && elements[k] < group.order(), kGroupActionOp, ": element index ",
                 elements[k], " is out of range for ", group.name(), " (order ", group.order(), ")");
-    TORCH_CHECK(group.on_grid(elements[k]), kOp, ": element ", group.element_name(elements[k]),
-                " of ", group.name(), " rotates by ", group.rotation_degrees(elements[k]),
+    TORCH_CHECK(group.on_grid(elements[k]), kGroupActionOp, ": element ",
+                group.element_name(elements[k]), " of ", group.name(), " rotates by ",
+                group.rotation_degrees(elements[k]),
                 " degrees; this op permutes pixels and takes elements on the grid only (the C++ ",
                 "function eqnn::ops::group_action interpolates the others)");
     p.elements[k] = static_cast<int8_t>(elements[k]);
     quarter_turn = quarter_turn || detail::d4_rotation(group.d4_index(elements[k])) % 2 == 1;
   }
-  TORCH_CHECK(!quarter_turn || x.size(2) == x.size(3), kOp, ": a rotation by 90 degrees needs a ",
-              "square plane, got ", x.size(2), "x", x.size(3));
-  TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kOp, ": ", x.size(1),
+  TORCH_CHECK(!quarter_turn || x.size(2) == x.size(3), kGroupActionOp,
+              ": a rotation by 90 degrees needs a ", "square plane, got ", x.size(2), "x",
+              x.size(3));
+  TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kGroupActionOp, ": ", x.size(1),
               " channels are not a whole number of regular ", group.name(), " fields");
   p.regular = regular;
   p.channels_last = format == at::MemoryFormat::ChannelsLast;
@@ -60,24 +63,24 @@ GroupActionParams params_for(const Group& group, at::IntArrayRef elements, bool 
   return p;
 }
 
-struct Prepared {
+struct PreparedGroupAction {
   at::Tensor in, out;
   GroupActionParams p;
 };
 
 /// Forward: in = x, out = (K*B, C, H, W). Backward: in = grad_y, out = grad_x (B, C, H, W).
-Prepared prepare(const at::Tensor& t, c10::string_view group_name, at::IntArrayRef elements,
-                 bool regular, bool backward) {
-  support::check_supported(t, kOp);
+PreparedGroupAction prepare(const at::Tensor& t, c10::string_view group_name,
+                            at::IntArrayRef elements, bool regular, bool backward) {
+  support::check_supported(t, kGroupActionOp);
   const Group group = Group::from_name(std::string(group_name));
   const at::MemoryFormat format = support::feature_format(t);
-  Prepared r;
+  PreparedGroupAction r;
   r.in = t.contiguous(format);
   const int64_t k = static_cast<int64_t>(elements.size());
   if (backward) {
     check_element_count(elements, " backward");  // before dividing by k
-    TORCH_CHECK(r.in.dim() == 4 && r.in.size(0) % k == 0, kOp, " backward: gradient of shape ",
-                r.in.sizes(), " is not ", k, " stacked copies");
+    TORCH_CHECK(r.in.dim() == 4 && r.in.size(0) % k == 0, kGroupActionOp,
+                " backward: gradient of shape ", r.in.sizes(), " is not ", k, " stacked copies");
     r.out = at::empty({r.in.size(0) / k, r.in.size(1), r.in.size(2), r.in.size(3)},
                       r.in.options().memory_format(format));
     r.p = params_for(group, elements, regular, r.out, format);
@@ -91,7 +94,7 @@ Prepared prepare(const at::Tensor& t, c10::string_view group_name, at::IntArrayR
 
 at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
                             bool regular) {
-  Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
+  PreparedGroupAction r = prepare(x, group, elements, regular, /*backward=*/false);
   const GroupActionParams& p = r.p;
   if (p.in_numel() == 0) return r.out;  // empty in (e.g. batch 0), empty out
   std::vector<ActionRows> copies;
@@ -99,53 +102,55 @@ at::Tensor group_action_cpu(const at::Tensor& x, c10::string_view group, at::Int
     copies.emplace_back(p, k);
   const int64_t rows = copies.front().rows(), length = copies.front().row_length();
   const int64_t image = p.in_numel() / p.batch;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
-    const scalar_t* src = r.in.data_ptr<scalar_t>();
-    scalar_t* dst = r.out.data_ptr<scalar_t>();
-    // output rows in memory order: (copy, image, row)
-    support::cpu_for_rows(p.num_elements * p.batch * rows, length, [&](int64_t rr) {
-      const int64_t k = rr / (p.batch * rows), b = rr / rows % p.batch;
-      copies[k].fill(rr % rows, src + b * image, dst + rr * length);
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, r.in.scalar_type(), kGroupActionOp, [&] {
+        const scalar_t* src = r.in.data_ptr<scalar_t>();
+        scalar_t* dst = r.out.data_ptr<scalar_t>();
+        // output rows in memory order: (copy, image, row)
+        support::cpu_for_rows(p.num_elements * p.batch * rows, length, [&](int64_t rr) {
+          const int64_t k = rr / (p.batch * rows), b = rr / rows % p.batch;
+          copies[k].fill(rr % rows, src + b * image, dst + rr * length);
+        });
+      });
   return r.out;
 }
 
 at::Tensor group_action_backward_cpu(const at::Tensor& grad, c10::string_view group,
                                      at::IntArrayRef elements, bool regular) {
-  Prepared r = prepare(grad, group, elements, regular, /*backward=*/true);
+  PreparedGroupAction r = prepare(grad, group, elements, regular, /*backward=*/true);
   if (r.p.in_numel() == 0) return r.out;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* src = r.in.data_ptr<scalar_t>();
-    scalar_t* dst = r.out.data_ptr<scalar_t>();
-    support::cpu_for(r.p.in_numel(), [&](int64_t m) {
-      detail::group_action_backward_element<scalar_t, acc_t>(r.p, src, dst, m);
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, r.in.scalar_type(), kGroupActionOp, [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const scalar_t* src = r.in.data_ptr<scalar_t>();
+        scalar_t* dst = r.out.data_ptr<scalar_t>();
+        support::cpu_for(r.p.in_numel(), [&](int64_t m) {
+          detail::group_action_backward_element<scalar_t, acc_t>(r.p, src, dst, m);
+        });
+      });
   return r.out;
 }
 
 #ifdef EQNN_WITH_CUDA
 at::Tensor group_action_cuda(const at::Tensor& x, c10::string_view group, at::IntArrayRef elements,
                              bool regular) {
-  Prepared r = prepare(x, group, elements, regular, /*backward=*/false);
+  PreparedGroupAction r = prepare(x, group, elements, regular, /*backward=*/false);
   if (r.p.in_numel() == 0) return r.out;
   support::check_launch(detail::cuda::group_action_forward(
-                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
-                            r.out.data_ptr(), support::current_stream()),
-                        kOp);
+                            r.p, support::scalar_kind(r.in.scalar_type(), kGroupActionOp),
+                            r.in.data_ptr(), r.out.data_ptr(), support::current_stream()),
+                        kGroupActionOp);
   return r.out;
 }
 
 at::Tensor group_action_backward_cuda(const at::Tensor& grad, c10::string_view group,
                                       at::IntArrayRef elements, bool regular) {
-  Prepared r = prepare(grad, group, elements, regular, /*backward=*/true);
+  PreparedGroupAction r = prepare(grad, group, elements, regular, /*backward=*/true);
   if (r.p.in_numel() == 0) return r.out;
   support::check_launch(detail::cuda::group_action_backward(
-                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
-                            r.out.data_ptr(), support::current_stream()),
-                        kOp);
+                            r.p, support::scalar_kind(r.in.scalar_type(), kGroupActionOp),
+                            r.in.data_ptr(), r.out.data_ptr(), support::current_stream()),
+                        kGroupActionOp);
   return r.out;
 }
 #endif
@@ -220,7 +225,7 @@ at::Tensor act_with_elements(const at::Tensor& x, const Group& group,
       std::all_of(elements.begin(), elements.end(), [&](int64_t e) { return group.on_grid(e); });
   if (on_grid) return call_group_action(x, group.name(), elements, regular);
   check_element_count(elements, "");
-  TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kOp, ": ", x.size(1),
+  TORCH_CHECK(!regular || x.size(1) % group.order() == 0, kGroupActionOp, ": ", x.size(1),
               " channels are not a whole number of regular ", group.name(), " fields");
   const at::MemoryFormat format = support::feature_format(x);
   std::vector<at::Tensor> copies;
@@ -245,7 +250,7 @@ at::Tensor act_with_elements(const at::Tensor& x, const Group& group,
 
 torch::Tensor group_action(const torch::Tensor& x, const Group& group,
                            const std::vector<int64_t>& elements, FieldKind kind) {
-  TORCH_CHECK(x.defined() && (x.dim() == 4 || x.dim() == 2), kOp,
+  TORCH_CHECK(x.defined() && (x.dim() == 4 || x.dim() == 2), kGroupActionOp,
               ": expected (B, C, H, W) or (B, C), got ",
               x.defined() ? x.sizes() : at::IntArrayRef{});
   const bool regular = kind == FieldKind::Regular;

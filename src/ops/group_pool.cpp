@@ -19,7 +19,7 @@ namespace ops {
 namespace {
 
 using detail::GroupPoolParams;
-constexpr const char* kOp = "eqnn::group_pool";
+constexpr const char* kGroupPoolOp = "eqnn::group_pool";
 
 GroupPoolParams params_for(const at::Tensor& x, int64_t order, at::MemoryFormat format) {
   return GroupPoolParams{x.size(0), x.size(1) / order, order, x.size(2) * x.size(3),
@@ -27,28 +27,29 @@ GroupPoolParams params_for(const at::Tensor& x, int64_t order, at::MemoryFormat 
 }
 
 void check_order(int64_t order, const char* pass) {
-  TORCH_CHECK(order >= 1 && order <= detail::kMaxGroupOrder, kOp, pass,
+  TORCH_CHECK(order >= 1 && order <= detail::kMaxGroupOrder, kGroupPoolOp, pass,
               ": group order must be in [1, ", detail::kMaxGroupOrder, "], got ", order);
 }
 
 void check_input(const at::Tensor& x, int64_t order) {
-  support::check_supported(x, kOp);
-  TORCH_CHECK(x.dim() == 4, kOp, ": expected a 4-D input (B, C, H, W), got shape ", x.sizes());
+  support::check_supported(x, kGroupPoolOp);
+  TORCH_CHECK(x.dim() == 4, kGroupPoolOp, ": expected a 4-D input (B, C, H, W), got shape ",
+              x.sizes());
   check_order(order, "");
-  TORCH_CHECK(x.size(1) % order == 0, kOp, ": ", x.size(1),
+  TORCH_CHECK(x.size(1) % order == 0, kGroupPoolOp, ": ", x.size(1),
               " channels are not a whole number of regular fields of ", order, " channels");
 }
 
 /// Output, argmax and the dense input for the forward pass.
-struct Prepared {
+struct PreparedGroupPool {
   at::Tensor x, y, argmax;
   GroupPoolParams p;
 };
 
-Prepared prepare(const at::Tensor& x_in, int64_t order, bool max) {
+PreparedGroupPool prepare(const at::Tensor& x_in, int64_t order, bool max) {
   check_input(x_in, order);
   const at::MemoryFormat format = support::feature_format(x_in);
-  Prepared r;
+  PreparedGroupPool r;
   r.x = x_in.contiguous(format);
   r.p = params_for(r.x, order, format);
   const std::vector<int64_t> shape = {r.x.size(0), r.x.size(1) / order, r.x.size(2), r.x.size(3)};
@@ -103,13 +104,13 @@ void pool_row(const scalar_t* x, scalar_t* y, uint8_t* argmax, int64_t count, in
 }
 
 std::tuple<at::Tensor, at::Tensor> group_pool_cpu(const at::Tensor& x_in, int64_t order, bool max) {
-  Prepared r = prepare(x_in, order, max);
+  PreparedGroupPool r = prepare(x_in, order, max);
   const GroupPoolParams& p = r.p;
   if (p.out_numel() == 0) return {r.y, r.argmax};  // empty in, empty out (rows of length 0)
   // Rows of y contiguous in memory: a plane (NCHW) or a pixel's fields (NHWC); the shared index
   // math places each row's first input.
   const int64_t row = p.channels_last ? p.fields : p.plane;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.x.scalar_type(), kOp, [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.x.scalar_type(), kGroupPoolOp, [&] {
     using acc_t = at::opmath_type<scalar_t>;
     const scalar_t* x = r.x.data_ptr<scalar_t>();
     scalar_t* y = r.y.data_ptr<scalar_t>();
@@ -127,30 +128,31 @@ std::tuple<at::Tensor, at::Tensor> group_pool_cpu(const at::Tensor& x_in, int64_
 }
 
 /// grad_x for grad (B, F, H, W) in the format of the forward input.
-struct PreparedBackward {
+struct PreparedGroupPoolBackward {
   at::Tensor grad, argmax, grad_x;
   GroupPoolParams p;
 };
 
-PreparedBackward prepare_backward(const at::Tensor& grad_in, const at::Tensor& argmax_in,
-                                  int64_t order, bool max) {
+PreparedGroupPoolBackward prepare_backward(const at::Tensor& grad_in, const at::Tensor& argmax_in,
+                                           int64_t order, bool max) {
   support::check_supported(grad_in, "eqnn::group_pool backward");
-  TORCH_CHECK(grad_in.dim() == 4, kOp, " backward: expected a 4-D gradient, got ", grad_in.sizes());
+  TORCH_CHECK(grad_in.dim() == 4, kGroupPoolOp, " backward: expected a 4-D gradient, got ",
+              grad_in.sizes());
   check_order(order, " backward");
   if (max) {
     TORCH_CHECK(
-        argmax_in.defined() && argmax_in.scalar_type() == at::kByte, kOp,
+        argmax_in.defined() && argmax_in.scalar_type() == at::kByte, kGroupPoolOp,
         " backward: expected a uint8 argmax for max pooling, got ",
         argmax_in.defined() ? c10::toString(argmax_in.scalar_type()) : "an undefined tensor");
-    TORCH_CHECK(argmax_in.device() == grad_in.device(), kOp, " backward: argmax is on ",
+    TORCH_CHECK(argmax_in.device() == grad_in.device(), kGroupPoolOp, " backward: argmax is on ",
                 argmax_in.device(), " but the gradient on ", grad_in.device());
   }
   // The forward output's format: argmax has it for max; for mean follow the gradient.
   const at::MemoryFormat format = support::feature_format(max ? argmax_in : grad_in);
-  PreparedBackward r;
+  PreparedGroupPoolBackward r;
   r.grad = grad_in.contiguous(format);
   if (max) {
-    TORCH_CHECK(argmax_in.sizes() == grad_in.sizes(), kOp, " backward: argmax shape ",
+    TORCH_CHECK(argmax_in.sizes() == grad_in.sizes(), kGroupPoolOp, " backward: argmax shape ",
                 argmax_in.sizes(), " does not match the gradient ", grad_in.sizes());
     r.argmax = argmax_in.contiguous(format);
   }
@@ -163,55 +165,57 @@ PreparedBackward prepare_backward(const at::Tensor& grad_in, const at::Tensor& a
 
 at::Tensor group_pool_backward_cpu(const at::Tensor& grad_in, const at::Tensor& argmax_in,
                                    int64_t order, bool max) {
-  PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
+  PreparedGroupPoolBackward r = prepare_backward(grad_in, argmax_in, order, max);
   const GroupPoolParams& p = r.p;
   if (p.in_numel() == 0) return r.grad_x;
   // Rows of grad_x contiguous in memory: one element's plane (NCHW) or a pixel's channels (NHWC).
   const int64_t row = p.channels_last ? p.fields * order : p.plane;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.grad.scalar_type(), kOp, [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* gy = r.grad.data_ptr<scalar_t>();
-    scalar_t* gx = r.grad_x.data_ptr<scalar_t>();
-    const uint8_t* argmax = max ? r.argmax.data_ptr<uint8_t>() : nullptr;
-    const acc_t scale = acc_t(1) / static_cast<acc_t>(order);
-    support::cpu_for_rows(p.in_numel() / row, row, [&](int64_t rr) {
-      const int64_t m0 = rr * row;
-      int64_t t0 = 0;
-      const int64_t n0 = detail::group_pool_output_of_input(p, m0, &t0);
-      for (int64_t j = 0; j < row; ++j) {
-        // NCHW: the row is one element t0 over a plane; NHWC: element j % order of field j / order
-        const int64_t n = p.channels_last ? n0 + j / order : n0 + j;
-        const int64_t t = p.channels_last ? j % order : t0;
-        gx[m0 + j] = max ? (argmax[n] == t ? gy[n] : scalar_t(0))
-                         : static_cast<scalar_t>(static_cast<acc_t>(gy[n]) * scale);
-      }
-    });
-  });
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, r.grad.scalar_type(), kGroupPoolOp, [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const scalar_t* gy = r.grad.data_ptr<scalar_t>();
+        scalar_t* gx = r.grad_x.data_ptr<scalar_t>();
+        const uint8_t* argmax = max ? r.argmax.data_ptr<uint8_t>() : nullptr;
+        const acc_t scale = acc_t(1) / static_cast<acc_t>(order);
+        support::cpu_for_rows(p.in_numel() / row, row, [&](int64_t rr) {
+          const int64_t m0 = rr * row;
+          int64_t t0 = 0;
+          const int64_t n0 = detail::group_pool_output_of_input(p, m0, &t0);
+          for (int64_t j = 0; j < row; ++j) {
+            // NCHW: the row is one element t0 over a plane; NHWC: element j % order of field j /
+            // order
+            const int64_t n = p.channels_last ? n0 + j / order : n0 + j;
+            const int64_t t = p.channels_last ? j % order : t0;
+            gx[m0 + j] = max ? (argmax[n] == t ? gy[n] : scalar_t(0))
+                             : static_cast<scalar_t>(static_cast<acc_t>(gy[n]) * scale);
+          }
+        });
+      });
   return r.grad_x;
 }
 
 #ifdef EQNN_WITH_CUDA
 std::tuple<at::Tensor, at::Tensor> group_pool_cuda(const at::Tensor& x_in, int64_t order,
                                                    bool max) {
-  Prepared r = prepare(x_in, order, max);
+  PreparedGroupPool r = prepare(x_in, order, max);
   if (r.p.out_numel() == 0) return {r.y, r.argmax};
   support::check_launch(
       detail::cuda::group_pool_forward(
-          r.p, support::scalar_kind(r.x.scalar_type(), kOp), max, r.x.data_ptr(), r.y.data_ptr(),
-          max ? r.argmax.data_ptr<uint8_t>() : nullptr, support::current_stream()),
-      kOp);
+          r.p, support::scalar_kind(r.x.scalar_type(), kGroupPoolOp), max, r.x.data_ptr(),
+          r.y.data_ptr(), max ? r.argmax.data_ptr<uint8_t>() : nullptr, support::current_stream()),
+      kGroupPoolOp);
   return {r.y, r.argmax};
 }
 
 at::Tensor group_pool_backward_cuda(const at::Tensor& grad_in, const at::Tensor& argmax_in,
                                     int64_t order, bool max) {
-  PreparedBackward r = prepare_backward(grad_in, argmax_in, order, max);
+  PreparedGroupPoolBackward r = prepare_backward(grad_in, argmax_in, order, max);
   if (r.p.in_numel() == 0) return r.grad_x;
   support::check_launch(detail::cuda::group_pool_backward(
-                            r.p, support::scalar_kind(r.grad.scalar_type(), kOp), max,
+                            r.p, support::scalar_kind(r.grad.scalar_type(), kGroupPoolOp), max,
                             r.grad.data_ptr(), max ? r.argmax.data_ptr<uint8_t>() : nullptr,
                             r.grad_x.data_ptr(), support::current_stream()),
-                        kOp);
+                        kGroupPoolOp);
   return r.grad_x;
 }
 #endif

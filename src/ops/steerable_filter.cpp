@@ -16,30 +16,31 @@ namespace ops {
 namespace {
 
 using detail::SteerableFilterParams;
-constexpr const char* kOp = "eqnn::steerable_filter";
+constexpr const char* kSteerableFilterOp = "eqnn::steerable_filter";
 
 /// Coefficients (Cout, Cin, nb) (lifting) or (Cout, Cin, |G|, nb) (group), a basis (|G|, nb, k, k),
 /// and every count the kernels multiply within int64.
 SteerableFilterParams params_for(const Group& group, at::IntArrayRef coefficients,
                                  at::IntArrayRef basis, const char* pass) {
-  TORCH_CHECK(coefficients.size() == 3 || coefficients.size() == 4, kOp, pass,
+  TORCH_CHECK(coefficients.size() == 3 || coefficients.size() == 4, kSteerableFilterOp, pass,
               ": expected coefficients (Cout, Cin, nb) for a lifting filter or (Cout, Cin, |G|, ",
               "nb) for a group filter, got shape ", coefficients);
-  TORCH_CHECK(basis.size() == 4 && basis[2] == basis[3], kOp, pass,
+  TORCH_CHECK(basis.size() == 4 && basis[2] == basis[3], kSteerableFilterOp, pass,
               ": expected a sampled basis (|G|, nb, k, k), got shape ", basis);
   for (const int64_t d : coefficients)
-    TORCH_CHECK(d >= 0, kOp, pass, ": coefficient sizes must be >= 0, got shape ", coefficients);
+    TORCH_CHECK(d >= 0, kSteerableFilterOp, pass, ": coefficient sizes must be >= 0, got shape ",
+                coefficients);
   const bool lifting = coefficients.size() == 3;
-  TORCH_CHECK(basis[0] == group.order(), kOp, pass, ": the basis has ", basis[0],
+  TORCH_CHECK(basis[0] == group.order(), kSteerableFilterOp, pass, ": the basis has ", basis[0],
               " element samples, but |", group.name(), "| = ", group.order());
-  TORCH_CHECK(coefficients.back() == basis[1], kOp, pass, ": coefficients for ",
+  TORCH_CHECK(coefficients.back() == basis[1], kSteerableFilterOp, pass, ": coefficients for ",
               coefficients.back(), " basis functions, but the basis has ", basis[1]);
-  TORCH_CHECK(lifting || coefficients[2] == group.order(), kOp, pass,
+  TORCH_CHECK(lifting || coefficients[2] == group.order(), kSteerableFilterOp, pass,
               ": expected the coefficients' group axis (dim 2) to have |", group.name(),
               "| = ", group.order(), " entries, got shape ", coefficients);
   int64_t numel = group.order() * basis[2] * basis[3];
   for (size_t d = 0; d + 1 < coefficients.size(); ++d)
-    TORCH_CHECK(!__builtin_mul_overflow(numel, coefficients[d], &numel), kOp, pass,
+    TORCH_CHECK(!__builtin_mul_overflow(numel, coefficients[d], &numel), kSteerableFilterOp, pass,
                 ": coefficient shape ", coefficients, " is too large: its expanded bank over ",
                 group.name(), " has more than 2^63 entries");
   return SteerableFilterParams{group.tables(),  coefficients[0],
@@ -48,28 +49,28 @@ SteerableFilterParams params_for(const Group& group, at::IntArrayRef coefficient
 }
 
 void check_basis_tensor(const at::Tensor& basis, const at::Tensor& other, const char* pass) {
-  support::check_supported(basis, kOp);
-  TORCH_CHECK(basis.scalar_type() == other.scalar_type() && basis.device() == other.device(), kOp,
-              pass, ": the basis (", basis.scalar_type(), " on ", basis.device(),
-              ") must have the dtype and device of the filter (", other.scalar_type(), " on ",
-              other.device(), ")");
+  support::check_supported(basis, kSteerableFilterOp);
+  TORCH_CHECK(basis.scalar_type() == other.scalar_type() && basis.device() == other.device(),
+              kSteerableFilterOp, pass, ": the basis (", basis.scalar_type(), " on ",
+              basis.device(), ") must have the dtype and device of the filter (",
+              other.scalar_type(), " on ", other.device(), ")");
 }
 
 std::vector<int64_t> expanded_shape(const SteerableFilterParams& p) {
   return {p.out_fields * p.group.order, p.in_fields * p.in_order, p.kernel_size, p.kernel_size};
 }
 
-struct Prepared {
+struct PreparedSteerableFilter {
   at::Tensor in, basis, out;
   SteerableFilterParams p;
 };
 
-Prepared prepare_forward(const at::Tensor& coefficients, const at::Tensor& basis,
-                         c10::string_view group_name) {
+PreparedSteerableFilter prepare_forward(const at::Tensor& coefficients, const at::Tensor& basis,
+                                        c10::string_view group_name) {
   const Group group = Group::from_name(std::string(group_name));
-  support::check_supported(coefficients, kOp);
+  support::check_supported(coefficients, kSteerableFilterOp);
   check_basis_tensor(basis, coefficients, "");
-  Prepared r;
+  PreparedSteerableFilter r;
   r.p = params_for(group, coefficients.sizes(), basis.sizes(), "");
   r.in = coefficients.contiguous();
   r.basis = basis.contiguous();
@@ -77,15 +78,16 @@ Prepared prepare_forward(const at::Tensor& coefficients, const at::Tensor& basis
   return r;
 }
 
-Prepared prepare_backward(const at::Tensor& grad, const at::Tensor& basis,
-                          c10::string_view group_name, at::IntArrayRef coefficient_shape) {
+PreparedSteerableFilter prepare_backward(const at::Tensor& grad, const at::Tensor& basis,
+                                         c10::string_view group_name,
+                                         at::IntArrayRef coefficient_shape) {
   const Group group = Group::from_name(std::string(group_name));
-  support::check_supported(grad, kOp);
+  support::check_supported(grad, kSteerableFilterOp);
   check_basis_tensor(basis, grad, " backward");
-  Prepared r;
+  PreparedSteerableFilter r;
   r.p = params_for(group, coefficient_shape, basis.sizes(), " backward");
   const std::vector<int64_t> expected = expanded_shape(r.p);
-  TORCH_CHECK(grad.sizes() == at::IntArrayRef(expected), kOp,
+  TORCH_CHECK(grad.sizes() == at::IntArrayRef(expected), kSteerableFilterOp,
               " backward: expected a gradient of the expanded bank's shape ",
               at::IntArrayRef(expected), " for coefficient shape ", coefficient_shape, ", got ",
               grad.sizes());
@@ -97,56 +99,60 @@ Prepared prepare_backward(const at::Tensor& grad, const at::Tensor& basis,
 
 at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor& basis,
                                 c10::string_view group) {
-  Prepared r = prepare_forward(coefficients, basis, group);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* c = r.in.data_ptr<scalar_t>();
-    const scalar_t* b = r.basis.data_ptr<scalar_t>();
-    scalar_t* out = r.out.data_ptr<scalar_t>();
-    support::cpu_for(r.p.expanded_numel(), [&](int64_t n) {
-      detail::steerable_filter_forward_element<scalar_t, acc_t>(r.p, c, b, out, n);
-    });
-  });
+  PreparedSteerableFilter r = prepare_forward(coefficients, basis, group);
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, r.in.scalar_type(), kSteerableFilterOp, [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const scalar_t* c = r.in.data_ptr<scalar_t>();
+        const scalar_t* b = r.basis.data_ptr<scalar_t>();
+        scalar_t* out = r.out.data_ptr<scalar_t>();
+        support::cpu_for(r.p.expanded_numel(), [&](int64_t n) {
+          detail::steerable_filter_forward_element<scalar_t, acc_t>(r.p, c, b, out, n);
+        });
+      });
   return r.out;
 }
 
 at::Tensor steerable_filter_backward_cpu(const at::Tensor& grad, const at::Tensor& basis,
                                          c10::string_view group,
                                          at::IntArrayRef coefficient_shape) {
-  Prepared r = prepare_backward(grad, basis, group, coefficient_shape);
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, r.in.scalar_type(), kOp, [&] {
-    using acc_t = at::opmath_type<scalar_t>;
-    const scalar_t* g = r.in.data_ptr<scalar_t>();
-    const scalar_t* b = r.basis.data_ptr<scalar_t>();
-    scalar_t* out = r.out.data_ptr<scalar_t>();
-    support::cpu_for(r.p.coefficient_numel(), [&](int64_t m) {
-      detail::steerable_filter_backward_element<scalar_t, acc_t>(r.p, g, b, out, m);
-    });
-  });
+  PreparedSteerableFilter r = prepare_backward(grad, basis, group, coefficient_shape);
+  AT_DISPATCH_FLOATING_TYPES_AND2(
+      at::kHalf, at::kBFloat16, r.in.scalar_type(), kSteerableFilterOp, [&] {
+        using acc_t = at::opmath_type<scalar_t>;
+        const scalar_t* g = r.in.data_ptr<scalar_t>();
+        const scalar_t* b = r.basis.data_ptr<scalar_t>();
+        scalar_t* out = r.out.data_ptr<scalar_t>();
+        support::cpu_for(r.p.coefficient_numel(), [&](int64_t m) {
+          detail::steerable_filter_backward_element<scalar_t, acc_t>(r.p, g, b, out, m);
+        });
+      });
   return r.out;
 }
 
 #ifdef EQNN_WITH_CUDA
 at::Tensor steerable_filter_cuda(const at::Tensor& coefficients, const at::Tensor& basis,
                                  c10::string_view group) {
-  Prepared r = prepare_forward(coefficients, basis, group);
+  PreparedSteerableFilter r = prepare_forward(coefficients, basis, group);
   if (r.p.expanded_numel() == 0) return r.out;
-  support::check_launch(detail::cuda::steerable_filter_forward(
-                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
-                            r.basis.data_ptr(), r.out.data_ptr(), support::current_stream()),
-                        kOp);
+  support::check_launch(
+      detail::cuda::steerable_filter_forward(
+          r.p, support::scalar_kind(r.in.scalar_type(), kSteerableFilterOp), r.in.data_ptr(),
+          r.basis.data_ptr(), r.out.data_ptr(), support::current_stream()),
+      kSteerableFilterOp);
   return r.out;
 }
 
 at::Tensor steerable_filter_backward_cuda(const at::Tensor& grad, const at::Tensor& basis,
                                           c10::string_view group,
                                           at::IntArrayRef coefficient_shape) {
-  Prepared r = prepare_backward(grad, basis, group, coefficient_shape);
+  PreparedSteerableFilter r = prepare_backward(grad, basis, group, coefficient_shape);
   if (r.p.coefficient_numel() == 0) return r.out;
-  support::check_launch(detail::cuda::steerable_filter_backward(
-                            r.p, support::scalar_kind(r.in.scalar_type(), kOp), r.in.data_ptr(),
-                            r.basis.data_ptr(), r.out.data_ptr(), support::current_stream()),
-                        kOp);
+  support::check_launch(
+      detail::cuda::steerable_filter_backward(
+          r.p, support::scalar_kind(r.in.scalar_type(), kSteerableFilterOp), r.in.data_ptr(),
+          r.basis.data_ptr(), r.out.data_ptr(), support::current_stream()),
+      kSteerableFilterOp);
   return r.out;
 }
 #endif
@@ -175,7 +181,7 @@ at::Tensor call_steerable_filter_backward(const at::Tensor& grad, const at::Tens
 struct SteerableFilterFunction : public torch::autograd::Function<SteerableFilterFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& coefficients,
                             const at::Tensor& basis, c10::string_view group) {
-    TORCH_CHECK(!basis.requires_grad(), kOp,
+    TORCH_CHECK(!basis.requires_grad(), kSteerableFilterOp,
                 ": the basis is a constant (a buffer); it cannot require a gradient");
     ctx->saved_data["group"] = std::string(group);
     ctx->saved_data["coefficient_shape"] = coefficients.sizes().vec();
@@ -219,7 +225,7 @@ TORCH_LIBRARY_IMPL(eqnn, Autograd, m) {
 
 torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients, const torch::Tensor& basis,
                                       const Group& group) {
-  TORCH_CHECK(coefficients.defined() && basis.defined(), kOp,
+  TORCH_CHECK(coefficients.defined() && basis.defined(), kSteerableFilterOp,
               ": expected defined coefficient and basis tensors");
   return call_steerable_filter(coefficients, basis, group.name());
 }

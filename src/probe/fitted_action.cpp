@@ -18,7 +18,7 @@ namespace {
 
 using namespace detail;  // stages.h
 
-constexpr const char* kWho = "eqnn::probe::fit_latent_actions";
+constexpr const char* kFitWho = "eqnn::probe::fit_latent_actions";
 
 /// The stage's features as a matrix: one row per sample and position, one column per channel
 /// (float64). (N, C) stays; (N, C, H, W) becomes (N H W, C).
@@ -164,22 +164,23 @@ std::vector<int64_t> min_cost_assignment(const torch::Tensor& cost_in) {
 FittedActions fit_latent_actions(const ProbedModel& model, const torch::Tensor& inputs,
                                  const std::vector<Transform>& transforms,
                                  const FittedActionOptions& options) {
-  TORCH_CHECK(model.run != nullptr, kWho, ": model '", model.name, "' has no forward");
-  TORCH_CHECK(inputs.defined() && inputs.dim() == 4 && inputs.is_floating_point(), kWho,
+  TORCH_CHECK(model.run != nullptr, kFitWho, ": model '", model.name, "' has no forward");
+  TORCH_CHECK(inputs.defined() && inputs.dim() == 4 && inputs.is_floating_point(), kFitWho,
               ": expected a floating-point batch (B, C, H, W), got ",
               inputs.defined() ? inputs.sizes() : at::IntArrayRef{});
   const int64_t n = inputs.size(0);
-  TORCH_CHECK(options.fit_fraction > 0 && options.fit_fraction < 1, kWho,
+  TORCH_CHECK(options.fit_fraction > 0 && options.fit_fraction < 1, kFitWho,
               ": fit_fraction must be in (0, 1), got ", options.fit_fraction);
-  TORCH_CHECK(options.ridge >= 0 && std::isfinite(options.ridge), kWho,
+  TORCH_CHECK(options.ridge >= 0 && std::isfinite(options.ridge), kFitWho,
               ": ridge must be finite and >= 0, got ", options.ridge);
-  TORCH_CHECK(options.batch_size > 0, kWho, ": batch_size must be positive, got ",
+  TORCH_CHECK(options.batch_size > 0, kFitWho, ": batch_size must be positive, got ",
               options.batch_size);
-  TORCH_CHECK(!options.maps.empty() && !options.deviations.empty(), kWho,
+  TORCH_CHECK(!options.maps.empty() && !options.deviations.empty(), kFitWho,
               ": give at least one map and one deviation");
   for (Deviation d : options.deviations)
-    TORCH_CHECK(d != Deviation::KL, kWho, ": the latent deviations are cosine and euclidean");
-  TORCH_CHECK(n >= 2, kWho, ": expected at least 2 samples (one to fit, one to measure), got ", n);
+    TORCH_CHECK(d != Deviation::KL, kFitWho, ": the latent deviations are cosine and euclidean");
+  TORCH_CHECK(n >= 2, kFitWho, ": expected at least 2 samples (one to fit, one to measure), got ",
+              n);
   const int64_t n_fit =
       std::clamp<int64_t>(std::llround(options.fit_fraction * static_cast<double>(n)), 1, n - 1);
   const bool want_perm = std::find(options.maps.begin(), options.maps.end(),
@@ -187,7 +188,7 @@ FittedActions fit_latent_actions(const ProbedModel& model, const torch::Tensor& 
   const bool want_linear =
       std::find(options.maps.begin(), options.maps.end(), FittedMap::Linear) != options.maps.end();
 
-  const TransformSet set = transform_set(transforms, kWho);
+  const TransformSet set = transform_set(transforms, kFitWho);
   std::vector<Transform> fitted(set.all.begin() + set.first, set.all.end());
   const int64_t k_all = set.count();
   c10::InferenceMode inference;
@@ -200,7 +201,7 @@ FittedActions fit_latent_actions(const ProbedModel& model, const torch::Tensor& 
     const std::vector<Event> events = capture_all(model, transformed_batch(x, set.all), &output);
     std::vector<StageInfo> now = stages_of_events(model, events, output);
     if (infos.empty()) infos = now;
-    TORCH_CHECK(now.size() == infos.size(), kWho, ": model '", model.name,
+    TORCH_CHECK(now.size() == infos.size(), kFitWho, ": model '", model.name,
                 "' captured a different number of stages for another batch");
     std::vector<torch::Tensor> outputs;
     for (size_t s = 0; s < now.size(); ++s)
@@ -229,21 +230,21 @@ FittedActions fit_latent_actions(const ProbedModel& model, const torch::Tensor& 
                                    : "";
       }
       for (int64_t s : options.stages)
-        TORCH_CHECK(s >= 0 && s < static_cast<int64_t>(fits.size()), kWho, ": stage index ", s,
+        TORCH_CHECK(s >= 0 && s < static_cast<int64_t>(fits.size()), kFitWho, ": stage index ", s,
                     " is out of range (the model has ", fits.size(), " stages)");
     }
     for (size_t s = 0; s < fits.size(); ++s) {
       StageFit& fit = fits[s];
       if (!fit.fitted) continue;
       const torch::Tensor& y = outputs[s];
-      TORCH_CHECK(torch::isfinite(y).all().item<bool>(), kWho, ": the features of stage ", s, " '",
-                  fit.info.label, "' of model '", model.name, "' are not finite");
+      TORCH_CHECK(torch::isfinite(y).all().item<bool>(), kFitWho, ": the features of stage ", s,
+                  " '", fit.info.label, "' of model '", model.name, "' are not finite");
       const torch::Tensor f0 = y.narrow(0, 0, b);
       if (fit.sums.empty()) fit.sums.resize(fitted.size());
       for (int64_t k = set.first; k < k_all; ++k) {
         const torch::Tensor a = channel_rows(set.all[k].apply_to_plane(f0));
         const torch::Tensor bb = channel_rows(y.narrow(0, k * b, b));
-        TORCH_CHECK(a.sizes() == bb.sizes(), kWho, ": stage ", s, " '", fit.info.label,
+        TORCH_CHECK(a.sizes() == bb.sizes(), kFitWho, ": stage ", s, " '", fit.info.label,
                     "': ", set.all[k].name, " changes the feature shape");
         FitSums& sums = fit.sums[k - set.first];
         if (!sums.aa.defined()) {
@@ -333,8 +334,8 @@ FittedActions fit_latent_actions(const ProbedModel& model, const torch::Tensor& 
     for (size_t s = 0; s < fits.size(); ++s) {
       if (!fits[s].fitted) continue;
       const torch::Tensor& y = outputs[s];
-      TORCH_CHECK(torch::isfinite(y).all().item<bool>(), kWho, ": the features of stage ", s, " '",
-                  fits[s].info.label, "' of model '", model.name, "' are not finite");
+      TORCH_CHECK(torch::isfinite(y).all().item<bool>(), kFitWho, ": the features of stage ", s,
+                  " '", fits[s].info.label, "' of model '", model.name, "' are not finite");
       const torch::Tensor f0 = y.narrow(0, 0, b);
       if (begin == n_fit) fixed_why[s] = not_applicable(fits[s].info, y, set);
       for (int64_t k = set.first; k < k_all; ++k) {
