@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include <unistd.h>
+
 namespace eqnn_test {
 
 namespace {
@@ -213,7 +215,9 @@ eqnn::data::ImageDataset shapes_dataset(int64_t n, const std::string& idx_prefix
       pixels[i].narrow(0, 4, 4).narrow(1, 4, 4).fill_(0);
     }
   }
-  const std::string prefix = idx_prefix.empty() ? "eqnn_shapes" : idx_prefix;
+  // a temporary pair is named by the process: CTest runs test cases in parallel in one directory
+  const std::string prefix =
+      idx_prefix.empty() ? "eqnn_shapes_" + std::to_string(::getpid()) : idx_prefix;
   const std::string images = prefix + "-images.idx" + (idx_prefix.empty() ? ".gz" : "");
   const std::string label_file = prefix + "-labels.idx" + (idx_prefix.empty() ? ".gz" : "");
   eqnn::data::write_idx(images, pixels, idx_prefix.empty());

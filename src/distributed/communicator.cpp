@@ -169,6 +169,10 @@ Communicator::Communicator(const CommunicatorOptions& options) : options_(option
     group_options->threads = 2;
     impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         impl->store, static_cast<int>(rank), static_cast<int>(world), group_options);
+    // Every rank leaves the constructor only once every rank has its connections: otherwise a rank
+    // that is done joining and then fails (or finishes) closes its end while a slower rank is
+    // still connecting, and the slower rank reports a failed join instead of the real error.
+    impl->group->barrier()->wait();
   } catch (const std::exception& e) {
     TORCH_CHECK(false, "eqnn::distributed: rank ", rank, " of ", world,
                 " could not join the others at ", options.rendezvous(), " within ",
