@@ -186,6 +186,20 @@ def render(path, peaks):
                lambda b: 1.25 if "TorchScript" in b["name"] else 1.1)
     cost_table("BM_LieDerivativeCost", "Lie derivatives vs plain forward passes (one generator)",
                "Lie derivatives", "3 forwards", lambda b: 1)
+    # the paired benchmarks without a table of their own (training, distributed): the label says
+    # what was timed against what
+    covered = ("BM_FmaPeak", "BM_GroupConv2d", "BM_SteerableConv2d", "BM_LiftingConv2d",
+               "BM_SteerableBasis", "BM_GroupPool", "BM_GroupAction", "BM_ExpandFilter",
+               "BM_ProbeFastPaths", "BM_ProbeCost", "BM_LieDerivativeCost")
+    other = [b for b in rows if not b["name"].startswith(covered) and "ours_ms" in b]
+    if other:
+        out.append("### Other paired timings (ours vs the baseline the label names)\n")
+        out.append("| benchmark | case | ours ms | baseline ms | ratio |")
+        out.append("| --- | --- | --- | --- | --- |")
+        for b in other:
+            out.append(f"| {params(b['name'])[0][3:]} | {cell(b.get('label', ''))} | "
+                       f"{fmt(b['ours_ms'])} | {fmt(b['baseline_ms'])} | {fmt(b['ratio'], 3)} |")
+        out.append("")
     return "\n".join(out)
 
 

@@ -1,5 +1,7 @@
 #include "eqnn/train.h"
 
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/optim/optimizer.h>
 
@@ -122,6 +124,48 @@ torch::Tensor forward(torch::nn::Sequential& model, torch::Tensor x,
   return x;
 }
 
+/// TrainOptions::deterministic on the CPU: LibTorch's intra-op thread count is 1 while this
+/// lives (the backward pass), and what it was again after. The autograd engine runs a CPU graph's
+/// backward on the calling thread, so the count set here is the one its kernels see.
+class SingleThreadedScope {
+ public:
+  explicit SingleThreadedScope(bool active) : before_(active ? at::get_num_threads() : 0) {
+    if (before_ > 1) at::set_num_threads(1);
+  }
+  ~SingleThreadedScope() {
+    if (before_ > 1) at::set_num_threads(before_);
+  }
+  SingleThreadedScope(const SingleThreadedScope&) = delete;
+  SingleThreadedScope& operator=(const SingleThreadedScope&) = delete;
+
+ private:
+  int before_;
+};
+
+/// TrainOptions::deterministic on CUDA: cuDNN's deterministic algorithms and no autotuning while
+/// this lives, the previous settings after.
+class DeterministicCudnnScope {
+ public:
+  explicit DeterministicCudnnScope(bool active)
+      : active_(active),
+        deterministic_(at::globalContext().deterministicCuDNN()),
+        benchmark_(at::globalContext().benchmarkCuDNN()) {
+    if (!active_) return;
+    at::globalContext().setDeterministicCuDNN(true);
+    at::globalContext().setBenchmarkCuDNN(false);
+  }
+  ~DeterministicCudnnScope() {
+    if (!active_) return;
+    at::globalContext().setDeterministicCuDNN(deterministic_);
+    at::globalContext().setBenchmarkCuDNN(benchmark_);
+  }
+  DeterministicCudnnScope(const DeterministicCudnnScope&) = delete;
+  DeterministicCudnnScope& operator=(const DeterministicCudnnScope&) = delete;
+
+ private:
+  bool active_, deterministic_, benchmark_;
+};
+
 }  // namespace
 
 double scheduled_learning_rate(const TrainOptions& options, int64_t step, int64_t total_steps) {
@@ -184,6 +228,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
               "eqnn::train_classifier: data-parallel training runs "
               "on CPU models (Gloo); the model is on ",
               device);
+  const DeterministicCudnnScope deterministic_cudnn(options.deterministic && device.is_cuda());
   std::shared_ptr<LossScaler> scaler = options.loss_scaler;
   if (scaler == nullptr && options.precision == Precision::Float16)
     scaler = std::make_shared<LossScaler>();
@@ -266,6 +311,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
       if (parallel) gradients->prepare(sync ? 1.0 : weight);
       if (share > 0) {
         if (sync) loss = loss * weight;
+        SingleThreadedScope one_thread(options.deterministic && device.is_cpu());
         (scaler != nullptr ? scaler->scale(loss) : loss).backward();
       }
       if (parallel) gradients->finish();

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "support.h"
 
 namespace {
@@ -168,6 +170,21 @@ TEST_CASE("eqnn train runs end to end, checkpoints each epoch and resumes", "[tr
   // resuming with another architecture fails with a non-zero exit code
   CHECK(std::system(
             (cli + files + " --arch cnn --epochs 3 --resume > cli_train.log 2>&1").c_str()) != 0);
+  // --deterministic: the same weights from 1 and 2 threads
+  std::vector<torch::Tensor> trained[2];
+  for (const int threads : {1, 2}) {
+    const std::string command = std::string(EQNN_CLI_PATH) + " --threads " +
+                                std::to_string(threads) +
+                                " train --width1 2 --width2 2 --width3 2 -b 10 --deterministic "
+                                "--epochs 1 --force -c cli_train.pt" +
+                                files + " > cli_train.log 2>&1";
+    REQUIRE(std::system(command.c_str()) == 0);
+    for (const torch::Tensor& p : eqnn::load_checkpoint("cli_train.pt").model->parameters())
+      trained[threads - 1].push_back(p.detach().clone());
+  }
+  REQUIRE(trained[0].size() == trained[1].size());
+  for (size_t k = 0; k < trained[0].size(); ++k)
+    CHECK(torch::equal(trained[0][k], trained[1][k]));
   for (const char* f :
        {"cli_train_images.idx", "cli_train_labels.idx", "cli_train.pt", "cli_train.log"})
     std::remove(f);
@@ -251,18 +268,18 @@ bool convolution_gradient_is_thread_invariant() {
 
 }  // namespace
 
-// Training is compared between 1 and 2 threads where LibTorch's convolution gradients allow it
-// (README, "Reproducibility"), otherwise between two runs on 2 threads; the probe (forward passes
-// only) always between 1 and 2 threads.
+// Training with TrainOptions::deterministic is compared between 1 and 2 threads; without it,
+// between 1 and 2 threads where LibTorch's convolution gradients allow it (README,
+// "Reproducibility"), otherwise between two runs on 2 threads. The probe (forward passes only) is
+// always compared between 1 and 2 threads.
 TEST_CASE("the same seed gives bit-identical checkpoints and probe reports across thread counts",
           "[train][threads][probe]") {
   const bool across_threads = convolution_gradient_is_thread_invariant();
   if (!across_threads)
     WARN(
         "LibTorch's convolution weight gradients differ in the last bits between 1 and 2 "
-        "threads on this CPU: training is compared between two runs on 2 threads");
-  const std::vector<int> training_threads =
-      across_threads ? std::vector<int>{1, 2} : std::vector<int>{2, 2};
+        "threads on this CPU: without TrainOptions::deterministic, training is compared between "
+        "two runs on 2 threads");
   const auto data = eqnn_test::shapes_dataset(40);
   eqnn::ModelSpec gcnn = small_training_spec();
   eqnn::ModelSpec cnn = small_training_spec();
@@ -276,16 +293,21 @@ TEST_CASE("the same seed gives bit-identical checkpoints and probe reports acros
     const char* name;
     eqnn::ModelSpec spec;
     bool augment;
+    bool deterministic;
   };
   const int threads_before = at::get_num_threads();
-  for (const Case& c :
-       {Case{"gcnn", gcnn, false}, Case{"cnn", cnn, false}, Case{"cnn+aug", cnn, true}}) {
-    INFO(c.name);
+  for (const Case& c : {Case{"gcnn", gcnn, false, true}, Case{"cnn", cnn, false, true},
+                        Case{"cnn+aug", cnn, true, true}, Case{"gcnn", gcnn, false, false},
+                        Case{"cnn+aug", cnn, true, false}}) {
+    INFO(c.name << (c.deterministic ? ", deterministic" : ", default"));
+    const std::vector<int> training_threads =
+        c.deterministic || across_threads ? std::vector<int>{1, 2} : std::vector<int>{2, 2};
     eqnn::TrainOptions options;
     options.epochs = 2;
     options.batch_size = 16;  // 3 steps per epoch, the last one of 8 images
     options.seed = 9;
     options.learning_rate = 1e-2;
+    options.deterministic = c.deterministic;
     if (c.augment) options.augment = eqnn::Group::d4();
     std::vector<std::vector<double>> losses;
     std::vector<eqnn::Checkpoint> checkpoints;
@@ -295,7 +317,8 @@ TEST_CASE("the same seed gives bit-identical checkpoints and probe reports acros
       auto model = eqnn::build_model(c.spec);
       torch::optim::Adam adam(model->parameters(), torch::optim::AdamOptions(1e-2));
       losses.push_back(eqnn::train_classifier(model, adam, data.images, data.labels, options));
-      const std::string path = std::string("eqnn_threads_") + c.name + ".pt";
+      CHECK(at::get_num_threads() == threads);  // deterministic restores the thread count
+      const std::string path = "eqnn_threads_" + std::to_string(::getpid()) + ".pt";
       eqnn::save_checkpoint(path, c.spec, model, "{}", &adam);
       checkpoints.push_back(eqnn::load_checkpoint(path));
       std::remove(path.c_str());

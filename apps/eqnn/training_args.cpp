@@ -68,6 +68,9 @@ void RecipeArgs::add_to(CLI::App* command) {
   command->add_option("--seed", seed, "Seed (initialisation, shuffling, augmentation)")
       ->capture_default_str()
       ->check(integer_in(0));
+  command->add_flag("--deterministic", deterministic,
+                    "The same weights with any --threads: the backward pass runs on one thread "
+                    "(slower; README, \"Reproducibility\")");
 }
 
 nlohmann::json recipe_json(const RecipeArgs& recipe, const DataArgs& data,
@@ -114,6 +117,7 @@ eqnn::TrainOptions RecipeArgs::options() const {
   o.learning_rate = lr;
   o.schedule = schedule == "cosine" ? eqnn::LrSchedule::Cosine : eqnn::LrSchedule::Constant;
   o.seed = seed;
+  o.deterministic = deterministic;
   return o;
 }
 

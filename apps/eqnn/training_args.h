@@ -39,6 +39,7 @@ struct RecipeArgs {
   double lr = 3e-3;
   std::string schedule = "cosine";
   uint64_t seed = 0;
+  bool deterministic = false;  ///< TrainOptions::deterministic (not part of the recipe)
 
   void add_to(CLI::App* command);
   /// TrainOptions with this recipe (no augmentation, no callbacks).
