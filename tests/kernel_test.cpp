@@ -80,6 +80,30 @@ TEST_CASE("filter expansion: CUDA thread bodies, CPU path and ATen composition a
   }
 }
 
+TEST_CASE("filter expansion: the CPU rows split over threads give the bodies' bits", "[kernel]") {
+  // banks large enough that the CPU paths split their rows into several parallel chunks
+  for (const Group& g : {Group::d4(), Group::c4()}) {
+    for (const bool lifting : {true, false}) {
+      INFO(g.name() << (lifting ? " lifting" : " group"));
+      const int64_t out = 5, in = 7, k = 5, in_order = lifting ? 1 : g.order();
+      std::vector<int64_t> shape = {out, in};
+      if (!lifting) shape.push_back(g.order());
+      shape.push_back(k);
+      shape.push_back(k);
+      const torch::Tensor w = eqnn_test::randn(shape, torch::kFloat, 3);
+      const ExpandFilterParams p{g.tables(), out, in, in_order, k};
+      const torch::Tensor w_leaf = w.clone().requires_grad_(true);
+      const torch::Tensor cpu = lifting ? eqnn::ops::expand_lifting_filter(w_leaf, g)
+                                        : eqnn::ops::expand_group_filter(w_leaf, g);
+      CHECK(torch::equal(cpu.flatten(), run_forward_body<float>(w, p, 4, 64)));
+      const torch::Tensor grad = eqnn_test::randn(cpu.sizes().vec(), torch::kFloat, 4);
+      cpu.backward(grad);
+      CHECK(torch::equal(w_leaf.grad().flatten(),
+                         run_backward_body<float>(grad.flatten(), p, 4, 64)));
+    }
+  }
+}
+
 TEST_CASE("filter expansion supports float32, float16 and bfloat16 exactly", "[kernel]") {
   const Group g = Group::d4();
   for (const auto dtype : {torch::kFloat, torch::kHalf, torch::kBFloat16}) {
@@ -110,5 +134,22 @@ TEST_CASE("CUDA kernels match their CPU twins", "[cuda]") {
     const torch::Tensor w_cpu = w.clone().requires_grad_(true);
     eqnn::ops::expand_group_filter(w_cpu, g).backward(grad);
     CHECK(eqnn_test::max_abs_diff(w_cuda.grad().cpu(), w_cpu.grad()) < 1e-5);
+  }
+}
+
+TEST_CASE("bias expansion repeats each field's bias |G| times and sums the gradients back",
+          "[kernel]") {
+  for (const Group& g : {Group::c4(), Group::d4(), Group::cyclic(8)}) {
+    INFO(g.name());
+    const torch::Tensor b = eqnn_test::randn({5}, torch::kDouble, 7).requires_grad_(true);
+    const torch::Tensor expanded = eqnn::ops::expand_bias(b, g);
+    const torch::Tensor oracle = b.detach().repeat_interleave(g.order());
+    CHECK(torch::equal(expanded, oracle));
+    const torch::Tensor grad = eqnn_test::randn({5 * g.order()}, torch::kDouble, 8);
+    expanded.backward(grad);
+    CHECK(torch::allclose(b.grad(), grad.view({5, g.order()}).sum(1), 0, 1e-15));
+    const torch::Tensor param = b.detach().clone().requires_grad_(true);
+    CHECK(eqnn_test::max_gradient_error(
+              param, [&] { return eqnn::ops::expand_bias(param, g); }, grad) < 1e-7);
   }
 }

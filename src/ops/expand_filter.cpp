@@ -1,11 +1,17 @@
 // eqnn::expand_filter: base filters -> the expanded filter bank a plain conv2d uses. Forward is a
 // gather, backward its adjoint (each base entry sums the |G| places it was copied to),
-// deterministic. CPU and CUDA run the element functions of eqnn/detail/expand_filter_kernel.h.
+// deterministic. CUDA runs the element functions of eqnn/detail/expand_filter_kernel.h; the CPU
+// paths gather whole rows through offset tables built by those same functions, and tests hold
+// both to the per-thread bodies and to an ATen composition bit for bit (tests/kernel_test.cpp).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "eqnn/ops.h"
 #include "kernel_support.h"
@@ -95,6 +101,39 @@ PreparedExpandFilter prepare_backward(const at::Tensor& grad, c10::string_view g
   return r;
 }
 
+/// The CPU paths walk the banks in rows: a forward row is the (|Hin|, k, k) block of one (o, t, i)
+/// of the expanded bank, a backward row the same block of one (o, i) of the base. Within a row the
+/// offsets on the other side depend only on t, so they are tabulated once per call with the shared
+/// index math (entries with o = i = 0) and each row is a plain gather with no index arithmetic.
+struct RowTables {
+  int64_t row;                   // |Hin| * k * k
+  std::vector<int64_t> offsets;  // [t][j], j < row
+};
+
+/// Forward: expanded row (o, t, i) entry j reads base row (o, i) entry offsets[t][j].
+RowTables forward_row_tables(const ExpandFilterParams& p) {
+  RowTables r{p.in_order * p.kernel_size * p.kernel_size, {}};
+  const int64_t per_out_field = p.in_fields * r.row;
+  r.offsets.resize(static_cast<size_t>(p.group.order * r.row));
+  for (int t = 0; t < p.group.order; ++t)
+    for (int64_t j = 0; j < r.row; ++j)
+      r.offsets[static_cast<size_t>(t * r.row + j)] =
+          detail::expand_filter_source(p, t * per_out_field + j);
+  return r;
+}
+
+/// Backward: base row (o, i) entry j was copied to expanded row (o, t, i) entry offsets[t][j].
+RowTables backward_row_tables(const ExpandFilterParams& p) {
+  RowTables r{p.in_order * p.kernel_size * p.kernel_size, {}};
+  const int64_t per_out_field = p.in_fields * r.row;
+  r.offsets.resize(static_cast<size_t>(p.group.order * r.row));
+  for (int t = 0; t < p.group.order; ++t)
+    for (int64_t j = 0; j < r.row; ++j)
+      r.offsets[static_cast<size_t>(t * r.row + j)] =
+          detail::expand_filter_destination(p, j, t) - t * per_out_field;
+  return r;
+}
+
 at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group_name,
                              bool lifting) {
   const PreparedExpandFilter r = prepare_forward(weight_in, group_name, lifting);
@@ -102,29 +141,21 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
   const at::Tensor& weight = r.in;
   at::Tensor expanded = r.out;
   if (p.expanded_numel() == 0) return expanded;  // e.g. 0x0 filters: an empty bank
-  // Blocks of k*k entries (one filter plane of output element t) are contiguous in the output;
-  // within a block the source offsets depend only on t. Tabulate them once per t with the shared
-  // index math (block o = i = s = 0), then each block costs one index computation and k*k copies.
-  const int64_t kk = p.kernel_size * p.kernel_size;
-  const int64_t blocks_per_t = p.in_fields * p.in_order;
-  std::vector<int64_t> relative(p.group.order * kk);
-  for (int t = 0; t < p.group.order; ++t) {
-    const int64_t n0 = t * blocks_per_t * kk;
-    const int64_t s0 = detail::expand_filter_source(p, n0);
-    for (int64_t e = 0; e < kk; ++e)
-      relative[t * kk + e] = detail::expand_filter_source(p, n0 + e) - s0;
-  }
+  const RowTables tables = forward_row_tables(p);
+  const int64_t row = tables.row, order = p.group.order;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, weight.scalar_type(), kExpandFilterOp, [&] {
         const scalar_t* src = weight.data_ptr<scalar_t>();
         scalar_t* dst = expanded.data_ptr<scalar_t>();
-        support::cpu_for_rows(p.expanded_numel() / kk, kk, [&](int64_t block) {
-          const int64_t n0 = block * kk;
-          const int64_t t = (block / blocks_per_t) % p.group.order;
-          const scalar_t* from = src + detail::expand_filter_source(p, n0);
-          const int64_t* rel = relative.data() + t * kk;
-          for (int64_t e = 0; e < kk; ++e)
-            dst[n0 + e] = from[rel[e]];
+        // rows (o, t, i) in the expanded bank's order
+        support::cpu_for_rows(p.out_fields * order * p.in_fields, row, [&](int64_t n) {
+          const int64_t i = n % p.in_fields, t = (n / p.in_fields) % order;
+          const int64_t o = n / (p.in_fields * order);
+          const scalar_t* from = src + (o * p.in_fields + i) * row;
+          const int64_t* offsets = tables.offsets.data() + t * row;
+          scalar_t* to = dst + n * row;
+          for (int64_t j = 0; j < row; ++j)
+            to[j] = from[offsets[j]];
         });
       });
   return expanded;
@@ -137,14 +168,33 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
   const at::Tensor& grad = r.in;
   at::Tensor grad_base = r.out;
   if (p.base_numel() == 0) return grad_base;
+  const RowTables tables = backward_row_tables(p);
+  const int64_t row = tables.row, order = p.group.order;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, grad.scalar_type(), kExpandFilterOp, [&] {
         using acc_t = at::opmath_type<scalar_t>;
         const scalar_t* src = grad.data_ptr<scalar_t>();
         scalar_t* dst = grad_base.data_ptr<scalar_t>();
-        support::cpu_for(p.base_numel(), [&](int64_t n) {
-          detail::expand_filter_backward_element<scalar_t, acc_t>(p, src, dst, n);
-        });
+        // rows (o, i) of the base; each entry sums its |G| copies over t = 0, 1, ... in acc_t, the
+        // order of detail::expand_filter_backward_element, so the bits are the CUDA body's
+        const int64_t rows = p.out_fields * p.in_fields;
+        at::parallel_for(
+            0, rows, std::max<int64_t>(1, 16384 / (row * order)), [&](int64_t begin, int64_t end) {
+              std::vector<acc_t> sum(static_cast<size_t>(row));
+              for (int64_t n = begin; n < end; ++n) {
+                const int64_t i = n % p.in_fields, o = n / p.in_fields;
+                std::fill(sum.begin(), sum.end(), acc_t(0));
+                for (int64_t t = 0; t < order; ++t) {
+                  const scalar_t* from = src + ((o * order + t) * p.in_fields + i) * row;
+                  const int64_t* offsets = tables.offsets.data() + t * row;
+                  for (int64_t j = 0; j < row; ++j)
+                    sum[static_cast<size_t>(j)] += static_cast<acc_t>(from[offsets[j]]);
+                }
+                scalar_t* to = dst + n * row;
+                for (int64_t j = 0; j < row; ++j)
+                  to[j] = static_cast<scalar_t>(sum[static_cast<size_t>(j)]);
+              }
+            });
       });
   return grad_base;
 }
@@ -235,11 +285,30 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
   return call_expand_filter(weight, group.name(), /*lifting=*/false);
 }
 
+namespace {
+/// b[f] -> (b[f] repeated |G| times, f = 0, 1, ...) as one autograd node (a composition of
+/// unsqueeze, expand and reshape records three, whose bookkeeping costs more than the copy);
+/// backward sums each field's |G| gradients.
+struct ExpandBiasFunction : public torch::autograd::Function<ExpandBiasFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& bias,
+                            int64_t order) {
+    ctx->saved_data["order"] = order;
+    return bias.unsqueeze(1).expand({bias.size(0), order}).reshape({-1});
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const int64_t order = ctx->saved_data["order"].toInt();
+    return {grads[0].reshape({-1, order}).sum(1), at::Tensor()};
+  }
+};
+}  // namespace
+
 torch::Tensor expand_bias(const torch::Tensor& bias, const Group& group) {
   TORCH_CHECK(bias.defined() && bias.dim() == 1,
               "eqnn::ops::expand_bias: expected a 1-D bias, got ",
               bias.defined() ? bias.sizes() : at::IntArrayRef{});
-  return bias.unsqueeze(1).expand({bias.size(0), group.order()}).reshape({-1});
+  return ExpandBiasFunction::apply(bias, group.order());
 }
 
 }  // namespace ops
