@@ -38,24 +38,29 @@ def fmt(x, digits=2):
 
 
 def measured_peaks(paths):
-    """The FMA peak per CPU model, from whichever run on that CPU measured it (a filtered run may
-    not have): {cpu_model: (GFLOP/s, file)}. A peak is never borrowed from another CPU."""
+    """The FMA peak per CPU, from whichever run on that CPU measured it (a filtered run may not
+    have): {cpu_key: (GFLOP/s, file)}. A peak is never borrowed from another CPU: the key is the
+    model name with the reported clock and CPU count (virtual machines share model names)."""
     peaks = {}
     for path in paths:
         with open(path) as f:
             data = json.load(f)
         for b in data["benchmarks"]:
             if b["name"].startswith("BM_FmaPeak"):
-                peaks.setdefault(data["context"].get("cpu_model", "?"),
+                peaks.setdefault(cpu_key(data["context"]),
                                  (b["GFLOP/s"] / 1e9, os.path.basename(path)))
     return peaks
+
+
+def cpu_key(ctx):
+    return (ctx.get("cpu_model", "?"), ctx.get("mhz_per_cpu", "?"), ctx.get("num_cpus", "?"))
 
 
 def render(path, peaks):
     with open(path) as f:
         data = json.load(f)
     ctx = data["context"]
-    fallback_peak = peaks.get(ctx.get("cpu_model", "?"), (None, None))
+    fallback_peak = peaks.get(cpu_key(ctx), (None, None))
     rows = [b for b in data["benchmarks"] if b.get("run_type", "iteration") == "iteration"]
     out = []
     title = os.path.splitext(os.path.basename(path))[0]
