@@ -3,8 +3,9 @@
 // Counter `ratio` = probe time / ((|G| + 1) x one forward of N samples).
 //
 // BM_ProbeCost: model (0 = p4m G-CNN, 1 = plain CNN), samples N, width (0 = the models' defaults,
-// else the first and second blocks' widths width, 2 * width). 28x28 inputs, D4 transforms,
-// inference mode, channels_last. Target 1.1.
+// else the first and second blocks' widths width, 2 * width), output_only (1: the output KL
+// alone, the probe's cheapest use). 28x28 inputs, D4 transforms, inference mode, channels_last.
+// Target 1.1.
 // BM_ProbeCostTorchScript: the ResNet-style TorchScript model of tests/data/torchscript (trained in
 // PyTorch; skip connections, functional ReLU) probed at 14 named submodules, against its own
 // forward. Target 1.25.
@@ -41,14 +42,18 @@ void BM_ProbeCost(benchmark::State& state) {
   const torch::Tensor x = torch::rand({n, 1, 28, 28});
   // the forward baseline in the probe's memory format (channels_last strides, free for 1 channel)
   const torch::Tensor x_cl = x.as_strided(x.sizes(), {28 * 28, 1, 28, 1});
+  eqnn::probe::ProbeOptions options;
+  const bool output_only = state.range(3) == 1;
+  if (output_only) options.metrics = {eqnn::probe::Metric::OutputKL};
   eqnn_bench::paired(
-      state, [&] { benchmark::DoNotOptimize(eqnn::probe::run_probe(model, x, transforms)); },
+      state,
+      [&] { benchmark::DoNotOptimize(eqnn::probe::run_probe(model, x, transforms, options)); },
       [&] {
         c10::InferenceMode inference;
         for (int i = 0; i < g.order() + 1; ++i)
           benchmark::DoNotOptimize(net->forward(x_cl));
       });
-  state.SetLabel(spec.describe() + ", D4 (8 elements)");
+  state.SetLabel(spec.describe() + ", D4 (8 elements)" + (output_only ? ", output KL only" : ""));
 }
 
 void BM_ProbeCostTorchScript(benchmark::State& state) {
@@ -185,13 +190,14 @@ BENCHMARK(BM_LieDerivativeCost)
     ->MinTime(3.0);
 
 BENCHMARK(BM_ProbeCost)
-    ->ArgNames({"model", "samples", "width"})
-    ->Args({0, 64, 0})
-    ->Args({1, 64, 0})
-    ->Args({0, 256, 0})
-    ->Args({1, 256, 0})
-    ->Args({0, 64, 16})
-    ->Args({1, 64, 128})
+    ->ArgNames({"model", "samples", "width", "output_only"})
+    ->Args({0, 64, 0, 0})
+    ->Args({1, 64, 0, 0})
+    ->Args({0, 256, 0, 0})
+    ->Args({1, 256, 0, 0})
+    ->Args({0, 64, 16, 0})
+    ->Args({1, 64, 128, 0})
+    ->Args({1, 64, 0, 1})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(3.0);

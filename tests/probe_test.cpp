@@ -455,6 +455,23 @@ TEST_CASE("the fused deviation passes match ATen in float32 and float64", "[prob
     CHECK(scales[0].mean == Approx(euclid / 42).epsilon(tol));
     CHECK(scales[1].mean == Approx(cosine / 42).epsilon(tol));
 
+    // KL over ordered pairs of probability rows (one entry exactly 0: 0 log 0 = 0), against
+    // deviation() pair by pair
+    torch::Tensor probs = torch::softmax(eqnn_test::randn({6, 10}, torch::kDouble, 22), 1);
+    probs[2][3] = 0;
+    probs = probs.to(dtype);
+    double kl = 0;
+    for (int64_t i = 0; i < 6; ++i)
+      for (int64_t j = 0; j < 6; ++j)
+        if (i != j)
+          kl += eqnn::probe::deviation(probs.narrow(0, i, 1), probs.narrow(0, j, 1),
+                                       eqnn::probe::Deviation::KL)
+                    .item<double>();
+    const auto kl_scale =
+        eqnn::probe::mean_pairwise_deviations(probs, {eqnn::probe::Deviation::KL})[0];
+    CHECK(kl_scale.pairs == 30);
+    CHECK(kl_scale.mean == Approx(kl / 30).epsilon(1e-12));
+
     // each of K copies against their centroid
     std::vector<torch::Tensor> copies;
     for (uint64_t k = 0; k < 3; ++k)

@@ -206,8 +206,10 @@ class FastAccumulator {
            int64_t n) const {
     const auto copy = [&](int64_t k) { return y.narrow(0, k * n, n); };
     const std::vector<Deviation>& devs = options_.deviations;
-    if (options_.normalised && plan.kept_count < normalisation_) keep(plan, y, n);
     const bool equivariance = !r.equivariance.empty(), invariance = !r.invariance.empty();
+    // the scales normalise the latent metrics only (the output KL is not normalised)
+    if (options_.normalised && (equivariance || invariance) && plan.kept_count < normalisation_)
+      keep(plan, y, n);
     // Features without a plane, (K n, F), are 1x1 maps for the fused pass.
     const torch::Tensor maps = y.dim() == 2 ? y.contiguous().view({y.size(0), y.size(1), 1, 1}) : y;
     const bool fused = options_.fused && pair_sums_ && (plan.exact_equivariance || invariance) &&
