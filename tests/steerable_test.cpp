@@ -179,6 +179,42 @@ TEST_CASE("sampled steerable bases equal the continuous functions at rotated gri
   }
 }
 
+TEST_CASE("steerable expansion: the CPU rows split over threads give the bodies' bits",
+          "[steerable]") {
+  // banks large enough that the CPU paths split their rows into several parallel chunks, float32
+  // (accumulating in float32 like the bodies)
+  for (const Group& g : {Group::cyclic(8), Group::dihedral(8)}) {
+    for (const bool lifting : {true, false}) {
+      INFO(g.name() << (lifting ? " lifting" : " group"));
+      const SteerableBasis basis(5);
+      const torch::Tensor b = basis.sample(g).to(torch::kFloat);
+      std::vector<int64_t> shape = {6, 5};
+      if (!lifting) shape.push_back(g.order());
+      shape.push_back(basis.size());
+      const torch::Tensor c = eqnn_test::randn(shape, torch::kFloat, 41);
+      const eqnn::detail::SteerableFilterParams p{g.tables(),   6, 5, lifting ? 1 : g.order(),
+                                                  basis.size(), 5};
+      const torch::Tensor leaf = c.clone().requires_grad_(true);
+      const torch::Tensor op = eqnn::ops::expand_steerable_filter(leaf, b, g);
+      torch::Tensor body = torch::full({p.expanded_numel()}, -1.0, torch::kFloat);
+      eqnn::detail::cpu_launch(8, 64, [&](int64_t bl, int64_t bd, int64_t th, int64_t gd) {
+        eqnn::detail::steerable_filter_forward_thread<float, float>(
+            p, c.data_ptr<float>(), b.data_ptr<float>(), body.data_ptr<float>(), bl, bd, th, gd);
+      });
+      CHECK(torch::equal(body.view_as(op), op));
+      const torch::Tensor grad = eqnn_test::randn(op.sizes().vec(), torch::kFloat, 42);
+      op.backward(grad);
+      torch::Tensor body_grad = torch::full({p.coefficient_numel()}, -1.0, torch::kFloat);
+      eqnn::detail::cpu_launch(8, 64, [&](int64_t bl, int64_t bd, int64_t th, int64_t gd) {
+        eqnn::detail::steerable_filter_backward_thread<float, float>(
+            p, grad.data_ptr<float>(), b.data_ptr<float>(), body_grad.data_ptr<float>(), bl, bd, th,
+            gd);
+      });
+      CHECK(torch::equal(body_grad.view_as(leaf.grad()), leaf.grad()));
+    }
+  }
+}
+
 TEST_CASE("steerable expansion: op, CUDA thread bodies and the defining sum agree", "[steerable]") {
   for (const Group& g : {Group::cyclic(8), Group::dihedral(8), Group::cyclic(3)}) {
     for (const bool lifting : {true, false}) {

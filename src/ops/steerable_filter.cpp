@@ -1,12 +1,17 @@
 // eqnn::steerable_filter: steerable coefficients and the basis sampled for every group element ->
 // the expanded filter bank a plain conv2d uses; backward: the gradient of the coefficients (the
-// basis is a constant). CPU and CUDA run the element functions of
-// eqnn/detail/steerable_filter_kernel.h, deterministic (fixed summation order, no atomics).
+// basis is a constant). CUDA runs the element functions of eqnn/detail/steerable_filter_kernel.h;
+// the CPU paths run the same sums in the same order by rows (below). Deterministic (fixed
+// summation order, no atomics).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
+
+#include <algorithm>
+#include <vector>
 
 #include "eqnn/ops.h"
 #include "kernel_support.h"
@@ -97,18 +102,52 @@ PreparedSteerableFilter prepare_backward(const at::Tensor& grad, const at::Tenso
   return r;
 }
 
+// The CPU paths work on rows of one k x k plane and run the sums of
+// detail::steerable_filter_{forward,backward}_element in the same order for every entry (so the
+// bits are the CUDA bodies', as the tests check), but take the row's indices once instead of per
+// entry and read each plane of the basis and of the gradient once per row instead of once per
+// entry or coefficient.
+
 at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor& basis,
                                 c10::string_view group) {
   PreparedSteerableFilter r = prepare_forward(coefficients, basis, group);
+  const SteerableFilterParams& p = r.p;
+  const int64_t plane = p.plane(), order = p.group.order, nb = p.basis_size;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, r.in.scalar_type(), kSteerableFilterOp, [&] {
         using acc_t = at::opmath_type<scalar_t>;
         const scalar_t* c = r.in.data_ptr<scalar_t>();
         const scalar_t* b = r.basis.data_ptr<scalar_t>();
         scalar_t* out = r.out.data_ptr<scalar_t>();
-        support::cpu_for(r.p.expanded_numel(), [&](int64_t n) {
-          detail::steerable_filter_forward_element<scalar_t, acc_t>(r.p, c, b, out, n);
-        });
+        // rows (o, t, i, s) of the expanded bank: tw[o, t, i, s] = sum_j c[o, i, src, j] B[t, j]
+        const int64_t rows = p.out_fields * order * p.in_fields * p.in_order;
+        at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane * nb)),
+                         [&](int64_t begin, int64_t end) {
+                           std::vector<acc_t> sum(static_cast<size_t>(plane));
+                           for (int64_t n = begin; n < end; ++n) {
+                             const int64_t s = n % p.in_order;
+                             int64_t rest = n / p.in_order;
+                             const int64_t i = rest % p.in_fields;
+                             rest /= p.in_fields;
+                             const int t = static_cast<int>(rest % order);
+                             const int64_t o = rest / order;
+                             const int64_t source =
+                                 p.in_order > 1 ? p.group.left_divide(t, static_cast<int>(s)) : 0;
+                             const scalar_t* cr =
+                                 c + ((o * p.in_fields + i) * p.in_order + source) * nb;
+                             const scalar_t* bt = b + t * nb * plane;
+                             std::fill(sum.begin(), sum.end(), acc_t(0));
+                             for (int64_t j = 0; j < nb; ++j) {
+                               const acc_t cj = static_cast<acc_t>(cr[j]);
+                               const scalar_t* bj = bt + j * plane;
+                               for (int64_t q = 0; q < plane; ++q)
+                                 sum[q] += cj * static_cast<acc_t>(bj[q]);
+                             }
+                             scalar_t* to = out + n * plane;
+                             for (int64_t q = 0; q < plane; ++q)
+                               to[q] = static_cast<scalar_t>(sum[q]);
+                           }
+                         });
       });
   return r.out;
 }
@@ -117,15 +156,43 @@ at::Tensor steerable_filter_backward_cpu(const at::Tensor& grad, const at::Tenso
                                          c10::string_view group,
                                          at::IntArrayRef coefficient_shape) {
   PreparedSteerableFilter r = prepare_backward(grad, basis, group, coefficient_shape);
+  const SteerableFilterParams& p = r.p;
+  const int64_t plane = p.plane(), order = p.group.order, nb = p.basis_size;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, r.in.scalar_type(), kSteerableFilterOp, [&] {
         using acc_t = at::opmath_type<scalar_t>;
         const scalar_t* g = r.in.data_ptr<scalar_t>();
         const scalar_t* b = r.basis.data_ptr<scalar_t>();
         scalar_t* out = r.out.data_ptr<scalar_t>();
-        support::cpu_for(r.p.coefficient_numel(), [&](int64_t m) {
-          detail::steerable_filter_backward_element<scalar_t, acc_t>(r.p, g, b, out, m);
-        });
+        // rows (o, i, u) of the coefficients, nb each: dc[o, i, u, j] sums over t, then over the
+        // plane, dtw[o, t, i, idx(h_t h_u)] B[t, j]
+        const int64_t rows = p.out_fields * p.in_fields * p.in_order;
+        at::parallel_for(
+            0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane * nb * order)),
+            [&](int64_t begin, int64_t end) {
+              std::vector<acc_t> sum(static_cast<size_t>(nb));
+              for (int64_t m = begin; m < end; ++m) {
+                const int64_t u = m % p.in_order;
+                const int64_t i = (m / p.in_order) % p.in_fields;
+                const int64_t o = m / (p.in_order * p.in_fields);
+                std::fill(sum.begin(), sum.end(), acc_t(0));
+                for (int t = 0; t < order; ++t) {
+                  const int64_t s = p.in_order > 1 ? p.group.compose(t, static_cast<int>(u)) : 0;
+                  const scalar_t* gr =
+                      g + (((o * order + t) * p.in_fields + i) * p.in_order + s) * plane;
+                  const scalar_t* bt = b + t * nb * plane;
+                  for (int64_t j = 0; j < nb; ++j) {
+                    const scalar_t* bj = bt + j * plane;
+                    acc_t total = sum[static_cast<size_t>(j)];
+                    for (int64_t q = 0; q < plane; ++q)
+                      total += static_cast<acc_t>(gr[q]) * static_cast<acc_t>(bj[q]);
+                    sum[static_cast<size_t>(j)] = total;
+                  }
+                }
+                for (int64_t j = 0; j < nb; ++j)
+                  out[m * nb + j] = static_cast<scalar_t>(sum[static_cast<size_t>(j)]);
+              }
+            });
       });
   return r.out;
 }
