@@ -191,7 +191,7 @@ def render(path, peaks):
                lambda b: 1.25 if "TorchScript" in b["name"] else 1.1)
     cost_table("BM_LieDerivativeCost", "Lie derivatives vs plain forward passes (one generator)",
                "Lie derivatives", "3 forwards", lambda b: 1)
-    # the paired benchmarks without a table of their own (training, distributed): the label says
+    # the paired benchmarks without a table of their own (training, distributed, stage sums): the label says
     # what was timed against what
     covered = ("BM_FmaPeak", "BM_GroupConv2d", "BM_SteerableConv2d", "BM_LiftingConv2d",
                "BM_SteerableBasis", "BM_GroupPool", "BM_GroupAction", "BM_ExpandFilter",

@@ -125,8 +125,9 @@ torch::Tensor forward(torch::nn::Sequential& model, torch::Tensor x,
 }
 
 /// TrainOptions::deterministic on the CPU: LibTorch's intra-op thread count is 1 while this
-/// lives (the backward pass), and what it was again after. The autograd engine runs a CPU graph's
-/// backward on the calling thread, so the count set here is the one its kernels see.
+/// lives (the whole run, callbacks included), and what it was again after. Set once per run:
+/// at::set_num_threads also clears LibTorch's oneDNN computation cache, so toggling it around
+/// every backward pass would rebuild the convolution primitives at every step.
 class SingleThreadedScope {
  public:
   explicit SingleThreadedScope(bool active) : before_(active ? at::get_num_threads() : 0) {
@@ -229,6 +230,7 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
               "on CPU models (Gloo); the model is on ",
               device);
   const DeterministicCudnnScope deterministic_cudnn(options.deterministic && device.is_cuda());
+  const SingleThreadedScope one_thread(options.deterministic && device.is_cpu());
   std::shared_ptr<LossScaler> scaler = options.loss_scaler;
   if (scaler == nullptr && options.precision == Precision::Float16)
     scaler = std::make_shared<LossScaler>();
@@ -311,7 +313,6 @@ std::vector<double> train_classifier(torch::nn::Sequential& model,
       if (parallel) gradients->prepare(sync ? 1.0 : weight);
       if (share > 0) {
         if (sync) loss = loss * weight;
-        SingleThreadedScope one_thread(options.deterministic && device.is_cpu());
         (scaler != nullptr ? scaler->scale(loss) : loss).backward();
       }
       if (parallel) gradients->finish();

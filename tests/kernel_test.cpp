@@ -85,7 +85,7 @@ TEST_CASE("filter expansion: the CPU rows split over threads give the bodies' bi
   for (const Group& g : {Group::d4(), Group::c4()}) {
     for (const bool lifting : {true, false}) {
       INFO(g.name() << (lifting ? " lifting" : " group"));
-      const int64_t out = 5, in = 7, k = 5, in_order = lifting ? 1 : g.order();
+      const int64_t out = 16, in = 12, k = 5, in_order = lifting ? 1 : g.order();
       std::vector<int64_t> shape = {out, in};
       if (!lifting) shape.push_back(g.order());
       shape.push_back(k);

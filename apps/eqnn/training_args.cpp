@@ -69,8 +69,8 @@ void RecipeArgs::add_to(CLI::App* command) {
       ->capture_default_str()
       ->check(integer_in(0));
   command->add_flag("--deterministic", deterministic,
-                    "The same weights with any --threads: the backward pass runs on one thread "
-                    "(slower; README, \"Reproducibility\")");
+                    "The same weights with any --threads: training runs on one intra-op thread "
+                    "(README, \"Reproducibility\")");
 }
 
 nlohmann::json recipe_json(const RecipeArgs& recipe, const DataArgs& data,

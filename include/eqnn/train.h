@@ -74,12 +74,13 @@ struct TrainOptions {
   /// gradients are not finite is skipped (the optimizer does not step; the learning-rate schedule
   /// moves on). Shared, so that its state can be read, checkpointed and restored.
   std::shared_ptr<LossScaler> loss_scaler;
-  /// Bit-reproducible training across thread counts: the backward pass runs on one intra-op
-  /// thread (the forward keeps them all), so a seed gives the same weights with any --threads.
-  /// On some CPUs oneDNN splits a convolution's weight-gradient sum over the batch between the
-  /// threads in a way that depends on their number (README, "Reproducibility"); this removes that
-  /// at the cost of a slower backward pass (bench/bench_train.cpp measures it). On CUDA it also
-  /// selects cuDNN's deterministic algorithms (not tested on a GPU yet). Off by default.
+  /// Bit-reproducible training across thread counts: a CPU model trains on one intra-op thread
+  /// (restored after the run; the callbacks run on it too), so a seed gives the same weights
+  /// whatever the thread count. On some CPUs oneDNN splits a convolution's weight-gradient sum
+  /// over the batch between the threads in a way that depends on their number (README,
+  /// "Reproducibility"); this removes that at the price of the threads
+  /// (bench/bench_train.cpp measures it). On CUDA it selects cuDNN's deterministic algorithms
+  /// instead (not tested on a GPU yet). Off by default.
   bool deterministic = false;
   /// Bytes of gradient per all-reduce bucket (with a communicator).
   int64_t bucket_bytes = int64_t{1} << 20;

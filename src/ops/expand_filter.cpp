@@ -1,8 +1,9 @@
 // eqnn::expand_filter: base filters -> the expanded filter bank a plain conv2d uses. Forward is a
 // gather, backward its adjoint (each base entry sums the |G| places it was copied to),
 // deterministic. CUDA runs the element functions of eqnn/detail/expand_filter_kernel.h; the CPU
-// paths gather whole rows through offset tables built by those same functions, and tests hold
-// both to the per-thread bodies and to an ATen composition bit for bit (tests/kernel_test.cpp).
+// paths gather whole rows through offset tables built by those same functions. Tests hold both
+// to the per-thread bodies bit for bit, the forward also to an ATen composition bit for bit and
+// the backward to autograd through it within rounding (tests/kernel_test.cpp).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/Parallel.h>
@@ -176,7 +177,7 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
         const scalar_t* src = grad.data_ptr<scalar_t>();
         scalar_t* dst = grad_base.data_ptr<scalar_t>();
         // rows (o, i) of the base; each entry sums its |G| copies over t = 0, 1, ... in acc_t, the
-        // order of detail::expand_filter_backward_element, so the bits are the CUDA body's
+        // order of detail::expand_filter_backward_element, so the bits are its per-thread body's
         const int64_t rows = p.out_fields * p.in_fields;
         at::parallel_for(
             0, rows, std::max<int64_t>(1, 16384 / (row * order)), [&](int64_t begin, int64_t end) {

@@ -103,10 +103,11 @@ PreparedSteerableFilter prepare_backward(const at::Tensor& grad, const at::Tenso
 }
 
 // The CPU paths work on rows of one k x k plane and run the sums of
-// detail::steerable_filter_{forward,backward}_element in the same order for every entry (so the
-// bits are the CUDA bodies', as the tests check), but take the row's indices once instead of per
-// entry and read each plane of the basis and of the gradient once per row instead of once per
-// entry or coefficient.
+// detail::steerable_filter_{forward,backward}_element in the same order for every entry (so their
+// bits are those of the per-thread bodies run on the CPU, as the tests check; nvcc contracts the
+// products into FMAs, so a GPU's last bits can differ), but take the row's indices once instead of
+// per entry, and read each basis plane once per row (forward) and each gradient plane once per
+// element t (backward) instead of once per entry or coefficient.
 
 at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor& basis,
                                 c10::string_view group) {
@@ -141,11 +142,11 @@ at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor
                                const acc_t cj = static_cast<acc_t>(cr[j]);
                                const scalar_t* bj = bt + j * plane;
                                for (int64_t q = 0; q < plane; ++q)
-                                 sum[q] += cj * static_cast<acc_t>(bj[q]);
+                                 sum[static_cast<size_t>(q)] += cj * static_cast<acc_t>(bj[q]);
                              }
                              scalar_t* to = out + n * plane;
                              for (int64_t q = 0; q < plane; ++q)
-                               to[q] = static_cast<scalar_t>(sum[q]);
+                               to[q] = static_cast<scalar_t>(sum[static_cast<size_t>(q)]);
                            }
                          });
       });
@@ -181,12 +182,11 @@ at::Tensor steerable_filter_backward_cpu(const at::Tensor& grad, const at::Tenso
                   const scalar_t* gr =
                       g + (((o * order + t) * p.in_fields + i) * p.in_order + s) * plane;
                   const scalar_t* bt = b + t * nb * plane;
-                  for (int64_t j = 0; j < nb; ++j) {
-                    const scalar_t* bj = bt + j * plane;
-                    acc_t total = sum[static_cast<size_t>(j)];
-                    for (int64_t q = 0; q < plane; ++q)
-                      total += static_cast<acc_t>(gr[q]) * static_cast<acc_t>(bj[q]);
-                    sum[static_cast<size_t>(j)] = total;
+                  // each sum[j] still adds over t, then q, in ascending order
+                  for (int64_t q = 0; q < plane; ++q) {
+                    const acc_t gq = static_cast<acc_t>(gr[q]);
+                    for (int64_t j = 0; j < nb; ++j)
+                      sum[static_cast<size_t>(j)] += gq * static_cast<acc_t>(bt[j * plane + q]);
                   }
                 }
                 for (int64_t j = 0; j < nb; ++j)

@@ -365,11 +365,11 @@ std::vector<PairwiseMean> mean_pairwise_deviations(const torch::Tensor& f_in,
       // KL(a || b) as deviation() defines it, sum_c a_c (log a_c - log max(b_c, 1e-12)) with
       // 0 log 0 = 0, for every ordered pair of rows from the two logarithms of each row, taken
       // once: n (n - 1) pairs of a few classes, which per-pair ATen calls would spend in dispatch
-      const torch::Tensor p = f_in.reshape({n, -1}).to(torch::kDouble).contiguous();
+      const torch::Tensor p = f_in.reshape({n, -1}).to(torch::kCPU, torch::kDouble).contiguous();
       const int64_t c = p.size(1);
       const double* a = p.data_ptr<double>();
       std::vector<double> log_a(static_cast<size_t>(n * c)), log_b(static_cast<size_t>(n * c));
-      for (int64_t e = 0; e < n * c; ++e) {
+      for (size_t e = 0; e < log_a.size(); ++e) {
         log_a[e] = a[e] > 0 ? std::log(a[e]) : 0.0;
         log_b[e] = std::log(std::max(a[e], 1e-12));
       }
@@ -378,7 +378,8 @@ std::vector<PairwiseMean> mean_pairwise_deviations(const torch::Tensor& f_in,
           if (j == i) continue;
           double kl = 0;
           for (int64_t m = 0; m < c; ++m)
-            kl += a[i * c + m] * (log_a[i * c + m] - log_b[j * c + m]);
+            kl += a[i * c + m] *
+                  (log_a[static_cast<size_t>(i * c + m)] - log_b[static_cast<size_t>(j * c + m)]);
           rows[i] += kl;
         }
       out.push_back(u_statistic(rows, n));
