@@ -3,6 +3,8 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/nn/modules/conv.h>
 
+#include <cstring>
+
 #include "conv2d_forward.h"
 #include "eqnn/nn/group_conv.h"
 #include "eqnn/nn/lifting_conv.h"
@@ -97,10 +99,18 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::expanded_bias() const {
 
 template <typename Derived, typename Options>
 bool EquivariantConv2dBase<Derived, Options>::cache_valid() const {
+  // Compared by content on every call: writes through .data() or a raw pointer leave the version
+  // counter alone. Dense CPU tensors compare their bytes (an expansion of the same bits is the
+  // same bank; -0 vs 0 only costs a rebuild), without the dispatch of torch::equal.
   const auto same = [](const torch::Tensor& saved, const torch::Tensor& current) {
     if (!current.defined()) return !saved.defined();
-    return saved.defined() && saved.scalar_type() == current.scalar_type() &&
-           saved.device() == current.device() && torch::equal(saved, current);
+    if (!saved.defined() || saved.scalar_type() != current.scalar_type() ||
+        saved.device() != current.device() || saved.sizes() != current.sizes())
+      return false;
+    if (saved.is_cpu() && saved.is_contiguous() && current.is_contiguous())
+      return saved.nbytes() == 0 ||
+             std::memcmp(saved.data_ptr(), current.data_ptr(), saved.nbytes()) == 0;
+    return torch::equal(saved, current);
   };
   return cache_.weight.defined() && same(cache_.base_weight, weight) &&
          same(cache_.base_bias, bias);
