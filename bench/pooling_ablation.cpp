@@ -6,11 +6,11 @@
 //                                                               /usr/share/datasets/fashion-mnist)
 #include <torch/torch.h>
 
-#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <string>
 
+#include "demo_recipe.h"
 #include "eqnn/eqnn.h"
 
 int main(int argc, char** argv) {
@@ -46,16 +46,7 @@ int main(int argc, char** argv) {
         if (mode == PoolMode::Mean)  // the same network with mean windows
           for (auto& child : net->children())
             if (auto* pool = child->as<SpatialPool2dImpl>()) pool->options.mode(PoolMode::Mean);
-        torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(3e-3));
-        TrainOptions recipe;  // eqnn demo's
-        recipe.epochs = epochs;
-        recipe.batch_size = 32;
-        recipe.learning_rate = 3e-3;
-        recipe.schedule = LrSchedule::Cosine;
-        const auto start = std::chrono::steady_clock::now();
-        train_classifier(net, optimizer, train.images, train.labels, recipe);
-        const double seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds = eqnn_bench::train_with_demo_recipe(net, train, epochs);
         net->eval();
         const auto& x = test.images;
         const auto& y = test.labels;

@@ -7,13 +7,13 @@
 //   e.g. eqnn_rotation_model_ablation 3 /usr/share/datasets/fashion-mnist c8:6,12,24 c8:8,16,32
 #include <torch/torch.h>
 
-#include <chrono>
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "demo_recipe.h"
 #include "eqnn/eqnn.h"
 
 namespace {
@@ -63,16 +63,7 @@ int main(int argc, char** argv) {
     for (const ModelSpec& spec : specs) {
       torch::manual_seed(0);  // the demo's default seed
       torch::nn::Sequential net = build_model(spec);
-      torch::optim::Adam optimizer(net->parameters(), torch::optim::AdamOptions(3e-3));
-      TrainOptions recipe;  // eqnn demo's
-      recipe.epochs = epochs;
-      recipe.batch_size = 32;
-      recipe.learning_rate = 3e-3;
-      recipe.schedule = LrSchedule::Cosine;
-      const auto start = std::chrono::steady_clock::now();
-      train_classifier(net, optimizer, train.images, train.labels, recipe);
-      const double seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double seconds = eqnn_bench::train_with_demo_recipe(net, train, epochs);
       net->eval();
       double rotated = 0;
       for (const probe::Transform& t : unseen)

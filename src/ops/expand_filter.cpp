@@ -6,7 +6,6 @@
 // the backward to autograd through it within rounding (tests/kernel_test.cpp).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
-#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
@@ -111,27 +110,18 @@ struct RowTables {
   std::vector<int64_t> offsets;  // [t][j], j < row
 };
 
-/// Forward: expanded row (o, t, i) entry j reads base row (o, i) entry offsets[t][j].
-RowTables forward_row_tables(const ExpandFilterParams& p) {
+/// Forward (backward = false): expanded row (o, t, i) entry j reads base row (o, i) entry
+/// offsets[t][j]. Backward: base row (o, i) entry j was copied to expanded row (o, t, i) entry
+/// offsets[t][j].
+RowTables row_tables(const ExpandFilterParams& p, bool backward) {
   RowTables r{p.in_order * p.kernel_size * p.kernel_size, {}};
-  const int64_t per_out_field = p.in_fields * r.row;
+  const int64_t per_out_field = p.in_fields * r.row;  // the offset of expanded row (0, 1, 0)
   r.offsets.resize(static_cast<size_t>(p.group.order * r.row));
   for (int t = 0; t < p.group.order; ++t)
     for (int64_t j = 0; j < r.row; ++j)
       r.offsets[static_cast<size_t>(t * r.row + j)] =
-          detail::expand_filter_source(p, t * per_out_field + j);
-  return r;
-}
-
-/// Backward: base row (o, i) entry j was copied to expanded row (o, t, i) entry offsets[t][j].
-RowTables backward_row_tables(const ExpandFilterParams& p) {
-  RowTables r{p.in_order * p.kernel_size * p.kernel_size, {}};
-  const int64_t per_out_field = p.in_fields * r.row;
-  r.offsets.resize(static_cast<size_t>(p.group.order * r.row));
-  for (int t = 0; t < p.group.order; ++t)
-    for (int64_t j = 0; j < r.row; ++j)
-      r.offsets[static_cast<size_t>(t * r.row + j)] =
-          detail::expand_filter_destination(p, j, t) - t * per_out_field;
+          backward ? detail::expand_filter_destination(p, j, t) - t * per_out_field
+                   : detail::expand_filter_source(p, t * per_out_field + j);
   return r;
 }
 
@@ -142,7 +132,7 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
   const at::Tensor& weight = r.in;
   at::Tensor expanded = r.out;
   if (p.expanded_numel() == 0) return expanded;  // e.g. 0x0 filters: an empty bank
-  const RowTables tables = forward_row_tables(p);
+  const RowTables tables = row_tables(p, /*backward=*/false);
   const int64_t row = tables.row, order = p.group.order;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, weight.scalar_type(), kExpandFilterOp, [&] {
@@ -169,7 +159,7 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
   const at::Tensor& grad = r.in;
   at::Tensor grad_base = r.out;
   if (p.base_numel() == 0) return grad_base;
-  const RowTables tables = backward_row_tables(p);
+  const RowTables tables = row_tables(p, /*backward=*/true);
   const int64_t row = tables.row, order = p.group.order;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, grad.scalar_type(), kExpandFilterOp, [&] {
@@ -179,23 +169,22 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
         // rows (o, i) of the base; each entry sums its |G| copies over t = 0, 1, ... in acc_t, the
         // order of detail::expand_filter_backward_element, so the bits are its per-thread body's
         const int64_t rows = p.out_fields * p.in_fields;
-        at::parallel_for(
-            0, rows, std::max<int64_t>(1, 16384 / (row * order)), [&](int64_t begin, int64_t end) {
-              std::vector<acc_t> sum(static_cast<size_t>(row));
-              for (int64_t n = begin; n < end; ++n) {
-                const int64_t i = n % p.in_fields, o = n / p.in_fields;
-                std::fill(sum.begin(), sum.end(), acc_t(0));
-                for (int64_t t = 0; t < order; ++t) {
-                  const scalar_t* from = src + ((o * order + t) * p.in_fields + i) * row;
-                  const int64_t* offsets = tables.offsets.data() + t * row;
-                  for (int64_t j = 0; j < row; ++j)
-                    sum[static_cast<size_t>(j)] += static_cast<acc_t>(from[offsets[j]]);
-                }
-                scalar_t* to = dst + n * row;
-                for (int64_t j = 0; j < row; ++j)
-                  to[j] = static_cast<scalar_t>(sum[static_cast<size_t>(j)]);
-              }
-            });
+        support::cpu_for_row_ranges(rows, row * order, [&](int64_t begin, int64_t end) {
+          std::vector<acc_t> sum(static_cast<size_t>(row));
+          for (int64_t n = begin; n < end; ++n) {
+            const int64_t i = n % p.in_fields, o = n / p.in_fields;
+            std::fill(sum.begin(), sum.end(), acc_t(0));
+            for (int64_t t = 0; t < order; ++t) {
+              const scalar_t* from = src + ((o * order + t) * p.in_fields + i) * row;
+              const int64_t* offsets = tables.offsets.data() + t * row;
+              for (int64_t j = 0; j < row; ++j)
+                sum[static_cast<size_t>(j)] += static_cast<acc_t>(from[offsets[j]]);
+            }
+            scalar_t* to = dst + n * row;
+            for (int64_t j = 0; j < row; ++j)
+              to[j] = static_cast<scalar_t>(sum[static_cast<size_t>(j)]);
+          }
+        });
       });
   return grad_base;
 }

@@ -23,12 +23,20 @@ void cpu_for(int64_t total, const F& f) {
   });
 }
 
+/// f(begin, end) over chunks of [0, rows) split across LibTorch's intra-op threads, each chunk
+/// about 16384 units of work (`work_per_row` units a row): for row loops that keep scratch space
+/// per chunk.
+template <typename F>
+void cpu_for_row_ranges(int64_t rows, int64_t work_per_row, const F& f) {
+  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row));
+  at::parallel_for(0, rows, grain, f);
+}
+
 /// f(row) for row in [0, rows), each row a contiguous run of `row_length` entries: the CPU paths
 /// set a row up with the kernels' shared index math once, then run a simple inner loop.
 template <typename F>
 void cpu_for_rows(int64_t rows, int64_t row_length, const F& f) {
-  const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, row_length));
-  at::parallel_for(0, rows, grain, [&](int64_t begin, int64_t end) {
+  cpu_for_row_ranges(rows, row_length, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
       f(r);
   });

@@ -5,7 +5,6 @@
 // summation order, no atomics).
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
-#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/autograd.h>
 #include <torch/library.h>
@@ -122,33 +121,30 @@ at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor
         scalar_t* out = r.out.data_ptr<scalar_t>();
         // rows (o, t, i, s) of the expanded bank: tw[o, t, i, s] = sum_j c[o, i, src, j] B[t, j]
         const int64_t rows = p.out_fields * order * p.in_fields * p.in_order;
-        at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane * nb)),
-                         [&](int64_t begin, int64_t end) {
-                           std::vector<acc_t> sum(static_cast<size_t>(plane));
-                           for (int64_t n = begin; n < end; ++n) {
-                             const int64_t s = n % p.in_order;
-                             int64_t rest = n / p.in_order;
-                             const int64_t i = rest % p.in_fields;
-                             rest /= p.in_fields;
-                             const int t = static_cast<int>(rest % order);
-                             const int64_t o = rest / order;
-                             const int64_t source =
-                                 p.in_order > 1 ? p.group.left_divide(t, static_cast<int>(s)) : 0;
-                             const scalar_t* cr =
-                                 c + ((o * p.in_fields + i) * p.in_order + source) * nb;
-                             const scalar_t* bt = b + t * nb * plane;
-                             std::fill(sum.begin(), sum.end(), acc_t(0));
-                             for (int64_t j = 0; j < nb; ++j) {
-                               const acc_t cj = static_cast<acc_t>(cr[j]);
-                               const scalar_t* bj = bt + j * plane;
-                               for (int64_t q = 0; q < plane; ++q)
-                                 sum[static_cast<size_t>(q)] += cj * static_cast<acc_t>(bj[q]);
-                             }
-                             scalar_t* to = out + n * plane;
-                             for (int64_t q = 0; q < plane; ++q)
-                               to[q] = static_cast<scalar_t>(sum[static_cast<size_t>(q)]);
-                           }
-                         });
+        support::cpu_for_row_ranges(rows, plane * nb, [&](int64_t begin, int64_t end) {
+          std::vector<acc_t> sum(static_cast<size_t>(plane));
+          for (int64_t n = begin; n < end; ++n) {
+            const int64_t s = n % p.in_order;
+            int64_t rest = n / p.in_order;
+            const int64_t i = rest % p.in_fields;
+            rest /= p.in_fields;
+            const int t = static_cast<int>(rest % order);
+            const int64_t o = rest / order;
+            const int64_t source = p.in_order > 1 ? p.group.left_divide(t, static_cast<int>(s)) : 0;
+            const scalar_t* cr = c + ((o * p.in_fields + i) * p.in_order + source) * nb;
+            const scalar_t* bt = b + t * nb * plane;
+            std::fill(sum.begin(), sum.end(), acc_t(0));
+            for (int64_t j = 0; j < nb; ++j) {
+              const acc_t cj = static_cast<acc_t>(cr[j]);
+              const scalar_t* bj = bt + j * plane;
+              for (int64_t q = 0; q < plane; ++q)
+                sum[static_cast<size_t>(q)] += cj * static_cast<acc_t>(bj[q]);
+            }
+            scalar_t* to = out + n * plane;
+            for (int64_t q = 0; q < plane; ++q)
+              to[q] = static_cast<scalar_t>(sum[static_cast<size_t>(q)]);
+          }
+        });
       });
   return r.out;
 }
@@ -168,31 +164,29 @@ at::Tensor steerable_filter_backward_cpu(const at::Tensor& grad, const at::Tenso
         // rows (o, i, u) of the coefficients, nb each: dc[o, i, u, j] sums over t, then over the
         // plane, dtw[o, t, i, idx(h_t h_u)] B[t, j]
         const int64_t rows = p.out_fields * p.in_fields * p.in_order;
-        at::parallel_for(
-            0, rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, plane * nb * order)),
-            [&](int64_t begin, int64_t end) {
-              std::vector<acc_t> sum(static_cast<size_t>(nb));
-              for (int64_t m = begin; m < end; ++m) {
-                const int64_t u = m % p.in_order;
-                const int64_t i = (m / p.in_order) % p.in_fields;
-                const int64_t o = m / (p.in_order * p.in_fields);
-                std::fill(sum.begin(), sum.end(), acc_t(0));
-                for (int t = 0; t < order; ++t) {
-                  const int64_t s = p.in_order > 1 ? p.group.compose(t, static_cast<int>(u)) : 0;
-                  const scalar_t* gr =
-                      g + (((o * order + t) * p.in_fields + i) * p.in_order + s) * plane;
-                  const scalar_t* bt = b + t * nb * plane;
-                  // each sum[j] still adds over t, then q, in ascending order
-                  for (int64_t q = 0; q < plane; ++q) {
-                    const acc_t gq = static_cast<acc_t>(gr[q]);
-                    for (int64_t j = 0; j < nb; ++j)
-                      sum[static_cast<size_t>(j)] += gq * static_cast<acc_t>(bt[j * plane + q]);
-                  }
-                }
+        support::cpu_for_row_ranges(rows, plane * nb * order, [&](int64_t begin, int64_t end) {
+          std::vector<acc_t> sum(static_cast<size_t>(nb));
+          for (int64_t m = begin; m < end; ++m) {
+            const int64_t u = m % p.in_order;
+            const int64_t i = (m / p.in_order) % p.in_fields;
+            const int64_t o = m / (p.in_order * p.in_fields);
+            std::fill(sum.begin(), sum.end(), acc_t(0));
+            for (int t = 0; t < order; ++t) {
+              const int64_t s = p.in_order > 1 ? p.group.compose(t, static_cast<int>(u)) : 0;
+              const scalar_t* gr =
+                  g + (((o * order + t) * p.in_fields + i) * p.in_order + s) * plane;
+              const scalar_t* bt = b + t * nb * plane;
+              // each sum[j] still adds over t, then q, in ascending order
+              for (int64_t q = 0; q < plane; ++q) {
+                const acc_t gq = static_cast<acc_t>(gr[q]);
                 for (int64_t j = 0; j < nb; ++j)
-                  out[m * nb + j] = static_cast<scalar_t>(sum[static_cast<size_t>(j)]);
+                  sum[static_cast<size_t>(j)] += gq * static_cast<acc_t>(bt[j * plane + q]);
               }
-            });
+            }
+            for (int64_t j = 0; j < nb; ++j)
+              out[m * nb + j] = static_cast<scalar_t>(sum[static_cast<size_t>(j)]);
+          }
+        });
       });
   return r.out;
 }
