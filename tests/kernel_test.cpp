@@ -3,6 +3,7 @@
 // exactly; the backward body must be the adjoint of the forward gather.
 #include <catch2/catch.hpp>
 
+#include "../src/ops/expand_parameters.h"
 #include "eqnn/detail/cpu_launch.h"
 #include "eqnn/detail/expand_filter_kernel.h"
 #include "support.h"
@@ -152,4 +153,45 @@ TEST_CASE("bias expansion repeats each field's bias |G| times and sums the gradi
     CHECK(eqnn_test::max_gradient_error(
               param, [&] { return eqnn::ops::expand_bias(param, g); }, grad) < 1e-7);
   }
+}
+
+TEST_CASE("the layers' fused weight-and-bias expansion is the two expansions bit for bit",
+          "[kernel]") {
+  for (const Group& g : {Group::c2(), Group::c4(), Group::d2(), Group::d4()})
+    for (const bool lifting : {true, false})
+      for (const auto dtype : {torch::kFloat, torch::kDouble, torch::kBFloat16}) {
+        INFO(g.name() << (lifting ? " lifting " : " group ") << dtype);
+        const std::vector<int64_t> shape = lifting ? std::vector<int64_t>{3, 2, 5, 5}
+                                                   : std::vector<int64_t>{3, 2, g.order(), 3, 3};
+        const torch::Tensor w0 = eqnn_test::randn(shape, torch::kFloat, 21).to(dtype);
+        const torch::Tensor b0 = eqnn_test::randn({3}, torch::kFloat, 22).to(dtype);
+        const torch::Tensor w1 = w0.clone().requires_grad_(true),
+                            b1 = b0.clone().requires_grad_(true);
+        const torch::Tensor w2 = w0.clone().requires_grad_(true),
+                            b2 = b0.clone().requires_grad_(true);
+        const auto fused = eqnn::ops::internal::expand_filter_and_bias(w1, b1, g);
+        const torch::Tensor ew = lifting ? eqnn::ops::expand_lifting_filter(w2, g)
+                                         : eqnn::ops::expand_group_filter(w2, g);
+        const torch::Tensor eb = eqnn::ops::expand_bias(b2, g);
+        CHECK(torch::equal(fused.first, ew));
+        CHECK(torch::equal(fused.second, eb));
+        const torch::Tensor gw = eqnn_test::randn(ew.sizes().vec(), torch::kFloat, 23).to(dtype);
+        const torch::Tensor gb = eqnn_test::randn({eb.size(0)}, torch::kFloat, 24).to(dtype);
+        torch::autograd::backward({fused.first, fused.second}, {gw, gb});
+        torch::autograd::backward({ew, eb}, {gw, gb});
+        CHECK(torch::equal(w1.grad(), w2.grad()));
+        CHECK(torch::equal(b1.grad(), b2.grad()));
+        // only one of the two outputs used: the other input gets no gradient
+        const torch::Tensor w3 = w0.clone().requires_grad_(true),
+                            b3 = b0.clone().requires_grad_(true);
+        eqnn::ops::internal::expand_filter_and_bias(w3, b3, g).second.backward(gb);
+        CHECK(torch::equal(b3.grad(), b2.grad()));
+        CHECK((!w3.grad().defined() || torch::equal(w3.grad(), torch::zeros_like(w0))));
+      }
+  const torch::Tensor w = torch::zeros({2, 1, 3, 3});
+  CHECK_THROWS_WITH(eqnn::ops::internal::expand_filter_and_bias(w, torch::Tensor(), Group::c4()),
+                    Catch::Contains("expected a 1-D bias"));
+  CHECK_THROWS_WITH(eqnn::ops::internal::expand_filter_and_bias(torch::zeros({2, 3}),
+                                                                torch::zeros({2}), Group::c4()),
+                    Catch::Contains("expected a 4-D (lifting) or 5-D (group) weight, got [2, 3]"));
 }

@@ -4,7 +4,9 @@
 #include <torch/nn/modules/conv.h>
 
 #include <cstring>
+#include <tuple>
 
+#include "../ops/expand_parameters.h"
 #include "conv2d_forward.h"
 #include "eqnn/nn/group_conv.h"
 #include "eqnn/nn/lifting_conv.h"
@@ -129,9 +131,13 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tens
   cache_hit_ = false;
   if (this->is_training() || needs_graph) {
     cache_ = FilterCache{};  // the parameters are being trained: do not keep a copy around
-    return report_output(
-        *this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight, expanded_weight(),
-                                  expanded_bias(), geometry(options)));
+    torch::Tensor w, b;
+    if (!steerable_ && bias.defined())
+      std::tie(w, b) = ops::internal::expand_filter_and_bias(weight, bias, options.group());
+    else
+      std::tie(w, b) = std::make_pair(expanded_weight(), expanded_bias());
+    return report_output(*this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight,
+                                                   w, b, geometry(options)));
   }
   if (cache_valid()) {
     cache_hit_ = true;

@@ -11,9 +11,14 @@
 #include <torch/library.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <tuple>
 #include <vector>
 
 #include "eqnn/ops.h"
+#include "expand_parameters.h"
 #include "kernel_support.h"
 
 namespace eqnn {
@@ -112,17 +117,30 @@ struct RowTables {
 
 /// Forward (backward = false): expanded row (o, t, i) entry j reads base row (o, i) entry
 /// offsets[t][j]. Backward: base row (o, i) entry j was copied to expanded row (o, t, i) entry
-/// offsets[t][j].
-RowTables row_tables(const ExpandFilterParams& p, bool backward) {
-  RowTables r{p.in_order * p.kernel_size * p.kernel_size, {}};
-  const int64_t per_out_field = p.in_fields * r.row;  // the offset of expanded row (0, 1, 0)
-  r.offsets.resize(static_cast<size_t>(p.group.order * r.row));
-  for (int t = 0; t < p.group.order; ++t)
-    for (int64_t j = 0; j < r.row; ++j)
-      r.offsets[static_cast<size_t>(t * r.row + j)] =
-          backward ? detail::expand_filter_destination(p, j, t) - t * per_out_field
-                   : detail::expand_filter_source(p, t * per_out_field + j);
-  return r;
+/// offsets[t][j]. The offsets depend only on the group, |Hin| and k (not on the numbers of
+/// fields): built once per process for each, since building them (index math with a dozen
+/// divisions per entry) took longer than the gather itself on the banks of small layers.
+const RowTables& row_tables(const ExpandFilterParams& p, bool backward) {
+  using Key = std::tuple<int, int, int64_t, int64_t, bool>;
+  static std::mutex mutex;
+  static std::map<Key, std::unique_ptr<const RowTables>> cache;  // never erased: stable entries
+  const Key key{p.group.rotations, p.group.mirrors, p.in_order, p.kernel_size, backward};
+  const std::lock_guard<std::mutex> lock(mutex);
+  std::unique_ptr<const RowTables>& entry = cache[key];
+  if (entry) return *entry;
+  ExpandFilterParams one = p;  // o = i = 0 only: one field each way gives the same offsets
+  one.out_fields = one.in_fields = 1;
+  auto r = std::make_unique<RowTables>();
+  r->row = one.in_order * one.kernel_size * one.kernel_size;
+  const int64_t per_out_field = r->row;  // the offset of expanded row (0, 1, 0)
+  r->offsets.resize(static_cast<size_t>(one.group.order * r->row));
+  for (int t = 0; t < one.group.order; ++t)
+    for (int64_t j = 0; j < r->row; ++j)
+      r->offsets[static_cast<size_t>(t * r->row + j)] =
+          backward ? detail::expand_filter_destination(one, j, t) - t * per_out_field
+                   : detail::expand_filter_source(one, t * per_out_field + j);
+  entry = std::move(r);
+  return *entry;
 }
 
 at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group_name,
@@ -132,7 +150,7 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
   const at::Tensor& weight = r.in;
   at::Tensor expanded = r.out;
   if (p.expanded_numel() == 0) return expanded;  // e.g. 0x0 filters: an empty bank
-  const RowTables tables = row_tables(p, /*backward=*/false);
+  const RowTables& tables = row_tables(p, /*backward=*/false);
   const int64_t row = tables.row, order = p.group.order;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, weight.scalar_type(), kExpandFilterOp, [&] {
@@ -159,7 +177,7 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
   const at::Tensor& grad = r.in;
   at::Tensor grad_base = r.out;
   if (p.base_numel() == 0) return grad_base;
-  const RowTables tables = row_tables(p, /*backward=*/true);
+  const RowTables& tables = row_tables(p, /*backward=*/true);
   const int64_t row = tables.row, order = p.group.order;
   AT_DISPATCH_FLOATING_TYPES_AND2(
       at::kHalf, at::kBFloat16, grad.scalar_type(), kExpandFilterOp, [&] {
@@ -276,20 +294,55 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
 }
 
 namespace {
-/// b[f] -> (b[f] repeated |G| times, f = 0, 1, ...) as one autograd node (a composition of
-/// unsqueeze, expand and reshape records three, whose bookkeeping costs more than the copy);
-/// backward sums each field's |G| gradients.
+/// b[f] -> (b[f] repeated |G| times, f = 0, 1, ...) as one autograd node; backward sums each
+/// field's |G| gradients (in the accumulation type, t = 0, 1, ... in order). On the CPU both are
+/// plain loops: the ATen composition (a reshape copy forward, a reduction backward) spends tens
+/// of microseconds in TensorIterator setup on a few dozen numbers, at every training step of every
+/// layer.
+at::Tensor repeat_fields(const at::Tensor& bias_in, int64_t order) {
+  if (!bias_in.is_cpu()) return bias_in.unsqueeze(1).expand({bias_in.size(0), order}).reshape({-1});
+  const at::Tensor bias = bias_in.contiguous();
+  at::Tensor out = at::empty({bias.size(0) * order}, bias.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, bias.scalar_type(), "eqnn::expand_bias",
+                                  [&] {
+                                    const scalar_t* b = bias.data_ptr<scalar_t>();
+                                    scalar_t* o = out.data_ptr<scalar_t>();
+                                    for (int64_t f = 0; f < bias.size(0); ++f)
+                                      std::fill_n(o + f * order, order, b[f]);
+                                  });
+  return out;
+}
+
+at::Tensor sum_fields(const at::Tensor& grad_in, int64_t order) {
+  if (!grad_in.is_cpu()) return grad_in.reshape({-1, order}).sum(1);
+  const at::Tensor grad = grad_in.contiguous();
+  const int64_t fields = grad.numel() / order;
+  at::Tensor out = at::empty({fields}, grad.options());
+  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, grad.scalar_type(), "eqnn::expand_bias",
+                                  [&] {
+                                    using acc_t = at::opmath_type<scalar_t>;
+                                    const scalar_t* g = grad.data_ptr<scalar_t>();
+                                    scalar_t* o = out.data_ptr<scalar_t>();
+                                    for (int64_t f = 0; f < fields; ++f) {
+                                      acc_t sum = 0;
+                                      for (int64_t t = 0; t < order; ++t)
+                                        sum += static_cast<acc_t>(g[f * order + t]);
+                                      o[f] = static_cast<scalar_t>(sum);
+                                    }
+                                  });
+  return out;
+}
+
 struct ExpandBiasFunction : public torch::autograd::Function<ExpandBiasFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& bias,
                             int64_t order) {
     ctx->saved_data["order"] = order;
-    return bias.unsqueeze(1).expand({bias.size(0), order}).reshape({-1});
+    return repeat_fields(bias, order);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    const int64_t order = ctx->saved_data["order"].toInt();
-    return {grads[0].reshape({-1, order}).sum(1), at::Tensor()};
+    return {sum_fields(grads[0], ctx->saved_data["order"].toInt()), at::Tensor()};
   }
 };
 }  // namespace
@@ -300,6 +353,61 @@ torch::Tensor expand_bias(const torch::Tensor& bias, const Group& group) {
               bias.defined() ? bias.sizes() : at::IntArrayRef{});
   return ExpandBiasFunction::apply(bias, group.order());
 }
+
+namespace internal {
+namespace {
+
+at::Tensor expand_filter_direct(const at::Tensor& weight, const Group& group, bool lifting) {
+  return weight.is_cpu() ? expand_filter_cpu(weight, group.name(), lifting)
+                         : call_expand_filter(weight, group.name(), lifting);
+}
+
+at::Tensor expand_filter_backward_direct(const at::Tensor& grad, const std::string& group,
+                                         at::IntArrayRef shape) {
+  return grad.is_cpu() ? expand_filter_backward_cpu(grad, group, shape)
+                       : call_expand_filter_backward(grad, group, shape);
+}
+
+struct ExpandFilterAndBiasFunction : public torch::autograd::Function<ExpandFilterAndBiasFunction> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const at::Tensor& weight, const at::Tensor& bias,
+                                                const Group& group) {
+    ctx->saved_data["group"] = group.name();
+    ctx->saved_data["weight_shape"] = weight.sizes().vec();
+    ctx->saved_data["order"] = static_cast<int64_t>(group.order());
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return {expand_filter_direct(weight, group, weight.dim() == 4),
+            repeat_fields(bias, group.order())};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    at::Tensor grad_weight, grad_bias;
+    if (grads[0].defined())
+      grad_weight = expand_filter_backward_direct(grads[0], ctx->saved_data["group"].toStringRef(),
+                                                  ctx->saved_data["weight_shape"].toIntVector());
+    if (grads[1].defined()) grad_bias = sum_fields(grads[1], ctx->saved_data["order"].toInt());
+    return {grad_weight, grad_bias, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> expand_filter_and_bias(const torch::Tensor& weight,
+                                                               const torch::Tensor& bias,
+                                                               const Group& group) {
+  TORCH_CHECK(weight.defined() && (weight.dim() == 4 || weight.dim() == 5), kExpandFilterOp,
+              ": expected a 4-D (lifting) or 5-D (group) weight, got ",
+              weight.defined() ? weight.sizes() : at::IntArrayRef{});
+  TORCH_CHECK(bias.defined() && bias.dim() == 1,
+              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
+              bias.defined() ? bias.sizes() : at::IntArrayRef{});
+  const torch::autograd::variable_list out =
+      ExpandFilterAndBiasFunction::apply(weight, bias, group);
+  return {out[0], out[1]};
+}
+
+}  // namespace internal
 
 }  // namespace ops
 }  // namespace eqnn
