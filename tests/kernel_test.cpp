@@ -195,3 +195,34 @@ TEST_CASE("the layers' fused weight-and-bias expansion is the two expansions bit
                                                                 torch::zeros({2}), Group::c4()),
                     Catch::Contains("expected a 4-D (lifting) or 5-D (group) weight, got [2, 3]"));
 }
+
+TEST_CASE("the steerable layers' fused filter-and-bias expansion is the two expansions bit for bit",
+          "[kernel][steerable]") {
+  for (const Group& g : {Group::cyclic(8), Group::dihedral(8)})
+    for (const auto dtype : {torch::kFloat, torch::kDouble}) {
+      INFO(g.name() << " " << dtype);
+      eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(g, 2, 3, 5).padding(2));
+      conv->to(dtype);
+      const torch::Tensor basis = conv->basis.to(dtype);
+      const torch::Tensor c1 = conv->weight.detach().clone().requires_grad_(true);
+      const torch::Tensor c2 = c1.detach().clone().requires_grad_(true);
+      const torch::Tensor b1 = conv->bias.detach().clone().requires_grad_(true);
+      const torch::Tensor b2 = b1.detach().clone().requires_grad_(true);
+      const auto fused = eqnn::ops::internal::expand_steerable_filter_and_bias(c1, basis, b1, g);
+      const torch::Tensor ew = eqnn::ops::expand_steerable_filter(c2, basis, g);
+      const torch::Tensor eb = eqnn::ops::expand_bias(b2, g);
+      CHECK(torch::equal(fused.first, ew));
+      CHECK(torch::equal(fused.second, eb));
+      const torch::Tensor gw = eqnn_test::randn(ew.sizes().vec(), dtype, 31);
+      const torch::Tensor gb = eqnn_test::randn({eb.size(0)}, dtype, 32);
+      torch::autograd::backward({fused.first, fused.second}, {gw, gb});
+      torch::autograd::backward({ew, eb}, {gw, gb});
+      CHECK(torch::equal(c1.grad(), c2.grad()));
+      CHECK(torch::equal(b1.grad(), b2.grad()));
+    }
+  eqnn::GroupConv2d conv(eqnn::GroupConv2dOptions(Group::cyclic(8), 1, 1, 3));
+  CHECK_THROWS_WITH(
+      eqnn::ops::internal::expand_steerable_filter_and_bias(
+          conv->weight, conv->basis.to(torch::kFloat), torch::zeros({2, 2}), Group::cyclic(8)),
+      Catch::Contains("expected a 1-D bias, got [2, 2]"));
+}

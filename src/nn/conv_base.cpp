@@ -132,8 +132,11 @@ torch::Tensor EquivariantConv2dBase<Derived, Options>::forward(const torch::Tens
   if (this->is_training() || needs_graph) {
     cache_ = FilterCache{};  // the parameters are being trained: do not keep a copy around
     torch::Tensor w, b;
-    if (!steerable_ && bias.defined())
+    if (bias.defined() && !steerable_)
       std::tie(w, b) = ops::internal::expand_filter_and_bias(weight, bias, options.group());
+    else if (bias.defined())
+      std::tie(w, b) = ops::internal::expand_steerable_filter_and_bias(weight, basis_like_weight(),
+                                                                       bias, options.group());
     else
       std::tie(w, b) = std::make_pair(expanded_weight(), expanded_bias());
     return report_output(*this, equivariant_conv2d(Derived::kName, this->in_type(), input, weight,

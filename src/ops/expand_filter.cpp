@@ -293,12 +293,8 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
   return call_expand_filter(weight, group.name(), /*lifting=*/false);
 }
 
-namespace {
-/// b[f] -> (b[f] repeated |G| times, f = 0, 1, ...) as one autograd node; backward sums each
-/// field's |G| gradients (in the accumulation type, t = 0, 1, ... in order). On the CPU both are
-/// plain loops: the ATen composition (a reshape copy forward, a reduction backward) spends tens
-/// of microseconds in TensorIterator setup on a few dozen numbers, at every training step of every
-/// layer.
+namespace internal {
+
 at::Tensor repeat_fields(const at::Tensor& bias_in, int64_t order) {
   if (!bias_in.is_cpu()) return bias_in.unsqueeze(1).expand({bias_in.size(0), order}).reshape({-1});
   const at::Tensor bias = bias_in.contiguous();
@@ -333,16 +329,20 @@ at::Tensor sum_fields(const at::Tensor& grad_in, int64_t order) {
   return out;
 }
 
+}  // namespace internal
+
+namespace {
+/// expand_bias as one autograd node (a composition of unsqueeze, expand and reshape records three).
 struct ExpandBiasFunction : public torch::autograd::Function<ExpandBiasFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& bias,
                             int64_t order) {
     ctx->saved_data["order"] = order;
-    return repeat_fields(bias, order);
+    return internal::repeat_fields(bias, order);
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    return {sum_fields(grads[0], ctx->saved_data["order"].toInt()), at::Tensor()};
+    return {internal::sum_fields(grads[0], ctx->saved_data["order"].toInt()), at::Tensor()};
   }
 };
 }  // namespace

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "eqnn/ops.h"
+#include "expand_parameters.h"
 #include "kernel_support.h"
 
 namespace eqnn {
@@ -290,6 +291,61 @@ torch::Tensor expand_steerable_filter(const torch::Tensor& coefficients, const t
               ": expected defined coefficient and basis tensors");
   return call_steerable_filter(coefficients, basis, group.name());
 }
+
+namespace internal {
+namespace {
+
+/// SteerableFilterFunction and the bias expansion in one node, the CPU kernels called directly.
+struct SteerableFilterAndBiasFunction
+    : public torch::autograd::Function<SteerableFilterAndBiasFunction> {
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const at::Tensor& coefficients,
+                                                const at::Tensor& basis, const at::Tensor& bias,
+                                                const Group& group) {
+    TORCH_CHECK(!basis.requires_grad(), kSteerableFilterOp,
+                ": the basis is a constant (a buffer); it cannot require a gradient");
+    ctx->saved_data["group"] = group.name();
+    ctx->saved_data["coefficient_shape"] = coefficients.sizes().vec();
+    ctx->saved_data["order"] = static_cast<int64_t>(group.order());
+    ctx->save_for_backward({basis});
+    at::AutoDispatchBelowADInplaceOrView guard;
+    return {coefficients.is_cpu() ? steerable_filter_cpu(coefficients, basis, group.name())
+                                  : call_steerable_filter(coefficients, basis, group.name()),
+            repeat_fields(bias, group.order())};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    at::Tensor grad_coefficients, grad_bias;
+    if (grads[0].defined()) {
+      const at::Tensor basis = ctx->get_saved_variables()[0];
+      const std::string& group = ctx->saved_data["group"].toStringRef();
+      const std::vector<int64_t> shape = ctx->saved_data["coefficient_shape"].toIntVector();
+      grad_coefficients = grads[0].is_cpu()
+                              ? steerable_filter_backward_cpu(grads[0], basis, group, shape)
+                              : call_steerable_filter_backward(grads[0], basis, group, shape);
+    }
+    if (grads[1].defined()) grad_bias = sum_fields(grads[1], ctx->saved_data["order"].toInt());
+    return {grad_coefficients, at::Tensor(), grad_bias, at::Tensor()};
+  }
+};
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> expand_steerable_filter_and_bias(
+    const torch::Tensor& coefficients, const torch::Tensor& basis, const torch::Tensor& bias,
+    const Group& group) {
+  TORCH_CHECK(coefficients.defined() && basis.defined(), kSteerableFilterOp,
+              ": expected defined coefficient and basis tensors");
+  TORCH_CHECK(bias.defined() && bias.dim() == 1,
+              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
+              bias.defined() ? bias.sizes() : at::IntArrayRef{});
+  const torch::autograd::variable_list out =
+      SteerableFilterAndBiasFunction::apply(coefficients, basis, bias, group);
+  return {out[0], out[1]};
+}
+
+}  // namespace internal
 
 }  // namespace ops
 }  // namespace eqnn
