@@ -157,14 +157,17 @@ at::Tensor expand_filter_cpu(const at::Tensor& weight_in, c10::string_view group
         const scalar_t* src = weight.data_ptr<scalar_t>();
         scalar_t* dst = expanded.data_ptr<scalar_t>();
         // rows (o, t, i) in the expanded bank's order
-        support::cpu_for_rows(p.out_fields * order * p.in_fields, row, [&](int64_t n) {
-          const int64_t i = n % p.in_fields, t = (n / p.in_fields) % order;
-          const int64_t o = n / (p.in_fields * order);
-          const scalar_t* from = src + (o * p.in_fields + i) * row;
-          const int64_t* offsets = tables.offsets.data() + t * row;
-          scalar_t* to = dst + n * row;
-          for (int64_t j = 0; j < row; ++j)
-            to[j] = from[offsets[j]];
+        const int64_t rows = p.out_fields * order * p.in_fields;
+        support::cpu_for_row_ranges(rows, row, [&](int64_t begin, int64_t end) {
+          support::RowCounter at({p.out_fields, order, p.in_fields}, begin);
+          for (int64_t n = begin; n < end; ++n, at.advance()) {
+            const int64_t o = at[0], t = at[1], i = at[2];
+            const scalar_t* from = src + (o * p.in_fields + i) * row;
+            const int64_t* offsets = tables.offsets.data() + t * row;
+            scalar_t* to = dst + n * row;
+            for (int64_t j = 0; j < row; ++j)
+              to[j] = from[offsets[j]];
+          }
         });
       });
   return expanded;
@@ -189,8 +192,9 @@ at::Tensor expand_filter_backward_cpu(const at::Tensor& grad_in, c10::string_vie
         const int64_t rows = p.out_fields * p.in_fields;
         support::cpu_for_row_ranges(rows, row * order, [&](int64_t begin, int64_t end) {
           std::vector<acc_t> sum(static_cast<size_t>(row));
-          for (int64_t n = begin; n < end; ++n) {
-            const int64_t i = n % p.in_fields, o = n / p.in_fields;
+          support::RowCounter at({p.out_fields, p.in_fields}, begin);
+          for (int64_t n = begin; n < end; ++n, at.advance()) {
+            const int64_t o = at[0], i = at[1];
             std::fill(sum.begin(), sum.end(), acc_t(0));
             for (int64_t t = 0; t < order; ++t) {
               const scalar_t* from = src + ((o * order + t) * p.in_fields + i) * row;

@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <initializer_list>
 
 #include "eqnn/detail/cuda_launch.h"
 
@@ -31,6 +32,35 @@ void cpu_for_row_ranges(int64_t rows, int64_t work_per_row, const F& f) {
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, work_per_row));
   at::parallel_for(0, rows, grain, f);
 }
+
+/// The coordinates of a row index in a row-major grid of `extents` (at most 4 axes, the last
+/// fastest), advanced in place from row to row: a row loop pays the divisions of its first row
+/// only.
+class RowCounter {
+ public:
+  RowCounter(std::initializer_list<int64_t> extents, int64_t first) {
+    axes_ = static_cast<int>(extents.size());
+    std::copy(extents.begin(), extents.end(), extents_);
+    for (int a = axes_ - 1; a > 0; --a) {
+      index_[a] = first % extents_[a];
+      first /= extents_[a];
+    }
+    index_[0] = first;  // the first axis is not wrapped
+  }
+  int64_t operator[](int axis) const { return index_[axis]; }
+  void advance() {
+    for (int a = axes_ - 1; a > 0; --a) {
+      if (++index_[a] < extents_[a]) return;
+      index_[a] = 0;
+    }
+    ++index_[0];
+  }
+
+ private:
+  int axes_ = 0;
+  int64_t extents_[4] = {1, 1, 1, 1};
+  int64_t index_[4] = {0, 0, 0, 0};
+};
 
 /// f(row) for row in [0, rows), each row a contiguous run of `row_length` entries: the CPU paths
 /// set a row up with the kernels' shared index math once, then run a simple inner loop.

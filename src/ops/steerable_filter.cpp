@@ -122,16 +122,19 @@ at::Tensor steerable_filter_cpu(const at::Tensor& coefficients, const at::Tensor
         scalar_t* out = r.out.data_ptr<scalar_t>();
         // rows (o, t, i, s) of the expanded bank: tw[o, t, i, s] = sum_j c[o, i, src, j] B[t, j]
         const int64_t rows = p.out_fields * order * p.in_fields * p.in_order;
+        // idx(h_t^-1 h_s) for every (t, s), and the row's (o, t, i, s) advanced in place: the
+        // divisions of the index math once per chunk, not per row
+        std::vector<int64_t> source_of(static_cast<size_t>(order * p.in_order), 0);
+        if (p.in_order > 1)
+          for (int t = 0; t < order; ++t)
+            for (int u = 0; u < order; ++u)
+              source_of[static_cast<size_t>(t * order + u)] = p.group.left_divide(t, u);
         support::cpu_for_row_ranges(rows, plane * nb, [&](int64_t begin, int64_t end) {
           std::vector<acc_t> sum(static_cast<size_t>(plane));
-          for (int64_t n = begin; n < end; ++n) {
-            const int64_t s = n % p.in_order;
-            int64_t rest = n / p.in_order;
-            const int64_t i = rest % p.in_fields;
-            rest /= p.in_fields;
-            const int t = static_cast<int>(rest % order);
-            const int64_t o = rest / order;
-            const int64_t source = p.in_order > 1 ? p.group.left_divide(t, static_cast<int>(s)) : 0;
+          support::RowCounter row({p.out_fields, order, p.in_fields, p.in_order}, begin);
+          for (int64_t n = begin; n < end; ++n, row.advance()) {
+            const int64_t o = row[0], t = row[1], i = row[2], s = row[3];
+            const int64_t source = source_of[static_cast<size_t>(t * p.in_order + s)];
             const scalar_t* cr = c + ((o * p.in_fields + i) * p.in_order + source) * nb;
             const scalar_t* bt = b + t * nb * plane;
             std::fill(sum.begin(), sum.end(), acc_t(0));
@@ -165,15 +168,20 @@ at::Tensor steerable_filter_backward_cpu(const at::Tensor& grad, const at::Tenso
         // rows (o, i, u) of the coefficients, nb each: dc[o, i, u, j] sums over t, then over the
         // plane, dtw[o, t, i, idx(h_t h_u)] B[t, j]
         const int64_t rows = p.out_fields * p.in_fields * p.in_order;
+        // idx(h_t h_u) for every (t, u); the row's (o, i, u) advanced in place
+        std::vector<int64_t> composed(static_cast<size_t>(order * p.in_order), 0);
+        if (p.in_order > 1)
+          for (int t = 0; t < order; ++t)
+            for (int u = 0; u < order; ++u)
+              composed[static_cast<size_t>(t * order + u)] = p.group.compose(t, u);
         support::cpu_for_row_ranges(rows, plane * nb * order, [&](int64_t begin, int64_t end) {
           std::vector<acc_t> sum(static_cast<size_t>(nb));
-          for (int64_t m = begin; m < end; ++m) {
-            const int64_t u = m % p.in_order;
-            const int64_t i = (m / p.in_order) % p.in_fields;
-            const int64_t o = m / (p.in_order * p.in_fields);
+          support::RowCounter row({p.out_fields, p.in_fields, p.in_order}, begin);
+          for (int64_t m = begin; m < end; ++m, row.advance()) {
+            const int64_t o = row[0], i = row[1], u = row[2];
             std::fill(sum.begin(), sum.end(), acc_t(0));
             for (int t = 0; t < order; ++t) {
-              const int64_t s = p.in_order > 1 ? p.group.compose(t, static_cast<int>(u)) : 0;
+              const int64_t s = composed[static_cast<size_t>(t * p.in_order + u)];
               const scalar_t* gr =
                   g + (((o * order + t) * p.in_fields + i) * p.in_order + s) * plane;
               const scalar_t* bt = b + t * nb * plane;
