@@ -299,6 +299,12 @@ torch::Tensor expand_group_filter(const torch::Tensor& weight, const Group& grou
 
 namespace internal {
 
+void check_bias(const at::Tensor& bias) {
+  TORCH_CHECK(bias.defined() && bias.dim() == 1,
+              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
+              bias.defined() ? bias.sizes() : at::IntArrayRef{});
+}
+
 at::Tensor repeat_fields(const at::Tensor& bias_in, int64_t order) {
   if (!bias_in.is_cpu()) return bias_in.unsqueeze(1).expand({bias_in.size(0), order}).reshape({-1});
   const at::Tensor bias = bias_in.contiguous();
@@ -352,9 +358,7 @@ struct ExpandBiasFunction : public torch::autograd::Function<ExpandBiasFunction>
 }  // namespace
 
 torch::Tensor expand_bias(const torch::Tensor& bias, const Group& group) {
-  TORCH_CHECK(bias.defined() && bias.dim() == 1,
-              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
-              bias.defined() ? bias.sizes() : at::IntArrayRef{});
+  internal::check_bias(bias);
   return ExpandBiasFunction::apply(bias, group.order());
 }
 
@@ -403,9 +407,7 @@ std::pair<torch::Tensor, torch::Tensor> expand_filter_and_bias(const torch::Tens
   TORCH_CHECK(weight.defined() && (weight.dim() == 4 || weight.dim() == 5), kExpandFilterOp,
               ": expected a 4-D (lifting) or 5-D (group) weight, got ",
               weight.defined() ? weight.sizes() : at::IntArrayRef{});
-  TORCH_CHECK(bias.defined() && bias.dim() == 1,
-              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
-              bias.defined() ? bias.sizes() : at::IntArrayRef{});
+  internal::check_bias(bias);
   const torch::autograd::variable_list out =
       ExpandFilterAndBiasFunction::apply(weight, bias, group);
   return {out[0], out[1]};

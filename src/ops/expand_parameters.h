@@ -19,6 +19,8 @@ namespace internal {
 /// gradients summed, t = 0, 1, ... in the accumulation type); plain loops on the CPU, where the
 /// ATen composition (a reshape copy, a reduction) spends tens of microseconds in TensorIterator
 /// setup on a few dozen numbers at every training step of every layer.
+/// Throws unless `bias` is a defined 1-D tensor (every bias expansion's argument check).
+void check_bias(const at::Tensor& bias);
 at::Tensor repeat_fields(const at::Tensor& bias, int64_t order);
 at::Tensor sum_fields(const at::Tensor& grad, int64_t order);
 

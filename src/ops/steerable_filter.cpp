@@ -345,9 +345,7 @@ std::pair<torch::Tensor, torch::Tensor> expand_steerable_filter_and_bias(
     const Group& group) {
   TORCH_CHECK(coefficients.defined() && basis.defined(), kSteerableFilterOp,
               ": expected defined coefficient and basis tensors");
-  TORCH_CHECK(bias.defined() && bias.dim() == 1,
-              "eqnn::ops::expand_bias: expected a 1-D bias, got ",
-              bias.defined() ? bias.sizes() : at::IntArrayRef{});
+  check_bias(bias);
   const torch::autograd::variable_list out =
       SteerableFilterAndBiasFunction::apply(coefficients, basis, bias, group);
   return {out[0], out[1]};
