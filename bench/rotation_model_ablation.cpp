@@ -3,7 +3,8 @@
 // recipe (Adam 3e-3, warm-up + cosine, batch 32, seed 0) on Fashion-MNIST and prints its
 // parameters, training time, test accuracy upright and the mean over the rotations by 45, 135,
 // 225 and 315 degrees (the demo's unseen rotations, by interpolation).
-//   eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3 ...
+//   eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:plain] ...  (K: the group
+//   convolutions' kernel size, 3 by default; plain: no antialiasing before the pools)
 //   e.g. eqnn_rotation_model_ablation 3 /usr/share/datasets/fashion-mnist c8:6,12,24 c8:8,16,32
 #include <torch/torch.h>
 
@@ -18,23 +19,53 @@
 
 namespace {
 
-/// "c8:8,16,32" -> a gcnn spec for C8 with widths 8, 16, 32.
-eqnn::ModelSpec parse_spec(const std::string& text) {
+/// A model to train: the demo's G-CNN spec, and whether its pools antialias.
+struct Variant {
   eqnn::ModelSpec spec;
+  bool antialias = true;  // small_gcnn's default off the grid
+};
+
+/// "c8:8,16,32" -> a gcnn spec for C8 with widths 8, 16, 32; "c8:4,8,16:k5" also sets the group
+/// convolutions' kernel size; a trailing ":plain" turns the pooling's antialiasing off.
+Variant parse_variant(const std::string& text) {
+  Variant variant;
+  eqnn::ModelSpec& spec = variant.spec;
   spec.arch = "gcnn";
-  const size_t colon = text.find(':');
+  std::string body = text;
+  const std::string plain = ":plain";
+  if (body.size() > plain.size() &&
+      body.compare(body.size() - plain.size(), plain.size(), plain) == 0) {
+    variant.antialias = false;
+    body.resize(body.size() - plain.size());
+  }
+  const size_t colon = body.find(':');
   TORCH_CHECK(colon != std::string::npos,
               "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3, got '", text, "'");
-  spec.group = eqnn::Group::from_name(text.substr(0, colon)).name();
-  long w1 = 0, w2 = 0, w3 = 0;
-  TORCH_CHECK(std::sscanf(text.c_str() + colon + 1, "%ld,%ld,%ld", &w1, &w2, &w3) == 3 && w1 > 0 &&
-                  w2 > 0 && w3 > 0,
-              "eqnn_rotation_model_ablation: expected three positive widths after the group, got '",
-              text, "'");
+  spec.group = eqnn::Group::from_name(body.substr(0, colon)).name();
+  long w1 = 0, w2 = 0, w3 = 0, k = 0;
+  char tail = 0;
+  const int read =
+      std::sscanf(body.c_str() + colon + 1, "%ld,%ld,%ld:k%ld%c", &w1, &w2, &w3, &k, &tail);
+  TORCH_CHECK(
+      (read == 3 || read == 4) && w1 > 0 && w2 > 0 && w3 > 0 && k >= 0,
+      "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3[:kK][:plain] with positive widths and "
+      "kernel size, got '",
+      text, "'");
   spec.width1 = w1;
   spec.width2 = w2;
   spec.width3 = w3;
-  return spec;
+  spec.kernel_size = k;
+  spec.validate();
+  return variant;
+}
+
+/// build_model(spec), or the same G-CNN with plain pools.
+torch::nn::Sequential build_variant(const Variant& v) {
+  if (v.antialias) return eqnn::build_model(v.spec);
+  eqnn::models::SmallGCNNOptions o(eqnn::Group::from_name(v.spec.group), v.spec.input_size);
+  o.fields1(v.spec.width1).fields2(v.spec.width2).fields3(v.spec.width3).channels_last(true);
+  if (v.spec.kernel_size > 0) o.kernel_size(v.spec.kernel_size);
+  return eqnn::models::small_gcnn(o.antialias(false));
 }
 
 }  // namespace
@@ -43,13 +74,14 @@ int main(int argc, char** argv) {
   using namespace eqnn;
   try {
     configure_threads();
-    TORCH_CHECK(argc > 3,
-                "usage: eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3 [...]");
+    TORCH_CHECK(
+        argc > 3,
+        "usage: eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:plain] [...]");
     const int64_t epochs = std::stoll(argv[1]);
     const std::string dir = argv[2];
-    std::vector<ModelSpec> specs;
+    std::vector<Variant> variants;
     for (int i = 3; i < argc; ++i)
-      specs.push_back(parse_spec(argv[i]));
+      variants.push_back(parse_variant(argv[i]));
     const auto train = data::load_idx_images(dir + "/train-images-idx3-ubyte.gz",
                                              dir + "/train-labels-idx1-ubyte.gz");
     const auto test = data::load_idx_images(dir + "/t10k-images-idx3-ubyte.gz",
@@ -60,9 +92,9 @@ int main(int argc, char** argv) {
         << " epochs (Adam 3e-3, cosine, batch 32), " << test.images.size(0) << " test images, "
         << at::get_num_threads() << " threads\n"
         << "model                              parameters  train s  upright  unseen rotations\n";
-    for (const ModelSpec& spec : specs) {
+    for (const Variant& variant : variants) {
       torch::manual_seed(0);  // the demo's default seed
-      torch::nn::Sequential net = build_model(spec);
+      torch::nn::Sequential net = build_variant(variant);
       const double seconds = eqnn_bench::train_with_demo_recipe(net, train, epochs);
       net->eval();
       double rotated = 0;
@@ -70,10 +102,12 @@ int main(int argc, char** argv) {
         rotated += accuracy(net, test.images, test.labels, 500,
                             [&](const torch::Tensor& x) { return t.apply(x); }) /
                    static_cast<double>(unseen.size());
-      std::cout << std::left << std::setw(35) << spec.describe() << std::setw(12)
-                << models::parameter_count(*net) << std::fixed << std::setprecision(0)
-                << std::setw(9) << seconds << std::setprecision(4) << std::setw(9)
-                << accuracy(net, test.images, test.labels, 500) << rotated << std::endl;
+      std::cout << std::left << std::setw(35)
+                << (variant.spec.describe() + (variant.antialias ? "" : ", plain pools"))
+                << std::setw(12) << models::parameter_count(*net) << std::fixed
+                << std::setprecision(0) << std::setw(9) << seconds << std::setprecision(4)
+                << std::setw(9) << accuracy(net, test.images, test.labels, 500) << rotated
+                << std::endl;
     }
     return 0;
   } catch (const std::exception& e) {

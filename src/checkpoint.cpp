@@ -15,8 +15,11 @@
 
 namespace eqnn {
 namespace {
-/// Version of the spec's JSON; bumped whenever the example architectures change shape.
-constexpr int kSpecFormat = 2;
+/// Version of the spec's JSON; bumped whenever the example architectures change shape or the spec
+/// gains a field. Format 3 added kernel_size; format 2 specs (without it) still load, as the
+/// default kernel size they were trained with.
+constexpr int kSpecFormat = 3;
+constexpr int kOldestSpecFormat = 2;
 }  // namespace
 
 std::string ModelSpec::to_json() const {
@@ -24,7 +27,7 @@ std::string ModelSpec::to_json() const {
                         {"group", canonical_group()}, {"input_size", input_size},
                         {"in_channels", in_channels}, {"width1", width1},
                         {"width2", width2},           {"width3", width3},
-                        {"classes", classes}}
+                        {"classes", classes},         {"kernel_size", kernel_size}}
       .dump();
 }
 
@@ -49,9 +52,10 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
               j.type_name());
   try {
     const int64_t format = integer("format");
-    TORCH_CHECK(format == kSpecFormat, "eqnn::ModelSpec: unsupported spec format ", format,
-                " (this eqnn reads format ", kSpecFormat,
-                format < kSpecFormat
+    TORCH_CHECK(format >= kOldestSpecFormat && format <= kSpecFormat,
+                "eqnn::ModelSpec: unsupported spec format ", format, " (this eqnn reads formats ",
+                kOldestSpecFormat, " to ", kSpecFormat,
+                format < kOldestSpecFormat
                     ? "; the checkpoint was written by an older eqnn whose example "
                       "architectures differ: train it again)"
                     : ")");
@@ -63,6 +67,7 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
     s.width2 = integer("width2");
     s.width3 = integer("width3");
     s.classes = integer("classes");
+    if (format >= 3) s.kernel_size = integer("kernel_size");
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
   }
@@ -79,6 +84,7 @@ models::SmallGCNNOptions gcnn_options(const ModelSpec& spec) {
   if (spec.width1 > 0) o.fields1(spec.width1);
   if (spec.width2 > 0) o.fields2(spec.width2);
   if (spec.width3 > 0) o.fields3(spec.width3);
+  if (spec.kernel_size > 0) o.kernel_size(spec.kernel_size);
   return o;
 }
 
@@ -88,6 +94,7 @@ models::PlainCNNOptions cnn_options(const ModelSpec& spec) {
   if (spec.width1 > 0) o.channels1(spec.width1);
   if (spec.width2 > 0) o.channels2(spec.width2);
   if (spec.width3 > 0) o.channels3(spec.width3);
+  if (spec.kernel_size > 0) o.kernel_size(spec.kernel_size);
   return o;
 }
 
@@ -117,6 +124,10 @@ void ModelSpec::validate() const {
               in_channels);
   TORCH_CHECK(classes >= 1 && classes <= kMaxClasses, "eqnn::ModelSpec: classes must be in [1, ",
               kMaxClasses, "], got ", classes);
+  TORCH_CHECK(kernel_size == 0 ||
+                  (kernel_size >= 1 && kernel_size <= kMaxKernelSize && kernel_size % 2 == 1),
+              "eqnn::ModelSpec: kernel_size must be 0 (the default) or odd in [1, ", kMaxKernelSize,
+              "], got ", kernel_size);
   // Each width is bounded, but two wide layers in a row are not: the weights a layer allocates
   // (for a G-CNN its expanded filter, |G|^2 entries per field pair and kernel tap) are bounded
   // too, before anything is built.
@@ -147,8 +158,10 @@ std::string ModelSpec::describe() const {
   const auto w = resolved_widths();
   const std::string widths =
       std::to_string(w[0]) + ", " + std::to_string(w[1]) + ", " + std::to_string(w[2]);
-  if (arch == "gcnn") return "gcnn-" + canonical_group() + " (" + widths + " fields)";
-  return "cnn (" + widths + " channels)";
+  const std::string kernel =
+      kernel_size > 0 ? ", " + std::to_string(kernel_size) + "x" + std::to_string(kernel_size) : "";
+  if (arch == "gcnn") return "gcnn-" + canonical_group() + " (" + widths + " fields" + kernel + ")";
+  return "cnn (" + widths + " channels" + kernel + ")";
 }
 
 std::array<int64_t, 3> ModelSpec::resolved_widths() const {

@@ -87,6 +87,47 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   // format 1 described the earlier example architectures: refused, saying why
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 1, "arch": "gcnn"})"),
                     Contains("unsupported spec format 1") && Contains("older eqnn"));
+  CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 4, "arch": "gcnn"})"),
+                    Contains("unsupported spec format 4 (this eqnn reads formats 2 to 3)"));
+
+  // The kernel size of the second and third convolutions: written, read back, and built; a
+  // format-2 spec (before the field existed) means the default 3.
+  for (const std::string arch : {"gcnn", "cnn"}) {
+    eqnn::ModelSpec k5 = spec;
+    k5.arch = arch;
+    k5.group = "c8";  // steerable filters: 7 basis functions per 5x5 filter instead of 4 per 3x3
+    k5.kernel_size = 5;
+    auto k5_net = eqnn::build_model(k5);
+    k5_net->eval();
+    eqnn::save_checkpoint(path, k5, k5_net);
+    eqnn::Checkpoint k5_loaded = eqnn::load_checkpoint(path);
+    CHECK(k5_loaded.spec.kernel_size == 5);
+    CHECK(k5_loaded.spec.describe() ==
+          (arch == "gcnn" ? "gcnn-C8 (3, 5, 24 fields, 5x5)" : "cnn (3, 5, 64 channels, 5x5)"));
+    k5_loaded.model->eval();
+    CHECK(torch::equal(k5_loaded.model->forward(x), k5_net->forward(x)));
+    k5.kernel_size = 0;
+    CHECK(eqnn::models::parameter_count(*eqnn::build_model(k5)) <
+          eqnn::models::parameter_count(*k5_net));
+    // a model of the other kernel size does not take these weights
+    auto k3_net = eqnn::build_model(k5);
+    CHECK_THROWS_WITH(eqnn::load_weights(path, k5, k3_net),
+                      Contains("holds a different architecture"));
+  }
+  nlohmann::json old_format = nlohmann::json::parse(spec.to_json());
+  old_format["format"] = 2;
+  old_format.erase("kernel_size");
+  CHECK(eqnn::ModelSpec::from_json(old_format.dump()).to_json() == spec.to_json());
+  old_format["format"] = 3;  // format 3 requires the field
+  CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(old_format.dump()), Contains("incomplete spec"));
+  for (const int64_t bad : {-1, 4, 33}) {
+    nlohmann::json j = nlohmann::json::parse(spec.to_json());
+    j["kernel_size"] = bad;
+    CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(j.dump()),
+                      Contains("eqnn::ModelSpec: kernel_size must be 0 (the default) or odd in "
+                               "[1, 31], got " +
+                               std::to_string(bad)));
+  }
   std::remove(path.c_str());
 }
 

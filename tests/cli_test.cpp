@@ -140,6 +140,11 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   check_usage_error(demo({"--angle-step", "nan"}), "--angle-step");
   check_usage_error(demo({"--curve-images", "0"}), "--curve-images: expected an integer >= 1");
   check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
+  for (const char* bad : {"4", "-3", "33", "five"})
+    check_usage_error(
+        train({"--kernel-size", bad}),
+        std::string("--kernel-size: expected 0 (the default) or odd in [1, 31], got '") + bad +
+            "'");
   check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");
   check_usage_error(train({"--resume"}), "eqnn train: --resume needs --checkpoint FILE");
   check_usage_error({"check", "--sizes", "1"},
@@ -559,6 +564,8 @@ TEST_CASE(
                     "--augment is D4");
   check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--width1", "3"}),
                     "--resume: --width1 is 3 but '" + ckpt + "' holds cnn (2, 2, 2 channels)");
+  check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--kernel-size", "5"}),
+                    "--resume: --kernel-size is 5 but '" + ckpt + "' holds cnn (2, 2, 2 channels)");
   check_usage_error(with({"--epochs", "1", "--checkpoint", ckpt, "--resume"}),
                     "has 1 epochs already and --epochs is 1");
   check_usage_error(with({"--epochs", "2", "--checkpoint", "eqnn_cli_none.pt", "--resume"}),

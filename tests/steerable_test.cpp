@@ -433,6 +433,21 @@ TEST_CASE("the example G-CNN pools with antialiasing off the grid: exact on it, 
       // blurring before the strided max pool removes most of its aliasing off the grid
       CHECK(errors[0] > 0);
       CHECK(errors[0] < 0.8 * errors[1]);
+
+      // eqnn demo's second G-CNN: 5x5 group convolutions, 5/10/20 fields; every stage exact on
+      // the grid elements and within the interpolation tolerance off it
+      auto demo_shape = eqnn::models::small_gcnn(
+          eqnn::models::SmallGCNNOptions(c8, size).kernel_size(5).fields1(5).fields2(10).fields3(
+              20));
+      demo_shape->to(dtype);
+      demo_shape->forward(x);
+      demo_shape->eval();
+      const auto stages = eqnn::check_equivariance_per_stage(demo_shape, x);
+      REQUIRE(stages.size() == demo_shape->size());
+      for (const auto& stage : stages) {
+        INFO(stage.name << "\n" << stage.report.str());
+        CHECK(stage.report.passed());
+      }
     }
   }
 }

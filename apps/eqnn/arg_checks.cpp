@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "eqnn/checkpoint.h"
 #include "eqnn/group.h"
 
 namespace eqnn_cli {
@@ -77,6 +78,19 @@ CLI::Validator integer_in(int64_t min, int64_t max) {
         int64_t v = 0;
         if (!parse_integer(text, &v) || v < min || v > max)
           return "expected an integer " + bound + ", got '" + text + "'";
+        return {};
+      },
+      bound);
+}
+
+CLI::Validator odd_kernel_size() {
+  const int64_t max = eqnn::ModelSpec::kMaxKernelSize;
+  const std::string bound = "0 (the default) or odd in [1, " + std::to_string(max) + "]";
+  return CLI::Validator(
+      [max, bound](std::string& text) -> std::string {
+        int64_t v = 0;
+        if (!parse_integer(text, &v) || v < 0 || v > max || (v > 0 && v % 2 == 0))
+          return "expected " + bound + ", got '" + text + "'";
         return {};
       },
       bound);

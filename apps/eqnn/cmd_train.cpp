@@ -27,6 +27,7 @@ struct TrainArgs {
   std::string arch = "gcnn";
   std::string group = "d4";
   int64_t width1 = 0, width2 = 0, width3 = 0;
+  int64_t kernel_size = 0;  // 0: the architecture's default
   std::string augment;
   DataArgs data;
   RecipeArgs recipe;
@@ -67,6 +68,7 @@ void check_same_architecture(const TrainArgs& a, const eqnn::ModelSpec& saved) {
   differs("--width1", std::to_string(a.width1), std::to_string(saved.width1));
   differs("--width2", std::to_string(a.width2), std::to_string(saved.width2));
   differs("--width3", std::to_string(a.width3), std::to_string(saved.width3));
+  differs("--kernel-size", std::to_string(a.kernel_size), std::to_string(saved.kernel_size));
 }
 
 }  // namespace
@@ -88,6 +90,9 @@ Command add_train_command(CLI::App& app) {
       ->check(integer_in(0, ModelSpec::kMaxWidth));
   sub->add_option("--width3", a->width3, "... of the third block (0: default)")
       ->check(integer_in(0, ModelSpec::kMaxWidth));
+  sub->add_option("--kernel-size", a->kernel_size,
+                  "Kernel size of the second and third convolutions, odd (0: default, 3)")
+      ->check(odd_kernel_size());
   sub->add_option("--augment", a->augment, "Augment with random elements of this group (e.g. d4)")
       ->check(group_name());
   a->recipe.add_to(sub);
@@ -207,6 +212,7 @@ Command add_train_command(CLI::App& app) {
     spec.width1 = a->width1;
     spec.width2 = a->width2;
     spec.width3 = a->width3;
+    spec.kernel_size = a->kernel_size;
     spec.classes = std::max<int64_t>(data.train.labels.max().item<int64_t>() + 1, 2);
     torch::manual_seed(a->recipe.seed);
     torch::nn::Sequential model = build_model(spec);
