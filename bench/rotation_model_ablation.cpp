@@ -3,14 +3,16 @@
 // recipe (Adam 3e-3, warm-up + cosine, batch 32, seed 0) on Fashion-MNIST and prints its
 // parameters, training time, test accuracy upright and the mean over the rotations by 45, 135,
 // 225 and 315 degrees (the demo's unseen rotations, by interpolation).
-//   eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:plain] ...  (K: the group
-//   convolutions' kernel size, 3 by default; plain: no antialiasing before the pools)
+//   eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:lK][:plain] ...  (kK: the
+//   group convolutions' kernel size, 3 by default; lK: the lifting layer's, 5 by default; plain:
+//   no antialiasing before the pools)
 //   e.g. eqnn_rotation_model_ablation 3 /usr/share/datasets/fashion-mnist c8:6,12,24 c8:8,16,32
 #include <torch/torch.h>
 
 #include <cstdio>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,53 +21,71 @@
 
 namespace {
 
-/// A model to train: the demo's G-CNN spec, and whether its pools antialias.
+/// A model to train: the demo's G-CNN spec, and what the spec cannot say.
 struct Variant {
   eqnn::ModelSpec spec;
-  bool antialias = true;  // small_gcnn's default off the grid
+  bool antialias = true;         // small_gcnn's default off the grid
+  int64_t lift_kernel_size = 0;  // 0: small_gcnn's default (5)
 };
 
-/// "c8:8,16,32" -> a gcnn spec for C8 with widths 8, 16, 32; "c8:4,8,16:k5" also sets the group
-/// convolutions' kernel size; a trailing ":plain" turns the pooling's antialiasing off.
+/// "c8:8,16,32" -> a gcnn spec for C8 with widths 8, 16, 32, then optional ":"-separated options:
+/// "k5" (the group convolutions' kernel size), "l7" (the lifting layer's), "plain" (no
+/// antialiasing before the pools); e.g. "c8:5,10,20:k5:l7".
 Variant parse_variant(const std::string& text) {
+  const std::string usage =
+      "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3[:kK][:lK][:plain] with positive "
+      "widths and odd kernel sizes, got '" +
+      text + "'";
+  std::vector<std::string> tokens;
+  std::stringstream in(text);
+  for (std::string token; std::getline(in, token, ':');)
+    tokens.push_back(token);
+  TORCH_CHECK(tokens.size() >= 2, usage);
   Variant variant;
   eqnn::ModelSpec& spec = variant.spec;
   spec.arch = "gcnn";
-  std::string body = text;
-  const std::string plain = ":plain";
-  if (body.size() > plain.size() &&
-      body.compare(body.size() - plain.size(), plain.size(), plain) == 0) {
-    variant.antialias = false;
-    body.resize(body.size() - plain.size());
-  }
-  const size_t colon = body.find(':');
-  TORCH_CHECK(colon != std::string::npos,
-              "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3, got '", text, "'");
-  spec.group = eqnn::Group::from_name(body.substr(0, colon)).name();
-  long w1 = 0, w2 = 0, w3 = 0, k = 0;
+  spec.group = eqnn::Group::from_name(tokens[0]).name();
+  long w1 = 0, w2 = 0, w3 = 0;
   char tail = 0;
-  const int read =
-      std::sscanf(body.c_str() + colon + 1, "%ld,%ld,%ld:k%ld%c", &w1, &w2, &w3, &k, &tail);
-  TORCH_CHECK(
-      (read == 3 || read == 4) && w1 > 0 && w2 > 0 && w3 > 0 && k >= 0,
-      "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3[:kK][:plain] with positive widths and "
-      "kernel size, got '",
-      text, "'");
+  TORCH_CHECK(std::sscanf(tokens[1].c_str(), "%ld,%ld,%ld%c", &w1, &w2, &w3, &tail) == 3 &&
+                  w1 > 0 && w2 > 0 && w3 > 0,
+              usage);
   spec.width1 = w1;
   spec.width2 = w2;
   spec.width3 = w3;
-  spec.kernel_size = k;
+  for (size_t i = 2; i < tokens.size(); ++i) {
+    long k = 0;
+    if (tokens[i] == "plain") {
+      variant.antialias = false;
+    } else if (std::sscanf(tokens[i].c_str(), "k%ld%c", &k, &tail) == 1 && k > 0 && k % 2 == 1) {
+      spec.kernel_size = k;
+    } else if (std::sscanf(tokens[i].c_str(), "l%ld%c", &k, &tail) == 1 && k > 0 && k % 2 == 1) {
+      variant.lift_kernel_size = k;
+    } else {
+      TORCH_CHECK(false, usage);
+    }
+  }
   spec.validate();
   return variant;
 }
 
-/// build_model(spec), or the same G-CNN with plain pools.
+/// build_model(spec), or the same G-CNN with the options the spec does not hold.
 torch::nn::Sequential build_variant(const Variant& v) {
-  if (v.antialias) return eqnn::build_model(v.spec);
+  if (v.antialias && v.lift_kernel_size == 0) return eqnn::build_model(v.spec);
   eqnn::models::SmallGCNNOptions o(eqnn::Group::from_name(v.spec.group), v.spec.input_size);
   o.fields1(v.spec.width1).fields2(v.spec.width2).fields3(v.spec.width3).channels_last(true);
   if (v.spec.kernel_size > 0) o.kernel_size(v.spec.kernel_size);
-  return eqnn::models::small_gcnn(o.antialias(false));
+  if (v.lift_kernel_size > 0) o.lift_kernel_size(v.lift_kernel_size);
+  return eqnn::models::small_gcnn(o.antialias(v.antialias));
+}
+
+/// The spec's description and the other options.
+std::string describe(const Variant& v) {
+  std::string out = v.spec.describe();
+  if (v.lift_kernel_size > 0)
+    out += ", lifting " + std::to_string(v.lift_kernel_size) + "x" +
+           std::to_string(v.lift_kernel_size);
+  return v.antialias ? out : out + ", plain pools";
 }
 
 }  // namespace
@@ -76,7 +96,8 @@ int main(int argc, char** argv) {
     configure_threads();
     TORCH_CHECK(
         argc > 3,
-        "usage: eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:plain] [...]");
+        "usage: eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:lK][:plain] "
+        "[...]");
     const int64_t epochs = std::stoll(argv[1]);
     const std::string dir = argv[2];
     std::vector<Variant> variants;
@@ -102,12 +123,10 @@ int main(int argc, char** argv) {
         rotated += accuracy(net, test.images, test.labels, 500,
                             [&](const torch::Tensor& x) { return t.apply(x); }) /
                    static_cast<double>(unseen.size());
-      std::cout << std::left << std::setw(35)
-                << (variant.spec.describe() + (variant.antialias ? "" : ", plain pools"))
-                << std::setw(12) << models::parameter_count(*net) << std::fixed
-                << std::setprecision(0) << std::setw(9) << seconds << std::setprecision(4)
-                << std::setw(9) << accuracy(net, test.images, test.labels, 500) << rotated
-                << std::endl;
+      std::cout << std::left << std::setw(35) << describe(variant) << std::setw(12)
+                << models::parameter_count(*net) << std::fixed << std::setprecision(0)
+                << std::setw(9) << seconds << std::setprecision(4) << std::setw(9)
+                << accuracy(net, test.images, test.labels, 500) << rotated << std::endl;
     }
     return 0;
   } catch (const std::exception& e) {
