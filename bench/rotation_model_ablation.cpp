@@ -24,8 +24,7 @@ namespace {
 /// A model to train: the demo's G-CNN spec, and what the spec cannot say.
 struct Variant {
   eqnn::ModelSpec spec;
-  bool antialias = true;         // small_gcnn's default off the grid
-  int64_t lift_kernel_size = 0;  // 0: small_gcnn's default (5)
+  bool antialias = true;  // small_gcnn's default off the grid
 };
 
 /// "c8:8,16,32" -> a gcnn spec for C8 with widths 8, 16, 32, then optional ":"-separated options:
@@ -60,7 +59,7 @@ Variant parse_variant(const std::string& text) {
     } else if (std::sscanf(tokens[i].c_str(), "k%ld%c", &k, &tail) == 1 && k > 0 && k % 2 == 1) {
       spec.kernel_size = k;
     } else if (std::sscanf(tokens[i].c_str(), "l%ld%c", &k, &tail) == 1 && k > 0 && k % 2 == 1) {
-      variant.lift_kernel_size = k;
+      spec.first_kernel_size = k;
     } else {
       TORCH_CHECK(false, usage);
     }
@@ -71,21 +70,17 @@ Variant parse_variant(const std::string& text) {
 
 /// build_model(spec), or the same G-CNN with the options the spec does not hold.
 torch::nn::Sequential build_variant(const Variant& v) {
-  if (v.antialias && v.lift_kernel_size == 0) return eqnn::build_model(v.spec);
+  if (v.antialias) return eqnn::build_model(v.spec);
   eqnn::models::SmallGCNNOptions o(eqnn::Group::from_name(v.spec.group), v.spec.input_size);
   o.fields1(v.spec.width1).fields2(v.spec.width2).fields3(v.spec.width3).channels_last(true);
   if (v.spec.kernel_size > 0) o.kernel_size(v.spec.kernel_size);
-  if (v.lift_kernel_size > 0) o.lift_kernel_size(v.lift_kernel_size);
+  if (v.spec.first_kernel_size > 0) o.lift_kernel_size(v.spec.first_kernel_size);
   return eqnn::models::small_gcnn(o.antialias(v.antialias));
 }
 
-/// The spec's description and the other options.
+/// The spec's description, and the pools' when plain.
 std::string describe(const Variant& v) {
-  std::string out = v.spec.describe();
-  if (v.lift_kernel_size > 0)
-    out += ", lifting " + std::to_string(v.lift_kernel_size) + "x" +
-           std::to_string(v.lift_kernel_size);
-  return v.antialias ? out : out + ", plain pools";
+  return v.spec.describe() + (v.antialias ? "" : ", plain pools");
 }
 
 }  // namespace

@@ -16,18 +16,24 @@
 namespace eqnn {
 namespace {
 /// Version of the spec's JSON; bumped whenever the example architectures change shape or the spec
-/// gains a field. Format 3 added kernel_size; format 2 specs (without it) still load, as the
-/// default kernel size they were trained with.
+/// gains a field. Format 3 added kernel_size and first_kernel_size; format 2 specs (without them)
+/// still load, as the default kernel sizes they were trained with.
 constexpr int kSpecFormat = 3;
 constexpr int kOldestSpecFormat = 2;
 }  // namespace
 
 std::string ModelSpec::to_json() const {
-  return nlohmann::json{{"format", kSpecFormat},      {"arch", arch},
-                        {"group", canonical_group()}, {"input_size", input_size},
-                        {"in_channels", in_channels}, {"width1", width1},
-                        {"width2", width2},           {"width3", width3},
-                        {"classes", classes},         {"kernel_size", kernel_size}}
+  return nlohmann::json{{"format", kSpecFormat},
+                        {"arch", arch},
+                        {"group", canonical_group()},
+                        {"input_size", input_size},
+                        {"in_channels", in_channels},
+                        {"width1", width1},
+                        {"width2", width2},
+                        {"width3", width3},
+                        {"classes", classes},
+                        {"kernel_size", kernel_size},
+                        {"first_kernel_size", first_kernel_size}}
       .dump();
 }
 
@@ -67,7 +73,10 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
     s.width2 = integer("width2");
     s.width3 = integer("width3");
     s.classes = integer("classes");
-    if (format >= 3) s.kernel_size = integer("kernel_size");
+    if (format >= 3) {
+      s.kernel_size = integer("kernel_size");
+      s.first_kernel_size = integer("first_kernel_size");
+    }
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
   }
@@ -85,6 +94,7 @@ models::SmallGCNNOptions gcnn_options(const ModelSpec& spec) {
   if (spec.width2 > 0) o.fields2(spec.width2);
   if (spec.width3 > 0) o.fields3(spec.width3);
   if (spec.kernel_size > 0) o.kernel_size(spec.kernel_size);
+  if (spec.first_kernel_size > 0) o.lift_kernel_size(spec.first_kernel_size);
   return o;
 }
 
@@ -95,6 +105,7 @@ models::PlainCNNOptions cnn_options(const ModelSpec& spec) {
   if (spec.width2 > 0) o.channels2(spec.width2);
   if (spec.width3 > 0) o.channels3(spec.width3);
   if (spec.kernel_size > 0) o.kernel_size(spec.kernel_size);
+  if (spec.first_kernel_size > 0) o.first_kernel_size(spec.first_kernel_size);
   return o;
 }
 
@@ -124,10 +135,12 @@ void ModelSpec::validate() const {
               in_channels);
   TORCH_CHECK(classes >= 1 && classes <= kMaxClasses, "eqnn::ModelSpec: classes must be in [1, ",
               kMaxClasses, "], got ", classes);
-  TORCH_CHECK(kernel_size == 0 ||
-                  (kernel_size >= 1 && kernel_size <= kMaxKernelSize && kernel_size % 2 == 1),
-              "eqnn::ModelSpec: kernel_size must be 0 (the default) or odd in [1, ", kMaxKernelSize,
-              "], got ", kernel_size);
+  const std::array<std::pair<const char*, int64_t>, 2> kernels = {
+      {{"kernel_size", kernel_size}, {"first_kernel_size", first_kernel_size}}};
+  for (const auto& [name, value] : kernels)
+    TORCH_CHECK(value == 0 || (value >= 1 && value <= kMaxKernelSize && value % 2 == 1),
+                "eqnn::ModelSpec: ", name, " must be 0 (the default) or odd in [1, ",
+                kMaxKernelSize, "], got ", value);
   // Each width is bounded, but two wide layers in a row are not: the weights a layer allocates
   // (for a G-CNN its expanded filter, |G|^2 entries per field pair and kernel tap) are bounded
   // too, before anything is built.
@@ -158,8 +171,9 @@ std::string ModelSpec::describe() const {
   const auto w = resolved_widths();
   const std::string widths =
       std::to_string(w[0]) + ", " + std::to_string(w[1]) + ", " + std::to_string(w[2]);
-  const std::string kernel =
-      kernel_size > 0 ? ", " + std::to_string(kernel_size) + "x" + std::to_string(kernel_size) : "";
+  const auto square = [](int64_t k) { return std::to_string(k) + "x" + std::to_string(k); };
+  std::string kernel = kernel_size > 0 ? ", " + square(kernel_size) : "";
+  if (first_kernel_size > 0) kernel += ", first " + square(first_kernel_size);
   if (arch == "gcnn") return "gcnn-" + canonical_group() + " (" + widths + " fields" + kernel + ")";
   return "cnn (" + widths + " channels" + kernel + ")";
 }

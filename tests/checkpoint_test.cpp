@@ -97,16 +97,23 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
     k5.arch = arch;
     k5.group = "c8";  // steerable filters: 7 basis functions per 5x5 filter instead of 4 per 3x3
     k5.kernel_size = 5;
+    k5.first_kernel_size = 7;
     auto k5_net = eqnn::build_model(k5);
     k5_net->eval();
     eqnn::save_checkpoint(path, k5, k5_net);
     eqnn::Checkpoint k5_loaded = eqnn::load_checkpoint(path);
     CHECK(k5_loaded.spec.kernel_size == 5);
-    CHECK(k5_loaded.spec.describe() ==
-          (arch == "gcnn" ? "gcnn-C8 (3, 5, 24 fields, 5x5)" : "cnn (3, 5, 64 channels, 5x5)"));
+    CHECK(k5_loaded.spec.first_kernel_size == 7);
+    CHECK(k5_loaded.spec.describe() == (arch == "gcnn"
+                                            ? "gcnn-C8 (3, 5, 24 fields, 5x5, first 7x7)"
+                                            : "cnn (3, 5, 64 channels, 5x5, first 7x7)"));
     k5_loaded.model->eval();
     CHECK(torch::equal(k5_loaded.model->forward(x), k5_net->forward(x)));
     k5.kernel_size = 0;
+    CHECK(eqnn::models::parameter_count(*eqnn::build_model(k5)) <
+          eqnn::models::parameter_count(*k5_net));
+    k5.first_kernel_size = 0;
+    k5.kernel_size = 5;
     CHECK(eqnn::models::parameter_count(*eqnn::build_model(k5)) <
           eqnn::models::parameter_count(*k5_net));
     // a model of the other kernel size does not take these weights
@@ -117,16 +124,19 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   nlohmann::json old_format = nlohmann::json::parse(spec.to_json());
   old_format["format"] = 2;
   old_format.erase("kernel_size");
+  old_format.erase("first_kernel_size");
   CHECK(eqnn::ModelSpec::from_json(old_format.dump()).to_json() == spec.to_json());
   old_format["format"] = 3;  // format 3 requires the field
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(old_format.dump()), Contains("incomplete spec"));
-  for (const int64_t bad : {-1, 4, 33}) {
-    nlohmann::json j = nlohmann::json::parse(spec.to_json());
-    j["kernel_size"] = bad;
-    CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(j.dump()),
-                      Contains("eqnn::ModelSpec: kernel_size must be 0 (the default) or odd in "
-                               "[1, 31], got " +
-                               std::to_string(bad)));
+  for (const char* field : {"kernel_size", "first_kernel_size"}) {
+    for (const int64_t bad : {-1, 4, 33}) {
+      nlohmann::json j = nlohmann::json::parse(spec.to_json());
+      j[field] = bad;
+      CHECK_THROWS_WITH(
+          eqnn::ModelSpec::from_json(j.dump()),
+          Contains(std::string("eqnn::ModelSpec: ") + field +
+                   " must be 0 (the default) or odd in [1, 31], got " + std::to_string(bad)));
+    }
   }
   std::remove(path.c_str());
 }

@@ -140,11 +140,10 @@ TEST_CASE("eqnn refuses bad options before any work with exit code 2 and one lin
   check_usage_error(demo({"--angle-step", "nan"}), "--angle-step");
   check_usage_error(demo({"--curve-images", "0"}), "--curve-images: expected an integer >= 1");
   check_usage_error(train({"--width1", "-1"}), "--width1: expected an integer in [0, 4096]");
-  for (const char* bad : {"4", "-3", "33", "five"})
-    check_usage_error(
-        train({"--kernel-size", bad}),
-        std::string("--kernel-size: expected 0 (the default) or odd in [1, 31], got '") + bad +
-            "'");
+  for (const std::string option : {"--kernel-size", "--first-kernel-size"})
+    for (const char* bad : {"4", "-3", "33", "five"})
+      check_usage_error(train({option, bad}),
+                        option + ": expected 0 (the default) or odd in [1, 31], got '" + bad + "'");
   check_usage_error(train({"--augment", "q8"}), "unknown group 'q8'");
   check_usage_error(train({"--resume"}), "eqnn train: --resume needs --checkpoint FILE");
   check_usage_error({"check", "--sizes", "1"},
@@ -566,6 +565,9 @@ TEST_CASE(
                     "--resume: --width1 is 3 but '" + ckpt + "' holds cnn (2, 2, 2 channels)");
   check_usage_error(with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--kernel-size", "5"}),
                     "--resume: --kernel-size is 5 but '" + ckpt + "' holds cnn (2, 2, 2 channels)");
+  check_usage_error(
+      with({"--epochs", "2", "--checkpoint", ckpt, "--resume", "--first-kernel-size", "3"}),
+      "--resume: --first-kernel-size is 3 but '" + ckpt + "' holds cnn (2, 2, 2 channels)");
   check_usage_error(with({"--epochs", "1", "--checkpoint", ckpt, "--resume"}),
                     "has 1 epochs already and --epochs is 1");
   check_usage_error(with({"--epochs", "2", "--checkpoint", "eqnn_cli_none.pt", "--resume"}),

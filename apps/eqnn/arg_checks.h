@@ -12,8 +12,8 @@ namespace eqnn_cli {
 
 /// An integer >= min (at most max).
 CLI::Validator integer_in(int64_t min, int64_t max = INT64_MAX);
-/// A convolution kernel size for ModelSpec::kernel_size: 0 (the default) or odd in [1,
-/// ModelSpec::kMaxKernelSize].
+/// A convolution kernel size for ModelSpec::kernel_size or first_kernel_size: 0 (the default)
+/// or odd in [1, ModelSpec::kMaxKernelSize].
 CLI::Validator odd_kernel_size();
 /// A finite number > 0 (learning rates): refuses NaN, infinities, zero and negatives.
 CLI::Validator positive_finite();

@@ -35,13 +35,14 @@ using Clock = std::chrono::steady_clock;
 
 /// Images per forward when measuring accuracy. At 500 a G-CNN's first feature maps (75 MB for
 /// 48 channels at 28x28) leave the caches, and its pooling and batch norm run at memory speed:
-/// 128 evaluated 16% (p4m) and 24% (C8) faster per image on the 2-core AVX2 EPYC (README).
+/// 128 evaluated 16% (p4m) and 24% (C8) faster per image on the 2-core AVX2 EPYC
+/// (bench/analysis.md).
 constexpr int64_t kEvalBatch = 128;
 
 /// The second G-CNN (--rotation-group): 5x5 steerable filters (7 basis functions each) in its
-/// group convolutions and 5/10/20 fields. Measured against the first G-CNN's shape (3x3: 4 basis
-/// functions) with eqnn_rotation_model_ablation (README): more accurate upright and at the
-/// unseen rotations for about the same training time.
+/// group convolutions and 5/10/20 fields. Measured against the first G-CNN's shape (6/12/24
+/// fields, 3x3: 4 basis functions) with eqnn_rotation_model_ablation (README): for C8, 0.864
+/// upright and 0.769 at the unseen rotations against 0.848 and 0.668, for 26% more training time.
 constexpr int64_t kRotationKernelSize = 5;
 constexpr int64_t kRotationWidths[3] = {5, 10, 20};
 

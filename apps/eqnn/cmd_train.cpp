@@ -27,7 +27,8 @@ struct TrainArgs {
   std::string arch = "gcnn";
   std::string group = "d4";
   int64_t width1 = 0, width2 = 0, width3 = 0;
-  int64_t kernel_size = 0;  // 0: the architecture's default
+  int64_t kernel_size = 0;        // 0: the architecture's default
+  int64_t first_kernel_size = 0;  // 0: the architecture's default
   std::string augment;
   DataArgs data;
   RecipeArgs recipe;
@@ -69,6 +70,8 @@ void check_same_architecture(const TrainArgs& a, const eqnn::ModelSpec& saved) {
   differs("--width2", std::to_string(a.width2), std::to_string(saved.width2));
   differs("--width3", std::to_string(a.width3), std::to_string(saved.width3));
   differs("--kernel-size", std::to_string(a.kernel_size), std::to_string(saved.kernel_size));
+  differs("--first-kernel-size", std::to_string(a.first_kernel_size),
+          std::to_string(saved.first_kernel_size));
 }
 
 }  // namespace
@@ -92,6 +95,10 @@ Command add_train_command(CLI::App& app) {
       ->check(integer_in(0, ModelSpec::kMaxWidth));
   sub->add_option("--kernel-size", a->kernel_size,
                   "Kernel size of the second and third convolutions, odd (0: default, 3)")
+      ->check(odd_kernel_size());
+  sub->add_option("--first-kernel-size", a->first_kernel_size,
+                  "Kernel size of the first convolution (the G-CNN's lifting layer), odd (0: "
+                  "default, 5)")
       ->check(odd_kernel_size());
   sub->add_option("--augment", a->augment, "Augment with random elements of this group (e.g. d4)")
       ->check(group_name());
@@ -213,6 +220,7 @@ Command add_train_command(CLI::App& app) {
     spec.width2 = a->width2;
     spec.width3 = a->width3;
     spec.kernel_size = a->kernel_size;
+    spec.first_kernel_size = a->first_kernel_size;
     spec.classes = std::max<int64_t>(data.train.labels.max().item<int64_t>() + 1, 2);
     torch::manual_seed(a->recipe.seed);
     torch::nn::Sequential model = build_model(spec);

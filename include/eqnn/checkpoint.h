@@ -27,6 +27,8 @@ struct ModelSpec {
   int64_t classes = 10;     ///< outputs of the final Linear layer
   /// Kernel size of the second and third convolutions (odd); 0: the architecture's default (3).
   int64_t kernel_size = 0;
+  /// Kernel size of the first convolution (a G-CNN's lifting layer; odd); 0: the default (5).
+  int64_t first_kernel_size = 0;
 
   /// Bounds validate() enforces (a checkpoint is input: a corrupt one must not build a model of
   /// 10^12 parameters). This one bounds width1, width2 and width3.
@@ -34,7 +36,7 @@ struct ModelSpec {
   static constexpr int64_t kMaxInputSize = 4096;   ///< bound on input_size
   static constexpr int64_t kMaxInChannels = 1024;  ///< bound on in_channels
   static constexpr int64_t kMaxClasses = 100000;   ///< bound on classes
-  static constexpr int64_t kMaxKernelSize = 31;    ///< bound on kernel_size
+  static constexpr int64_t kMaxKernelSize = 31;    ///< bound on both kernel sizes
   /// Weights one layer may hold (for a G-CNN: its expanded filter), 2^26 (256 MiB in float32).
   static constexpr int64_t kMaxLayerWeights = int64_t{1} << 26;
 
@@ -46,13 +48,13 @@ struct ModelSpec {
   /// Throws, naming the field, what was expected and what it holds, unless arch is gcnn or cnn,
   /// the group is known, widths are in [0, kMaxWidth] (0: the default), input_size in
   /// [1, kMaxInputSize], in_channels in [1, kMaxInChannels], classes in [1, kMaxClasses],
-  /// kernel_size is 0 or odd in [1, kMaxKernelSize] and no layer holds more than
-  /// kMaxLayerWeights weights.
+  /// kernel_size and first_kernel_size are 0 or odd in [1, kMaxKernelSize] and no layer holds
+  /// more than kMaxLayerWeights weights.
   void validate() const;
   /// The group in its canonical spelling (throws for an unknown group).
   std::string canonical_group() const;
-  /// e.g. "gcnn-D4 (6, 12, 24 fields)", "gcnn-C8 (4, 8, 16 fields, 5x5)" (the kernel size only
-  /// when one is set)
+  /// e.g. "gcnn-D4 (6, 12, 24 fields)", "gcnn-C8 (4, 8, 16 fields, 5x5)", "gcnn-C8 (4, 8, 16
+  /// fields, 5x5, first 7x7)" (kernel sizes only when set)
   std::string describe() const;
   /// The widths of the three blocks, defaults filled in.
   std::array<int64_t, 3> resolved_widths() const;
