@@ -434,11 +434,14 @@ TEST_CASE("the example G-CNN pools with antialiasing off the grid: exact on it, 
       CHECK(errors[0] > 0);
       CHECK(errors[0] < 0.8 * errors[1]);
 
-      // eqnn demo's second G-CNN: 5x5 group convolutions, 5/10/20 fields; every stage exact on
-      // the grid elements and within the interpolation tolerance off it
-      auto demo_shape = eqnn::models::small_gcnn(
-          eqnn::models::SmallGCNNOptions(c8, size).kernel_size(5).fields1(5).fields2(10).fields3(
-              20));
+      // eqnn demo's second G-CNN: 5x5 group convolutions, a 7x7 lifting layer, 5/10/20 fields;
+      // every stage exact on the grid elements and within the interpolation tolerance off it
+      auto demo_shape = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(c8, size)
+                                                     .kernel_size(5)
+                                                     .lift_kernel_size(7)
+                                                     .fields1(5)
+                                                     .fields2(10)
+                                                     .fields3(20));
       demo_shape->to(dtype);
       demo_shape->forward(x);
       demo_shape->eval();
