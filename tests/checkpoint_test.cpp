@@ -90,8 +90,8 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 4, "arch": "gcnn"})"),
                     Contains("unsupported spec format 4 (this eqnn reads formats 2 to 3)"));
 
-  // The kernel size of the second and third convolutions: written, read back, and built; a
-  // format-2 spec (before the field existed) means the default 3.
+  // The kernel sizes of the first convolution and of the second and third: written, read back,
+  // and built; a format-2 spec (before the fields existed) means the defaults.
   for (const std::string arch : {"gcnn", "cnn"}) {
     eqnn::ModelSpec k5 = spec;
     k5.arch = arch;
@@ -126,7 +126,7 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   old_format.erase("kernel_size");
   old_format.erase("first_kernel_size");
   CHECK(eqnn::ModelSpec::from_json(old_format.dump()).to_json() == spec.to_json());
-  old_format["format"] = 3;  // format 3 requires the field
+  old_format["format"] = 3;  // format 3 requires the fields
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(old_format.dump()), Contains("incomplete spec"));
   for (const char* field : {"kernel_size", "first_kernel_size"}) {
     for (const int64_t bad : {-1, 4, 33}) {

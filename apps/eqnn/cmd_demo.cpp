@@ -35,7 +35,7 @@ using Clock = std::chrono::steady_clock;
 
 /// Images per forward when measuring accuracy. At 500 a G-CNN's first feature maps (75 MB for
 /// 48 channels at 28x28) leave the caches, and its pooling and batch norm run at memory speed:
-/// 128 evaluated 16% (p4m) and 24% (C8) faster per image on the 2-core AVX2 EPYC
+/// 128 evaluated 16% (p4m) and 24% (the 3x3 C8 model) faster per image on the 2-core AVX2 EPYC
 /// (bench/analysis.md).
 constexpr int64_t kEvalBatch = 128;
 
