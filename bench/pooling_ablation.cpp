@@ -1,7 +1,8 @@
 // The measurement behind SmallGCNNOptions::antialias (docs/equivariance_accuracy.md, "Pooling"):
-// trains the C8 example G-CNN with plain and antialiased pooling on Fashion-MNIST and prints its
-// test accuracy upright, rotated by 45 degrees (an element of C8, by interpolation), by 22.5
-// degrees (no element), and rotated by 45 then -45 degrees (the interpolation's blur alone).
+// trains the C8 example G-CNN with plain pooling and with either blur before the windows on
+// Fashion-MNIST and prints its test accuracy upright, rotated by 45 degrees (an element of C8, by
+// interpolation), by 22.5 degrees (no element), and rotated by 45 then -45 degrees (the
+// interpolation's blur alone).
 //   eqnn_pooling_ablation [train_images [epochs [data_dir]]]   (defaults 20000, 2,
 //                                                               /usr/share/datasets/fashion-mnist)
 #include <torch/torch.h>
@@ -36,12 +37,13 @@ int main(int argc, char** argv) {
     std::cout << "C8 small_gcnn, " << train.images.size(0) << " training images, " << epochs
               << " epochs (Adam 3e-3, cosine, batch 32), " << test.images.size(0)
               << " test images, " << at::get_num_threads() << " threads\n"
-              << "pooling              upright  rot 45   rot 22.5  rot 45,-45 (blur)  train s\n";
+              << "pooling                upright  rot 45   rot 22.5  rot 45,-45 (blur)  train s\n";
     for (const auto mode : {PoolMode::Max, PoolMode::Mean}) {
-      for (const bool antialias : {false, true}) {
+      for (const char* blur : {"none", "box", "binomial"}) {
+        const bool antialias = std::string(blur) != "none";
         torch::manual_seed(0);
         models::SmallGCNNOptions options(Group::cyclic(8), train.images.size(-1));
-        options.antialias(antialias);
+        options.antialias(antialias).blur(std::string(blur) == "box" ? Blur::Box : Blur::Binomial);
         torch::nn::Sequential net = models::small_gcnn(options);
         if (mode == PoolMode::Mean)  // the same network with mean windows
           for (auto& child : net->children())
@@ -50,10 +52,11 @@ int main(int argc, char** argv) {
         net->eval();
         const auto& x = test.images;
         const auto& y = test.labels;
-        std::cout << std::left << std::setw(21)
-                  << (std::string(antialias ? "antialiased " : "") + to_string(mode)) << std::fixed
-                  << std::setprecision(4) << std::setw(9) << accuracy(net, x, y) << std::setw(9)
-                  << accuracy(net, x, y, 500, rotated({0})) << std::setw(10)
+        std::cout << std::left << std::setw(23)
+                  << (antialias ? std::string(blur) + " blur, " + to_string(mode)
+                                : std::string(to_string(mode)))
+                  << std::fixed << std::setprecision(4) << std::setw(9) << accuracy(net, x, y)
+                  << std::setw(9) << accuracy(net, x, y, 500, rotated({0})) << std::setw(10)
                   << accuracy(net, x, y, 500, rotated({1})) << std::setw(19)
                   << accuracy(net, x, y, 500, rotated({0, 2})) << std::setprecision(0) << seconds
                   << "\n";

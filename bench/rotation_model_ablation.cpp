@@ -3,9 +3,9 @@
 // recipe (Adam 3e-3, warm-up + cosine, batch 32, seed 0) on Fashion-MNIST and prints its
 // parameters, training time, test accuracy upright and the mean over the rotations by 45, 135,
 // 225 and 315 degrees (the demo's unseen rotations, by interpolation).
-//   eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:lK][:plain] ...  (kK: the
-//   group convolutions' kernel size, 3 by default; lK: the lifting layer's, 5 by default; plain:
-//   no antialiasing before the pools)
+//   eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:lK][:box|:plain] ...  (kK:
+//   the group convolutions' kernel size, 3 by default; lK: the lifting layer's, 5 by default; box:
+//   the box blur before the pools instead of the binomial one; plain: no antialiasing)
 //   e.g. eqnn_rotation_model_ablation 3 /usr/share/datasets/fashion-mnist c8:6,12,24 c8:8,16,32
 #include <torch/torch.h>
 
@@ -28,11 +28,11 @@ struct Variant {
 };
 
 /// "c8:8,16,32" -> a gcnn spec for C8 with widths 8, 16, 32, then optional ":"-separated options:
-/// "k5" (the group convolutions' kernel size), "l7" (the lifting layer's), "plain" (no
-/// antialiasing before the pools); e.g. "c8:5,10,20:k5:l7".
+/// "k5" (the group convolutions' kernel size), "l7" (the lifting layer's), "box" (the box blur),
+/// "plain" (no antialiasing before the pools); e.g. "c8:5,10,20:k5:l7".
 Variant parse_variant(const std::string& text) {
   const std::string usage =
-      "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3[:kK][:lK][:plain] with positive "
+      "eqnn_rotation_model_ablation: expected GROUP:W1,W2,W3[:kK][:lK][:box|:plain] with positive "
       "widths and odd kernel sizes, got '" +
       text + "'";
   std::vector<std::string> tokens;
@@ -56,6 +56,8 @@ Variant parse_variant(const std::string& text) {
     long k = 0;
     if (tokens[i] == "plain") {
       variant.antialias = false;
+    } else if (tokens[i] == "box") {
+      spec.blur = "box";
     } else if (std::sscanf(tokens[i].c_str(), "k%ld%c", &k, &tail) == 1 && k > 0 && k % 2 == 1) {
       spec.kernel_size = k;
     } else if (std::sscanf(tokens[i].c_str(), "l%ld%c", &k, &tail) == 1 && k > 0 && k % 2 == 1) {
@@ -89,10 +91,10 @@ int main(int argc, char** argv) {
   using namespace eqnn;
   try {
     configure_threads();
-    TORCH_CHECK(
-        argc > 3,
-        "usage: eqnn_rotation_model_ablation EPOCHS DATA_DIR GROUP:W1,W2,W3[:kK][:lK][:plain] "
-        "[...]");
+    TORCH_CHECK(argc > 3,
+                "usage: eqnn_rotation_model_ablation EPOCHS DATA_DIR "
+                "GROUP:W1,W2,W3[:kK][:lK][:box|:plain] "
+                "[...]");
     const int64_t epochs = std::stoll(argv[1]);
     const std::string dir = argv[2];
     std::vector<Variant> variants;

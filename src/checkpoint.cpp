@@ -16,9 +16,10 @@
 namespace eqnn {
 namespace {
 /// Version of the spec's JSON; bumped whenever the example architectures change shape or the spec
-/// gains a field. Format 3 added kernel_size and first_kernel_size; format 2 specs (without them)
-/// still load, as the default kernel sizes they were trained with.
-constexpr int kSpecFormat = 3;
+/// gains a field. Format 3 added kernel_size and first_kernel_size, format 4 blur; older specs
+/// still load, with what they were trained with: the default kernel sizes (format 2) and the box
+/// blur (formats 2 and 3).
+constexpr int kSpecFormat = 4;
 constexpr int kOldestSpecFormat = 2;
 }  // namespace
 
@@ -33,7 +34,8 @@ std::string ModelSpec::to_json() const {
                         {"width3", width3},
                         {"classes", classes},
                         {"kernel_size", kernel_size},
-                        {"first_kernel_size", first_kernel_size}}
+                        {"first_kernel_size", first_kernel_size},
+                        {"blur", blur}}
       .dump();
 }
 
@@ -77,6 +79,7 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
       s.kernel_size = integer("kernel_size");
       s.first_kernel_size = integer("first_kernel_size");
     }
+    s.blur = format >= 4 ? j.at("blur").get<std::string>() : "box";
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
   }
@@ -95,6 +98,7 @@ models::SmallGCNNOptions gcnn_options(const ModelSpec& spec) {
   if (spec.width3 > 0) o.fields3(spec.width3);
   if (spec.kernel_size > 0) o.kernel_size(spec.kernel_size);
   if (spec.first_kernel_size > 0) o.lift_kernel_size(spec.first_kernel_size);
+  o.blur(spec.blur == "box" ? Blur::Box : Blur::Binomial);
   return o;
 }
 
@@ -141,6 +145,8 @@ void ModelSpec::validate() const {
     TORCH_CHECK(value == 0 || (value >= 1 && value <= kMaxKernelSize && value % 2 == 1),
                 "eqnn::ModelSpec: ", name, " must be 0 (the default) or odd in [1, ",
                 kMaxKernelSize, "], got ", value);
+  TORCH_CHECK(blur == "binomial" || blur == "box",
+              "eqnn::ModelSpec: blur must be binomial or box, got '", blur, "'");
   // Each width is bounded, but two wide layers in a row are not: the weights a layer allocates
   // (for a G-CNN its expanded filter, |G|^2 entries per field pair and kernel tap) are bounded
   // too, before anything is built.
@@ -174,7 +180,11 @@ std::string ModelSpec::describe() const {
   const auto square = [](int64_t k) { return std::to_string(k) + "x" + std::to_string(k); };
   std::string kernel = kernel_size > 0 ? ", " + square(kernel_size) : "";
   if (first_kernel_size > 0) kernel += ", first " + square(first_kernel_size);
-  if (arch == "gcnn") return "gcnn-" + canonical_group() + " (" + widths + " fields" + kernel + ")";
+  if (arch == "gcnn") {
+    const bool box = blur == "box" && !Group::from_name(group).is_grid_group();
+    return "gcnn-" + canonical_group() + " (" + widths + " fields" + kernel +
+           (box ? ", box blur" : "") + ")";
+  }
   return "cnn (" + widths + " channels" + kernel + ")";
 }
 

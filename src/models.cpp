@@ -49,7 +49,8 @@ torch::nn::Sequential small_gcnn(const SmallGCNNOptions& o) {
     return SpatialPool2d(SpatialPool2dOptions(FieldType::regular(g, fields), p.kernel)
                              .stride(2)
                              .padding(p.padding)
-                             .antialias(antialias));
+                             .antialias(antialias)
+                             .blur(o.blur()));
   };
   return torch::nn::Sequential(
       LiftingConv2d(LiftingConv2dOptions(g, o.in_channels(), o.fields1(), o.lift_kernel_size())

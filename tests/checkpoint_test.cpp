@@ -87,8 +87,8 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   // format 1 described the earlier example architectures: refused, saying why
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 1, "arch": "gcnn"})"),
                     Contains("unsupported spec format 1") && Contains("older eqnn"));
-  CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 4, "arch": "gcnn"})"),
-                    Contains("unsupported spec format 4 (this eqnn reads formats 2 to 3)"));
+  CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(R"({"format": 5, "arch": "gcnn"})"),
+                    Contains("unsupported spec format 5 (this eqnn reads formats 2 to 4)"));
 
   // The kernel sizes of the first convolution and of the second and third: written, read back,
   // and built; a format-2 spec (before the fields existed) means the defaults.
@@ -125,9 +125,58 @@ TEST_CASE("checkpoints round trip and reject other architectures", "[checkpoint]
   old_format["format"] = 2;
   old_format.erase("kernel_size");
   old_format.erase("first_kernel_size");
-  CHECK(eqnn::ModelSpec::from_json(old_format.dump()).to_json() == spec.to_json());
-  old_format["format"] = 3;  // format 3 requires the fields
+  old_format.erase("blur");
+  {  // formats 2 and 3 were trained with the box blur
+    eqnn::ModelSpec old = eqnn::ModelSpec::from_json(old_format.dump());
+    CHECK(old.blur == "box");
+    old.blur = spec.blur;
+    CHECK(old.to_json() == spec.to_json());
+  }
+  old_format["format"] = 3;  // format 3 requires the kernel sizes
   CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(old_format.dump()), Contains("incomplete spec"));
+  old_format["kernel_size"] = 0;
+  old_format["first_kernel_size"] = 0;
+  CHECK(eqnn::ModelSpec::from_json(old_format.dump()).blur == "box");
+  old_format["format"] = 4;  // format 4 requires the blur
+  CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(old_format.dump()), Contains("incomplete spec"));
+  old_format["blur"] = "gauss";
+  CHECK_THROWS_WITH(eqnn::ModelSpec::from_json(old_format.dump()),
+                    Contains("eqnn::ModelSpec: blur must be binomial or box, got 'gauss'"));
+
+  // The blur: written, read back and built (a C8 G-CNN pools with antialiasing); the same weights
+  // give other outputs under the other blur, and the description names the older one.
+  {
+    eqnn::ModelSpec binomial = spec;
+    binomial.group = "c8";
+    eqnn::ModelSpec box = binomial;
+    box.blur = "box";
+    CHECK(box.describe() == "gcnn-C8 (3, 5, 24 fields, box blur)");
+    CHECK(binomial.describe() == "gcnn-C8 (3, 5, 24 fields)");
+    eqnn::ModelSpec d4_box = spec;
+    d4_box.blur = "box";  // the grid groups do not blur: nothing to say
+    CHECK(d4_box.describe() == spec.describe());
+    auto box_net = eqnn::build_model(box);
+    box_net->eval();
+    eqnn::save_checkpoint(path, box, box_net);
+    eqnn::Checkpoint box_loaded = eqnn::load_checkpoint(path);
+    CHECK(box_loaded.spec.blur == "box");
+    box_loaded.model->eval();
+    CHECK(torch::equal(box_loaded.model->forward(x), box_net->forward(x)));
+    CHECK_THROWS_WITH(eqnn::load_weights(path, binomial, box_net),
+                      Contains("holds a different architecture"));
+    auto binomial_net = eqnn::build_model(binomial);
+    {  // the same tensors
+      torch::NoGradGuard no_grad;
+      const auto from = box_net->named_parameters();
+      for (auto& p : binomial_net->named_parameters())
+        p.value().copy_(from[p.key()]);
+      const auto from_buffers = box_net->named_buffers();
+      for (auto& b : binomial_net->named_buffers())
+        b.value().copy_(from_buffers[b.key()]);
+    }
+    binomial_net->eval();
+    CHECK(eqnn_test::max_abs_diff(binomial_net->forward(x), box_net->forward(x)) > 1e-4);
+  }
   for (const char* field : {"kernel_size", "first_kernel_size"}) {
     for (const int64_t bad : {-1, 4, 33}) {
       nlohmann::json j = nlohmann::json::parse(spec.to_json());
@@ -218,7 +267,11 @@ TEST_CASE("checkpoint loads validate the spec and every tensor against the model
   CHECK(ModelSpec().group == eqnn::Group::from_name("d4").name());
   CHECK(ModelSpec::from_json(R"({"format": 2, "arch": "gcnn", "group": "p4m", "input_size": 28,
       "in_channels": 1, "width1": 0, "width2": 0, "width3": 0, "classes": 10})")
-            .to_json() == ModelSpec().to_json());
+            .to_json() == [] {
+    ModelSpec box;  // format 2 was trained with the box blur
+    box.blur = "box";
+    return box.to_json();
+  }());
   auto spec_with = [](const std::string& field, const nlohmann::json& value) {
     nlohmann::json j = nlohmann::json::parse(ModelSpec().to_json());
     j[field] = value;

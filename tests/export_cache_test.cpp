@@ -50,6 +50,8 @@ TEST_CASE("each layer's export matches it, including padding modes and mean pool
       torch::nn::AnyModule(
           eqnn::SpatialPool2d(eqnn::SpatialPool2dOptions(g, 2).mode(eqnn::PoolMode::Mean))),
       torch::nn::AnyModule(eqnn::SpatialPool2d(eqnn::SpatialPool2dOptions(g, 2).antialias(true))),
+      torch::nn::AnyModule(eqnn::SpatialPool2d(
+          eqnn::SpatialPool2dOptions(g, 2).antialias(true).blur(eqnn::Blur::Box))),
       torch::nn::AnyModule(eqnn::GlobalAvgPool2d(eqnn::GlobalAvgPool2dOptions(g).flatten(true))),
   };
   for (auto& layer : layers) {
@@ -58,6 +60,47 @@ TEST_CASE("each layer's export matches it, including padding modes and mean pool
     REQUIRE(eq != nullptr);
     torch::nn::Sequential exported = eq->export_module();
     CHECK(eqnn_test::max_abs_diff(exported->forward(x), layer.forward(x)) < 1e-5);
+  }
+}
+
+TEST_CASE("the antialiasing blurs have the weights they document", "[export][pool]") {
+  // a window of 1 leaves the blur alone: y[i][j] = sum_ab w[a] w[b] x[i + a][j + b], a, b in
+  // {-1, 0, 1}, zero outside the image; binomial w = (1, 2, 1) / 4, box w = (1, 1, 1) / 3
+  for (const auto dtype : eqnn_test::float_types()) {
+    for (const int64_t size : {5, 6}) {
+      INFO(c10::toString(dtype) << " size=" << size);
+      const torch::Tensor x = eqnn_test::randn({2, 3, size, size}, dtype, 4);
+      const torch::Tensor xd = x.to(torch::kDouble);
+      const auto in = xd.accessor<double, 4>();
+      for (const auto blur : {eqnn::Blur::Binomial, eqnn::Blur::Box}) {
+        const double w[3] = {blur == eqnn::Blur::Box ? 1 / 3. : 0.25,
+                             blur == eqnn::Blur::Box ? 1 / 3. : 0.5,
+                             blur == eqnn::Blur::Box ? 1 / 3. : 0.25};
+        torch::Tensor expected = torch::zeros_like(xd);
+        auto out = expected.accessor<double, 4>();
+        for (int64_t b = 0; b < 2; ++b)
+          for (int64_t c = 0; c < 3; ++c)
+            for (int64_t i = 0; i < size; ++i)
+              for (int64_t j = 0; j < size; ++j)
+                for (int64_t di = -1; di <= 1; ++di)
+                  for (int64_t dj = -1; dj <= 1; ++dj)
+                    if (i + di >= 0 && i + di < size && j + dj >= 0 && j + dj < size)
+                      out[b][c][i][j] += w[di + 1] * w[dj + 1] * in[b][c][i + di][j + dj];
+        eqnn::SpatialPool2d blurred(
+            eqnn::SpatialPool2dOptions(eqnn::FieldType::trivial(Group::c1()), 1)
+                .antialias(true)
+                .blur(blur));
+        const double tolerance = dtype == torch::kDouble ? 1e-14 : 1e-6;
+        for (const bool channels_last : {false, true}) {
+          const torch::Tensor input =
+              channels_last ? x.contiguous(at::MemoryFormat::ChannelsLast) : x;
+          CHECK(eqnn_test::max_abs_diff(blurred->forward(input).to(torch::kDouble), expected) <
+                tolerance);
+        }
+        CHECK(eqnn_test::max_abs_diff(blurred->export_module()->forward(x).to(torch::kDouble),
+                                      expected) < tolerance);
+      }
+    }
   }
 }
 

@@ -414,7 +414,7 @@ TEST_CASE("the example G-CNN pools with antialiasing off the grid: exact on it, 
       printed << *net;
       printed_aliased << *aliased;
       printed_d4 << *eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(Group::d4(), size));
-      CHECK_THAT(printed.str(), Catch::Contains("antialias"));
+      CHECK_THAT(printed.str(), Catch::Contains("antialias binomial"));
       CHECK_THAT(printed_aliased.str(), !Catch::Contains("antialias"));
       CHECK_THAT(printed_d4.str(), !Catch::Contains("antialias"));  // grid groups: as before
 
@@ -434,14 +434,15 @@ TEST_CASE("the example G-CNN pools with antialiasing off the grid: exact on it, 
       CHECK(errors[0] > 0);
       CHECK(errors[0] < 0.8 * errors[1]);
 
-      // eqnn demo's second G-CNN: 5x5 group convolutions, a 7x7 lifting layer, 5/10/20 fields;
-      // every stage exact on the grid elements and within the interpolation tolerance off it
+      // eqnn demo's second G-CNN: 5x5 group convolutions, a 7x7 lifting layer, 7/14/28 fields,
+      // the binomial blur; every stage exact on the grid elements and within the interpolation
+      // tolerance off it
       auto demo_shape = eqnn::models::small_gcnn(eqnn::models::SmallGCNNOptions(c8, size)
                                                      .kernel_size(5)
                                                      .lift_kernel_size(7)
-                                                     .fields1(5)
-                                                     .fields2(10)
-                                                     .fields3(20));
+                                                     .fields1(7)
+                                                     .fields2(14)
+                                                     .fields3(28));
       demo_shape->to(dtype);
       demo_shape->forward(x);
       demo_shape->eval();

@@ -221,6 +221,7 @@ Command add_train_command(CLI::App& app) {
     spec.width3 = a->width3;
     spec.kernel_size = a->kernel_size;
     spec.first_kernel_size = a->first_kernel_size;
+    if (a->resume) spec.blur = resumed.spec.blur;  // not an option: the checkpoint's own
     spec.classes = std::max<int64_t>(data.train.labels.max().item<int64_t>() + 1, 2);
     torch::manual_seed(a->recipe.seed);
     torch::nn::Sequential model = build_model(spec);

@@ -29,6 +29,10 @@ struct ModelSpec {
   int64_t kernel_size = 0;
   /// Kernel size of the first convolution (a G-CNN's lifting layer; odd); 0: the default (5).
   int64_t first_kernel_size = 0;
+  /// The antialiasing blur of a G-CNN whose group leaves the pixel grid ("binomial" or "box";
+  /// SmallGCNNOptions::blur; no other model uses it). Specs of format 3 and older load as "box",
+  /// the blur they were trained with.
+  std::string blur = "binomial";
 
   /// Bounds validate() enforces (a checkpoint is input: a corrupt one must not build a model of
   /// 10^12 parameters). This one bounds width1, width2 and width3.
@@ -48,13 +52,14 @@ struct ModelSpec {
   /// Throws, naming the field, what was expected and what it holds, unless arch is gcnn or cnn,
   /// the group is known, widths are in [0, kMaxWidth] (0: the default), input_size in
   /// [1, kMaxInputSize], in_channels in [1, kMaxInChannels], classes in [1, kMaxClasses],
-  /// kernel_size and first_kernel_size are 0 or odd in [1, kMaxKernelSize] and no layer holds
-  /// more than kMaxLayerWeights weights.
+  /// kernel_size and first_kernel_size are 0 or odd in [1, kMaxKernelSize], blur is binomial or box
+  /// and no layer holds more than kMaxLayerWeights weights.
   void validate() const;
   /// The group in its canonical spelling (throws for an unknown group).
   std::string canonical_group() const;
   /// e.g. "gcnn-D4 (6, 12, 24 fields)", "gcnn-C8 (4, 8, 16 fields, 5x5)", "gcnn-C8 (4, 8, 16
-  /// fields, 5x5, first 7x7)" (kernel sizes only when set)
+  /// fields, 5x5, first 7x7)" (kernel sizes only when set; ", box blur" for a G-CNN off the grid
+  /// with the box blur)
   std::string describe() const;
   /// The widths of the three blocks, defaults filled in.
   std::array<int64_t, 3> resolved_widths() const;

@@ -26,6 +26,10 @@ const char* to_string(PaddingMode mode) {
   return "?";
 }
 
+const char* to_string(Blur blur) {
+  return blur == Blur::Box ? "box" : "binomial";
+}
+
 const char* to_string(FilterBasis basis) {
   switch (basis) {
     case FilterBasis::Auto:

@@ -33,14 +33,18 @@ struct SpatialPool2dOptions {
   TORCH_ARG(int64_t, padding) = 0;
   /// Throw when the input would make the pooling inexact (docs/conventions.md).
   TORCH_ARG(bool, strict) = true;
-  /// Blur each channel with a 3x3 box (mean, stride 1, zero padding 1) before the windows. The blur
-  /// is exactly D4-equivariant; it keeps a strided pooling much closer to equivariant under
-  /// rotations off the pixel grid (less aliasing; measured in docs/equivariance_accuracy.md).
+  /// Blur each channel with `blur` (3x3, stride 1, zero padding 1) before the windows. The blur is
+  /// exactly D4-equivariant; it keeps a strided pooling much closer to equivariant under rotations
+  /// off the pixel grid (less aliasing; measured in docs/equivariance_accuracy.md).
   TORCH_ARG(bool, antialias) = false;
+  /// The blur of antialias: Binomial (the default since spec format 4 of the example models;
+  /// measured better and faster than Box in docs/equivariance_accuracy.md, "Pooling") or Box (the
+  /// only blur before; checkpoints written with it keep it).
+  TORCH_ARG(Blur, blur) = Blur::Binomial;
 };
 
 /// (B, C, H, W) -> (B, C, H', W') with max_pool2d or avg_pool2d (padding counted as zeros), after a
-/// 3x3 box blur with antialias.
+/// 3x3 blur with antialias (a depthwise convolution for Binomial, avg_pool2d for Box).
 class SpatialPool2dImpl : public torch::nn::Cloneable<SpatialPool2dImpl>, public EquivariantModule {
  public:
   /// Builds the layer (reset()).
@@ -49,8 +53,8 @@ class SpatialPool2dImpl : public torch::nn::Cloneable<SpatialPool2dImpl>, public
   /// Validates the options (throws unless kernel_size > 0, stride >= 0 and 0 <= padding <=
   /// kernel_size / 2) and resolves stride 0 to kernel_size.
   void reset() override;
-  /// "eqnn::SpatialPool2d(max, kernel_size=2, stride=2, padding=0, <type>)" (", antialias" when
-  /// set).
+  /// "eqnn::SpatialPool2d(max, kernel_size=2, stride=2, padding=0, <type>)" (then ", antialias"
+  /// and the blur, "binomial" or "box", when set).
   void pretty_print(std::ostream& stream) const override;
   /// Throws, naming the layer, for an input of another type and (with strict) for an input on
   /// which the window would not be exact.
@@ -58,8 +62,9 @@ class SpatialPool2dImpl : public torch::nn::Cloneable<SpatialPool2dImpl>, public
 
   FieldType in_type() const override { return options.type(); }   ///< options.type()
   FieldType out_type() const override { return options.type(); }  ///< options.type()
-  /// torch::nn::MaxPool2d or AvgPool2d with the same window (after AvgPool2d(3, 1, 1) with
-  /// antialias).
+  /// torch::nn::MaxPool2d or AvgPool2d with the same window, after the blur with antialias: Box as
+  /// AvgPool2d(3, 1, 1); Binomial as ZeroPad2d(1) and two AvgPool2d(2, 1) (two [1 1] / 2 passes
+  /// per axis make [1 2 1] / 4; any channel count, the same values to rounding).
   torch::nn::Sequential export_module() const override;
 
   SpatialPool2dOptions options;  ///< the options, stride resolved
