@@ -58,8 +58,9 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
   ModelSpec s;
   TORCH_CHECK(j.is_object(), "eqnn::ModelSpec: malformed spec: expected a JSON object, got ",
               j.type_name());
+  int64_t format = 0;
   try {
-    const int64_t format = integer("format");
+    format = integer("format");
     TORCH_CHECK(format >= kOldestSpecFormat && format <= kSpecFormat,
                 "eqnn::ModelSpec: unsupported spec format ", format, " (this eqnn reads formats ",
                 kOldestSpecFormat, " to ", kSpecFormat,
@@ -79,12 +80,14 @@ ModelSpec ModelSpec::from_json(const std::string& text) {
       s.kernel_size = integer("kernel_size");
       s.first_kernel_size = integer("first_kernel_size");
     }
-    s.blur = format >= 4 ? j.at("blur").get<std::string>() : "box";
+    if (format >= 4) s.blur = j.at("blur").get<std::string>();
   } catch (const nlohmann::json::exception& e) {
     TORCH_CHECK(false, "eqnn::ModelSpec: incomplete spec: ", e.what());
   }
   s.validate();
   s.group = s.canonical_group();
+  // Formats 2 and 3 pooled with the box blur; only a G-CNN off the grid has the blur at all.
+  if (format < 4 && s.blurs()) s.blur = "box";
   return s;
 }
 
@@ -181,11 +184,15 @@ std::string ModelSpec::describe() const {
   std::string kernel = kernel_size > 0 ? ", " + square(kernel_size) : "";
   if (first_kernel_size > 0) kernel += ", first " + square(first_kernel_size);
   if (arch == "gcnn") {
-    const bool box = blur == "box" && !Group::from_name(group).is_grid_group();
+    const bool box = blur == "box" && blurs();
     return "gcnn-" + canonical_group() + " (" + widths + " fields" + kernel +
            (box ? ", box blur" : "") + ")";
   }
   return "cnn (" + widths + " channels" + kernel + ")";
+}
+
+bool ModelSpec::blurs() const {
+  return arch == "gcnn" && !Group::from_name(group).is_grid_group();
 }
 
 std::array<int64_t, 3> ModelSpec::resolved_widths() const {
@@ -350,7 +357,12 @@ std::string load_weights(const std::string& path, const ModelSpec& expected,
   ModelSpec spec;
   std::string extra;
   torch::serialize::InputArchive archive = open_archive(path, &spec, &extra);
-  TORCH_CHECK(spec.to_json() == expected.to_json(), "eqnn::load_weights: '", path,
+  // The blur is part of the architecture only where it is used (ModelSpec::blurs).
+  const auto normalised = [](ModelSpec s) {
+    if (!s.blurs()) s.blur = ModelSpec().blur;
+    return s.to_json();
+  };
+  TORCH_CHECK(normalised(spec) == normalised(expected), "eqnn::load_weights: '", path,
               "' holds a different architecture: ", spec.describe(), " (", spec.to_json(),
               "), expected ", expected.describe(), " (", expected.to_json(), ")");
   read_weights(archive, path, model);

@@ -114,6 +114,23 @@ const std::vector<std::pair<std::string, Check>>& checks() {
              SpatialPool2d(SpatialPool2dOptions(g, window(n)).stride(2).padding(window_padding(n))),
              dt, input(b, 3 * g.order(), n, dt, dev));
        }},
+      {"SpatialPool2d max, binomial blur",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
+         return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
+                                              .stride(2)
+                                              .padding(window_padding(n))
+                                              .antialias(true)),
+                            dt, input(b, 3 * g.order(), n, dt, dev));
+       }},
+      {"SpatialPool2d max, box blur",
+       [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
+         return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
+                                              .stride(2)
+                                              .padding(window_padding(n))
+                                              .antialias(true)
+                                              .blur(Blur::Box)),
+                            dt, input(b, 3 * g.order(), n, dt, dev));
+       }},
       {"SpatialPool2d mean",
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
          return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))

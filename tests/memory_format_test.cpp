@@ -44,6 +44,14 @@ std::vector<Case> layers(const Group& g) {
        torch::nn::AnyModule(
            SpatialPool2d(SpatialPool2dOptions(g, 3).mode(PoolMode::Mean).stride(2).padding(1))),
        2 * g.order(), true},
+      {"SpatialPool2d max, binomial blur",
+       torch::nn::AnyModule(
+           SpatialPool2d(SpatialPool2dOptions(g, 3).stride(2).padding(1).antialias(true))),
+       2 * g.order(), true},
+      {"SpatialPool2d max, box blur",
+       torch::nn::AnyModule(SpatialPool2d(
+           SpatialPool2dOptions(g, 3).stride(2).padding(1).antialias(true).blur(eqnn::Blur::Box))),
+       2 * g.order(), true},
       {"GlobalAvgPool2d", torch::nn::AnyModule(GlobalAvgPool2d(g)), 2 * g.order(), false},
   };
 }

@@ -60,6 +60,24 @@ TEST_CASE("mixed precision: autocast scope, bfloat16 equivariance and training",
   }
   CHECK_FALSE(eqnn::detail::autocast_enabled(c10::DeviceType::CPU));
 
+  // the antialiasing blurs run in the input's dtype under autocast too (a float32 map stays
+  // float32, as after avg_pool2d), and take bfloat16 maps with the same taps
+  for (const auto blur : {eqnn::Blur::Binomial, eqnn::Blur::Box}) {
+    eqnn::SpatialPool2d pool(
+        eqnn::SpatialPool2dOptions(eqnn::Group::cyclic(8), 2).stride(2).antialias(true).blur(blur));
+    const torch::Tensor x = eqnn_test::randn({2, 8, 8, 8}, torch::kFloat, 4);
+    const torch::Tensor y = pool->forward(x);
+    {
+      const eqnn::AutocastGuard autocast(Precision::BFloat16, c10::DeviceType::CPU);
+      const torch::Tensor y_autocast = pool->forward(x);
+      CHECK(y_autocast.scalar_type() == torch::kFloat);
+      CHECK(torch::equal(y_autocast, y));
+    }
+    const torch::Tensor y_bf16 = pool->forward(x.to(torch::kBFloat16));
+    CHECK(y_bf16.scalar_type() == torch::kBFloat16);
+    CHECK(eqnn_test::max_abs_diff(y_bf16.to(torch::kFloat), y) < 0.05);
+  }
+
   // a p4m G-CNN on odd and even inputs: the convolutions run in bfloat16, the batch norms in
   // float32 (their output too), the logits come out bfloat16; every stage stays equivariant to
   // bfloat16's summation-order rounding (cosine G-EED < 1e-5; float32: < 1e-10)

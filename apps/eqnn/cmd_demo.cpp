@@ -42,9 +42,9 @@ constexpr int64_t kEvalBatch = 128;
 /// The second G-CNN (--rotation-group): 5x5 steerable filters (7 basis functions each) in its
 /// group convolutions, a 7x7 lifting layer (14), 7/14/28 fields and the binomial blur before its
 /// pools. Measured with eqnn_rotation_model_ablation (README): for C8, 0.882 upright and 0.827 at
-/// the unseen rotations; the first G-CNN's shape (6/12/24 fields, 3x3: 4 basis functions; 5x5
-/// lifting) reached 0.848 and 0.668 in a third of the training time, 5/10/20 fields 0.871 and
-/// 0.797 in a half.
+/// the unseen rotations; the first C8 model (6/12/24 fields, 3x3: 4 basis functions; 5x5
+/// lifting) reached 0.848 and 0.668, and the same shape with 5/10/20 fields 0.871 and 0.797 in
+/// about 0.6 of the training time on the same machine.
 constexpr int64_t kRotationKernelSize = 5;
 constexpr int64_t kRotationFirstKernelSize = 7;
 constexpr int64_t kRotationWidths[3] = {7, 14, 28};

@@ -30,8 +30,9 @@ struct ModelSpec {
   /// Kernel size of the first convolution (a G-CNN's lifting layer; odd); 0: the default (5).
   int64_t first_kernel_size = 0;
   /// The antialiasing blur of a G-CNN whose group leaves the pixel grid ("binomial" or "box";
-  /// SmallGCNNOptions::blur; no other model uses it). Specs of format 3 and older load as "box",
-  /// the blur they were trained with.
+  /// SmallGCNNOptions::blur; no other model uses it: blurs()). Such specs of format 3 and older
+  /// load as "box", the blur they were trained with; load_weights ignores the field for the other
+  /// models.
   std::string blur = "binomial";
 
   /// Bounds validate() enforces (a checkpoint is input: a corrupt one must not build a model of
@@ -61,6 +62,9 @@ struct ModelSpec {
   /// fields, 5x5, first 7x7)" (kernel sizes only when set; ", box blur" for a G-CNN off the grid
   /// with the box blur)
   std::string describe() const;
+  /// Whether the model has the antialiasing blur: a G-CNN whose group leaves the pixel grid (the
+  /// group must be known).
+  bool blurs() const;
   /// The widths of the three blocks, defaults filled in.
   std::array<int64_t, 3> resolved_widths() const;
 };

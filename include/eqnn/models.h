@@ -51,10 +51,10 @@ struct SmallGCNNOptions {
   /// docs/equivariance_accuracy.md, "Pooling"); off for the grid groups, which are exact either
   /// way.
   TORCH_ARG(std::optional<bool>, antialias) = std::nullopt;
-  /// The antialiasing blur (SpatialPool2dOptions::blur). Binomial raised the demo's C8 model from
-  /// 86.9% to 87.1% upright and from 78.5% to 79.7% at the unseen rotations, and trained 12%
-  /// faster (docs/equivariance_accuracy.md, "Pooling"); models of spec format 3 and older were
-  /// trained with Box.
+  /// The antialiasing blur (SpatialPool2dOptions::blur). Binomial raised the demo's former C8
+  /// model (5/10/20 fields) from 86.9% to 87.1% upright and from 78.5% to 79.7% at the unseen
+  /// rotations, and trained 12% faster in that one run (docs/equivariance_accuracy.md, "Pooling");
+  /// models of spec format 3 and older were trained with Box.
   TORCH_ARG(Blur, blur) = Blur::Binomial;
 };
 

@@ -5,6 +5,8 @@
 #include <torch/nn/modules/padding.h>
 #include <torch/nn/modules/pooling.h>
 
+#include <c10/core/impl/LocalDispatchKeySet.h>
+
 #include <string>
 
 #include "eqnn/nn/output_observer.h"
@@ -17,16 +19,19 @@ constexpr const char* kGlobalWho = "eqnn::GlobalAvgPool2d";
 
 /// The 3x3 blur before an antialiased pooling's windows (stride 1, zero padding 1). Binomial is a
 /// depthwise convolution with [1 2 1]^T [1 2 1] / 16 (exact in binary), which oneDNN runs faster
-/// than avg_pool2d runs the box.
+/// than avg_pool2d runs the box. The filter is made on the input's device (no host copy, nothing
+/// shared between calls or threads), and the convolution runs in the input's dtype even under
+/// autocast, as avg_pool2d does (autocast would run conv2d in bfloat16 or float16).
 torch::Tensor blur(const torch::Tensor& x, Blur kind) {
   if (kind == Blur::Box) return torch::avg_pool2d(x, 3, 1, 1);
-  static const float kTaps[9] = {1 / 16.f, 2 / 16.f, 1 / 16.f, 2 / 16.f, 4 / 16.f,
-                                 2 / 16.f, 1 / 16.f, 2 / 16.f, 1 / 16.f};
   const int64_t channels = x.size(1);
-  const torch::Tensor filter = torch::from_blob(const_cast<float*>(kTaps), {1, 1, 3, 3})
-                                   .to(x.options())
-                                   .expand({channels, 1, 3, 3})
-                                   .contiguous();
+  // taps (1, 2, 1) / 4 = 1/2 - |t - 1| / 4 for t = 0, 1, 2 (exact in every float type)
+  const torch::Tensor taps =
+      (0.5 - (torch::arange(3, x.options().dtype(torch::kDouble)) - 1).abs() * 0.25)
+          .to(x.scalar_type());
+  const torch::Tensor filter =
+      torch::outer(taps, taps).reshape({1, 1, 3, 3}).expand({channels, 1, 3, 3}).contiguous();
+  c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
   return torch::conv2d(x, filter, {}, 1, 1, 1, channels);
 }
 }  // namespace
