@@ -309,7 +309,7 @@ TEST_CASE(
              Contains("eqnn report: '" + dirs[0] + "/probe.html': ") && Contains("not JSON"));
 
   // train --probe-every: a probe after each epoch, kept in the checkpoint and drawn as one report
-  eqnn_test::shapes_dataset(24, "cli_history_shapes");
+  const auto shapes = eqnn_test::shapes_dataset(24, "cli_history_shapes");
   const std::string ckpt = "eqnn_cli_history.pt";
   std::remove(ckpt.c_str());
   const auto train = [&](const std::string& epochs, std::vector<std::string> extra) {
@@ -364,6 +364,48 @@ TEST_CASE(
   CHECK(history_of().size() == 3);
   CHECK(models_of(nlohmann::json::parse(read(dirs[4] + "/probe.json"))) ==
         std::set<std::string>{"epoch 1", "epoch 2", "epoch 3"});
+  {  // a C8 G-CNN pooled with the box blur (as before spec format 4): --resume keeps its blur
+    const std::string box_ckpt = "eqnn_cli_box_blur.pt";
+    eqnn::ModelSpec box;
+    box.group = "C8";
+    box.width1 = box.width2 = box.width3 = 2;
+    box.input_size = shapes.images.size(-1);
+    box.classes = std::max<int64_t>(shapes.labels.max().item<int64_t>() + 1, 2);
+    box.blur = "box";
+    eqnn::save_checkpoint(box_ckpt, box, eqnn::build_model(box), R"({"epoch": 0})");
+    const Outcome box_resumed = eqnn_run({"train",
+                                          "--arch",
+                                          "gcnn",
+                                          "--group",
+                                          "c8",
+                                          "--width1",
+                                          "2",
+                                          "--width2",
+                                          "2",
+                                          "--width3",
+                                          "2",
+                                          "--train-images",
+                                          "cli_history_shapes-images.idx",
+                                          "--train-labels",
+                                          "cli_history_shapes-labels.idx",
+                                          "--test-images",
+                                          "cli_history_shapes-images.idx",
+                                          "--test-labels",
+                                          "cli_history_shapes-labels.idx",
+                                          "--batch",
+                                          "12",
+                                          "--epochs",
+                                          "2",
+                                          "--checkpoint",
+                                          box_ckpt,
+                                          "--resume"});
+    INFO(box_resumed.err);
+    REQUIRE(box_resumed.code == 0);
+    CHECK_THAT(box_resumed.out, Contains("resuming gcnn-C8 (2, 2, 2 fields, box blur)"));
+    CHECK(eqnn::load_checkpoint(box_ckpt).spec.blur == "box");
+    std::remove(box_ckpt.c_str());
+  }
+
   // an exactly equivariant C4 model: the latent equivariance of its stages is at rounding level
   const nlohmann::json history = history_of();  // (a temporary would die before the loop)
   for (const auto& row : history.at(2).at("report").at("rows"))
