@@ -312,12 +312,14 @@ TEST_CASE(
   const auto shapes = eqnn_test::shapes_dataset(24, "cli_history_shapes");
   const std::string ckpt = "eqnn_cli_history.pt";
   std::remove(ckpt.c_str());
-  const auto train = [&](const std::string& epochs, std::vector<std::string> extra) {
+  // a G-CNN of 2/2/2 fields of `group` trained on the shapes for `epochs`, then `extra`
+  const auto train_in = [](const std::string& group, const std::string& epochs,
+                           std::vector<std::string> extra) {
     std::vector<std::string> args = {"train",
                                      "--arch",
                                      "gcnn",
                                      "--group",
-                                     "c4",
+                                     group,
                                      "--width1",
                                      "2",
                                      "--width2",
@@ -335,13 +337,13 @@ TEST_CASE(
                                      "--batch",
                                      "12",
                                      "--epochs",
-                                     epochs,
-                                     "--probe-every",
-                                     "1",
-                                     "--probe-samples",
-                                     "6"};
+                                     epochs};
     args.insert(args.end(), extra.begin(), extra.end());
     return eqnn_run(args);
+  };
+  const auto train = [&](const std::string& epochs, std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {"--probe-every", "1", "--probe-samples", "6"});
+    return train_in("c4", epochs, extra);
   };
   check_usage_error({"train", "--probe-every", "1"},
                     "--probe-every needs --probe-out DIR or "
@@ -373,32 +375,7 @@ TEST_CASE(
     box.classes = std::max<int64_t>(shapes.labels.max().item<int64_t>() + 1, 2);
     box.blur = "box";
     eqnn::save_checkpoint(box_ckpt, box, eqnn::build_model(box), R"({"epoch": 0})");
-    const Outcome box_resumed = eqnn_run({"train",
-                                          "--arch",
-                                          "gcnn",
-                                          "--group",
-                                          "c8",
-                                          "--width1",
-                                          "2",
-                                          "--width2",
-                                          "2",
-                                          "--width3",
-                                          "2",
-                                          "--train-images",
-                                          "cli_history_shapes-images.idx",
-                                          "--train-labels",
-                                          "cli_history_shapes-labels.idx",
-                                          "--test-images",
-                                          "cli_history_shapes-images.idx",
-                                          "--test-labels",
-                                          "cli_history_shapes-labels.idx",
-                                          "--batch",
-                                          "12",
-                                          "--epochs",
-                                          "2",
-                                          "--checkpoint",
-                                          box_ckpt,
-                                          "--resume"});
+    const Outcome box_resumed = train_in("c8", "2", {"--checkpoint", box_ckpt, "--resume"});
     INFO(box_resumed.err);
     REQUIRE(box_resumed.code == 0);
     CHECK_THAT(box_resumed.out, Contains("resuming gcnn-C8 (2, 2, 2 fields, box blur)"));
