@@ -39,11 +39,17 @@ int main(int argc, char** argv) {
               << " test images, " << at::get_num_threads() << " threads\n"
               << "pooling                upright  rot 45   rot 22.5  rot 45,-45 (blur)  train s\n";
     for (const auto mode : {PoolMode::Max, PoolMode::Mean}) {
-      for (const char* blur : {"none", "box", "binomial"}) {
-        const bool antialias = std::string(blur) != "none";
+      struct Pooling {
+        const char* name;  // printed before the mode ("" without antialiasing)
+        bool antialias;
+        Blur blur;
+      };
+      for (const Pooling pooling :
+           {Pooling{"", false, Blur::Binomial}, Pooling{"box blur, ", true, Blur::Box},
+            Pooling{"binomial blur, ", true, Blur::Binomial}}) {
         torch::manual_seed(0);
         models::SmallGCNNOptions options(Group::cyclic(8), train.images.size(-1));
-        options.antialias(antialias).blur(std::string(blur) == "box" ? Blur::Box : Blur::Binomial);
+        options.antialias(pooling.antialias).blur(pooling.blur);
         torch::nn::Sequential net = models::small_gcnn(options);
         if (mode == PoolMode::Mean)  // the same network with mean windows
           for (auto& child : net->children())
@@ -52,9 +58,7 @@ int main(int argc, char** argv) {
         net->eval();
         const auto& x = test.images;
         const auto& y = test.labels;
-        std::cout << std::left << std::setw(23)
-                  << (antialias ? std::string(blur) + " blur, " + to_string(mode)
-                                : std::string(to_string(mode)))
+        std::cout << std::left << std::setw(23) << std::string(pooling.name) + to_string(mode)
                   << std::fixed << std::setprecision(4) << std::setw(9) << accuracy(net, x, y)
                   << std::setw(9) << accuracy(net, x, y, 500, rotated({0})) << std::setw(10)
                   << accuracy(net, x, y, 500, rotated({1})) << std::setw(19)

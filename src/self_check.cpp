@@ -36,6 +36,11 @@ EquivarianceReport check_layer(Holder layer, torch::ScalarType dtype, const torc
   return check_equivariance(layer, x);
 }
 
+/// The stride-2 pooling exact for this size (window and window_padding).
+SpatialPool2dOptions halving_pool(const Group& g, int64_t size) {
+  return SpatialPool2dOptions(g, window(size)).stride(2).padding(window_padding(size));
+}
+
 const std::vector<std::pair<std::string, Check>>& checks() {
   static const std::vector<std::pair<std::string, Check>> kChecks = {
       {"LiftingConv2d k3",
@@ -110,34 +115,23 @@ const std::vector<std::pair<std::string, Check>>& checks() {
        }},
       {"SpatialPool2d max",
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
-         return check_layer(
-             SpatialPool2d(SpatialPool2dOptions(g, window(n)).stride(2).padding(window_padding(n))),
-             dt, input(b, 3 * g.order(), n, dt, dev));
+         return check_layer(SpatialPool2d(halving_pool(g, n)), dt,
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"SpatialPool2d max, binomial blur",
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
-         return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
-                                              .stride(2)
-                                              .padding(window_padding(n))
-                                              .antialias(true)),
-                            dt, input(b, 3 * g.order(), n, dt, dev));
+         return check_layer(SpatialPool2d(halving_pool(g, n).antialias(true)), dt,
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"SpatialPool2d max, box blur",
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
-         return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
-                                              .stride(2)
-                                              .padding(window_padding(n))
-                                              .antialias(true)
-                                              .blur(Blur::Box)),
-                            dt, input(b, 3 * g.order(), n, dt, dev));
+         return check_layer(SpatialPool2d(halving_pool(g, n).antialias(true).blur(Blur::Box)), dt,
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"SpatialPool2d mean",
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
-         return check_layer(SpatialPool2d(SpatialPool2dOptions(g, window(n))
-                                              .mode(PoolMode::Mean)
-                                              .stride(2)
-                                              .padding(window_padding(n))),
-                            dt, input(b, 3 * g.order(), n, dt, dev));
+         return check_layer(SpatialPool2d(halving_pool(g, n).mode(PoolMode::Mean)), dt,
+                            input(b, 3 * g.order(), n, dt, dev));
        }},
       {"GlobalAvgPool2d",
        [](const Group& g, torch::ScalarType dt, int64_t n, int64_t b, torch::Device dev) {
