@@ -6,14 +6,18 @@
 # result goes to $OUT (the device tool's output folder; default build-gpu/out).
 #   here:  scripts/gpu_deps.sh      # once: the build dependencies the GPU machine lacks
 #   there: scripts/gpu_check.sh     # carry .gpu-deps; about 10 minutes on 16 cores
-# STEPS (default "build cuda-tests tests bench train") picks steps; BENCH_FILTER the benchmarks.
-# Each step's outcome is one line of $OUT/summary.txt; the script goes on after a failed step
-# (except a failed build) and exits non-zero if any failed.
+# STEPS (default "build cuda-tests bench train tests", run in that order) picks steps;
+# BENCH_FILTER the benchmarks. Each step's outcome is one line of $OUT/summary.txt; the script goes
+# on after a failed step (except a failed build, which lists every compile error: ninja -k 0) and
+# exits non-zero if any failed. BUDGET_S (default 540) is the whole script's time: each step is
+# stopped (timeout) when its own cap or what is left of the budget runs out, so that the summary
+# always comes back inside one device call.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 OUT=${OUT:-$PWD/build-gpu/out}
 BUILD_DIR=${BUILD_DIR:-build-gpu}
-STEPS=${STEPS:-build cuda-tests tests bench train}
+STEPS=${STEPS:-build cuda-tests bench train tests}
+BUDGET_S=${BUDGET_S:-540}
 BENCH_FILTER=${BENCH_FILTER:-BM_GroupConv2d|BM_LiftingConv2d|BM_SteerableConv2d|BM_GroupPool|BM_GroupAction|BM_ExpandFilter}
 mkdir -p "$OUT"
 summary="$OUT/summary.txt"
@@ -21,14 +25,22 @@ summary="$OUT/summary.txt"
 failed=0
 note() { echo "$*" | tee -a "$summary"; }
 wants() { [[ " $STEPS " == *" $1 "* ]]; }
-run_step() {  # run_step NAME LOG COMMAND...: the command's output in $OUT/LOG, a line in the summary
-  local name=$1 log=$2
-  shift 2
+run_step() {  # run_step NAME LOG CAP_S COMMAND...: output in $OUT/LOG, a line in the summary
+  local name=$1 log=$2 cap=$3
+  shift 3
+  local left=$((BUDGET_S - SECONDS - 10))
+  [ "$left" -lt "$cap" ] && cap=$left
+  if [ "$cap" -le 5 ]; then
+    note "skip $name (no time left in BUDGET_S=$BUDGET_S)"
+    failed=1
+    return 1
+  fi
   local start=$SECONDS
-  if "$@" >"$OUT/$log" 2>&1; then
+  if timeout --kill-after=5 "$cap" "$@" >"$OUT/$log" 2>&1; then
     note "ok   $name ($((SECONDS - start)) s, $log)"
   else
-    note "FAIL $name ($((SECONDS - start)) s, $log: exit $?)"
+    local rc=$?
+    note "FAIL $name ($((SECONDS - start)) s, $log: exit $rc$([ "$rc" = 124 ] && echo ", timed out at ${cap} s"))"
     tail -n 30 "$OUT/$log"
     failed=1
     return 1
@@ -45,28 +57,23 @@ note "nvcc: $(nvcc --version | tail -n 1)"
 jobs=$(nproc)
 
 if wants build; then
-  run_step configure configure.log cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  run_step configure configure.log 120 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$torch_prefix;$deps" -DEQNN_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 ||
     exit 1
   grep -E "^-- eqnn:" "$OUT/configure.log" | tee -a "$summary"
-  if ! run_step build build.log cmake --build "$BUILD_DIR" --parallel "$jobs"; then
-    grep -m 40 -E "error|Error" "$OUT/build.log"
+  if ! run_step build build.log 360 cmake --build "$BUILD_DIR" --parallel "$jobs" -- -k 0; then
+    grep -E "error:|Error [0-9]|FAILED:" "$OUT/build.log" | sort -u | head -n 80 | tee -a "$summary"
     exit 1
   fi
 fi
 
 if wants cuda-tests; then  # the [cuda] test cases alone first: the kernels' first run on a GPU
-  run_step cuda-tests cuda-tests.log "$BUILD_DIR/tests/eqnn_tests" "[cuda]" --durations yes
-fi
-if wants tests; then
-  run_step tests tests.log ctest --test-dir "$BUILD_DIR" --output-on-failure --parallel 8 \
-    --timeout 600
-  grep -E "tests passed|Skipped|Failed" "$OUT/tests.log" | tail -n 12 >>"$summary"
+  run_step cuda-tests cuda-tests.log 120 "$BUILD_DIR/tests/eqnn_tests" "[cuda]" --durations yes
 fi
 
 if wants bench; then  # run.sh's JSON format, on the GPU; copy it to bench/results/ and render
   gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
-  run_step bench bench.log env EQNN_BENCH_DEVICE=cuda "$BUILD_DIR/bench/eqnn_bench" \
+  run_step bench bench.log 200 env EQNN_BENCH_DEVICE=cuda "$BUILD_DIR/bench/eqnn_bench" \
     --benchmark_filter="$BENCH_FILTER" --benchmark_out="$OUT/gpu.json" \
     --benchmark_out_format=json --benchmark_context=cpu_model="$(grep -m1 'model name' \
     /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')" --benchmark_context=gpu="$gpu" \
@@ -96,11 +103,17 @@ for split, n in (("train", 2048), ("t10k", 512)):
     write(f"{split}-labels-idx1-ubyte.gz", (n,), labels)
 EOF
   for precision in fp16 bf16 fp32; do
-    run_step "train --device cuda --precision $precision" "train-$precision.log" \
+    run_step "train --device cuda --precision $precision" "train-$precision.log" 60 \
       "$BUILD_DIR/apps/eqnn/eqnn" train --arch gcnn --group p4m --data "$data" --epochs 2 \
       --device cuda --precision "$precision" --checkpoint "$BUILD_DIR/gpu-$precision.pt" --force
     grep -E "test accuracy|training done" "$OUT/train-$precision.log" | tee -a "$summary"
   done
+fi
+
+if wants tests; then  # the whole suite last: on the GPU machine the CUDA paths of every test run
+  run_step tests tests.log 300 ctest --test-dir "$BUILD_DIR" --output-on-failure --parallel 12 \
+    --timeout 240
+  grep -E "tests passed|Skipped|Failed" "$OUT/tests.log" | tail -n 12 >>"$summary"
 fi
 
 note "gpu_check.sh: $([ "$failed" = 0 ] && echo "every step passed" || echo "a step FAILED")"
