@@ -221,7 +221,7 @@ TEST_CASE("the ops are registered with the dispatcher and callable from TorchScr
     }
   };
   auto cu = std::make_shared<torch::jit::CompilationUnit>();
-  cu->define(c10::nullopt, R"JIT(
+  cu->define({}, R"JIT(
 def pool(x: Tensor) -> Tensor:
     return eqnn.group_pool(x, 4, True)[0]
 
