@@ -5,7 +5,7 @@
 # GPU, and a short float16 and bfloat16 training run of the p4m G-CNN on the GPU. Every log and
 # result goes to $OUT (the device tool's output folder; default build-gpu/out).
 #   here:  scripts/gpu_deps.sh      # once: the build dependencies the GPU machine lacks
-#   there: scripts/gpu_check.sh     # carry .gpu-deps; about 10 minutes on 16 cores
+#   there: scripts/gpu_check.sh     # carry .gpu-deps; at most BUDGET_S seconds (540)
 # STEPS (default "build cuda-tests bench train tests", run in that order) picks steps;
 # BENCH_FILTER the benchmarks. Each step's outcome is one line of $OUT/summary.txt; the script goes
 # on after a failed step (except a failed build, which lists every compile error: ninja -k 0) and
